@@ -1,0 +1,37 @@
+# rollcal — `make demo` serves the demo, `make test` runs the tests on SQLite and PostgreSQL.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-sqlite test-postgresql lint format install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/rollcal demo
+
+test: test-sqlite test-postgresql
+
+test-sqlite: $(STAMP)
+	ROLLCAL_TEST_DATABASE=sqlite $(BIN)/pytest -q
+
+test-postgresql: $(STAMP)
+	ROLLCAL_TEST_DATABASE=postgresql $(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) build *.egg-info

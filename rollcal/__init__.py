@@ -1,0 +1,128 @@
+"""rollcal: policy rollout readiness and moderation calibration.
+
+``create_app`` builds the Flask application: defaults, then the environment, then the
+mapping a test passes in.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_login import current_user
+
+from rollcal.config import Config, from_environment, instance_secret_key
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def resource_dir(name: str) -> Path:
+    """Where ``templates`` or ``migrations`` live: beside the package in a checkout or an
+    editable install, inside it (as ``_templates``/``_migrations``) in a wheel."""
+    installed = PACKAGE_DIR / f"_{name}"
+    return installed if installed.is_dir() else PACKAGE_DIR.parent / name
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application; ``config`` overrides everything else (tests)."""
+    instance_path = os.environ.get("ROLLCAL_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_path=os.path.abspath(instance_path) if instance_path else None,
+        instance_relative_config=True,
+        template_folder=str(resource_dir("templates")),
+    )
+    app.config.from_object(Config)
+    app.config.update(from_environment(os.environ))
+    app.config.update(config or {})
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = (
+            f"sqlite:///{Path(app.instance_path) / 'rollcal.sqlite'}"
+        )
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _init_templates(app)
+
+    from rollcal import errors, security
+    from rollcal.cli import register_commands
+
+    errors.init_app(app)
+    security.init_app(app)
+    register_commands(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from rollcal.extensions import csrf, db, limiter, login_manager, migrate
+    from rollcal.models import User
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(resource_dir("migrations")), render_as_batch=True, compare_type=True
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _configure_sqlite(db.engine)
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    """Foreign keys on, and transactions SQLAlchemy controls (savepoints work)."""
+
+    @sa.event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        # pysqlite's own BEGIN handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+
+def _register_blueprints(app: Flask) -> None:
+    from rollcal import api, auth, views
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
+
+
+def _init_templates(app: Flask) -> None:
+    from rollcal.forms import ConfirmForm
+    from rollcal.models import Role
+    from rollcal.permissions import Action, may
+
+    def localtime(value: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
+        """A UTC time shown in the signed-in person's time zone, with the zone named."""
+        if value is None:
+            return "—"
+        zone = current_user.timezone if current_user.is_authenticated else "UTC"
+        local = value.astimezone(ZoneInfo(zone))
+        return f"{local.strftime(fmt)} {local.tzname()}"
+
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.globals.update(may=may, Action=Action, Role=Role, ConfirmForm=ConfirmForm)

@@ -1,0 +1,245 @@
+"""The JSON API under ``/api/v1``: bearer-token authentication and the OpenAPI document.
+
+Each domain package makes its API blueprint with ``api_blueprint`` and declares each
+route with ``operation``; request and response bodies are pydantic models, so the
+OpenAPI document is generated from the same code that shapes the answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import Blueprint, current_app, g, jsonify, request
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from rollcal import services
+from rollcal.errors import ValidationError
+from rollcal.extensions import csrf
+from rollcal.models import User
+
+API_PREFIX = "/api/v1"
+
+
+@dataclass
+class Operation:
+    """One documented API route."""
+
+    path: str
+    method: str
+    summary: str
+    response: type[BaseModel] | None
+    body: type[BaseModel] | None
+    errors: dict[int, str] = field(default_factory=dict)
+    binary: str | None = None
+    endpoint: str = ""
+
+
+OPERATIONS: list[Operation] = []
+
+
+def _authenticate():
+    """Every API request carries ``Authorization: Bearer <token>``; 401 JSON otherwise."""
+    if request.endpoint and request.endpoint.endswith("openapi"):
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    user = services.user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+    if user is None:
+        response = jsonify(
+            {"error": {"status": 401, "message": "A valid bearer token is required."}}
+        )
+        response.headers["WWW-Authenticate"] = 'Bearer realm="rollcal"'
+        return response, 401
+    g.api_user = user
+    return None
+
+
+def api_blueprint(name: str, import_name: str) -> Blueprint:
+    """A blueprint under ``/api/v1`` that authenticates by bearer token, CSRF-exempt.
+
+    Tokens, not cookies, authenticate here, so cross-site forms cannot ride a session.
+    """
+    blueprint = Blueprint(name, import_name, url_prefix=API_PREFIX)
+    blueprint.before_request(_authenticate)
+    csrf.exempt(blueprint)
+    return blueprint
+
+
+def api_user() -> User:
+    """The person the current API request authenticated as."""
+    return g.api_user
+
+
+def operation(
+    blueprint: Blueprint,
+    path: str,
+    method: str,
+    summary: str,
+    *,
+    response: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    errors: dict[int, str] | None = None,
+    binary: str | None = None,
+) -> Callable:
+    """Register a view as an API route and describe it in the OpenAPI document."""
+
+    def decorator(view: Callable) -> Callable:
+        op = Operation(
+            path,
+            method.lower(),
+            summary,
+            response,
+            body,
+            errors or {},
+            binary,
+            endpoint=f"{blueprint.name}.{view.__name__}",
+        )
+        OPERATIONS.append(op)
+        blueprint.add_url_rule(path, view_func=view, methods=[method.upper()])
+        return view
+
+    return decorator
+
+
+def parse_body(model: type[BaseModel]) -> BaseModel:
+    """The request's JSON body as ``model``, or a ValidationError naming each bad field."""
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise ValidationError(
+            "The body must be a JSON object.",
+            [{"field": "body", "message": "must be a JSON object"}],
+        )
+    try:
+        return model.model_validate(payload)
+    except PydanticValidationError as error:
+        errors = [
+            {
+                "field": ".".join(str(part) for part in issue["loc"]) or "body",
+                "message": issue["msg"],
+            }
+            for issue in error.errors()
+        ]
+        first = errors[0]
+        raise ValidationError(f"{first['field']}: {first['message']}", errors) from None
+
+
+def respond(model: BaseModel, status: int = 200):
+    """A pydantic model as a JSON response."""
+    return current_app.response_class(
+        model.model_dump_json(), status=status, mimetype="application/json"
+    )
+
+
+# The shell's own API -----------------------------------------------------------------
+
+bp = api_blueprint("api", __name__)
+
+
+class ErrorBody(BaseModel):
+    """The shape of every error answer."""
+
+    status: int
+    message: str
+
+
+class ErrorEnvelope(BaseModel):
+    """``{"error": {...}}``."""
+
+    error: ErrorBody
+
+
+class Me(BaseModel):
+    """The person a token belongs to."""
+
+    id: int
+    email: str
+    name: str
+    role: str
+    vendor_id: int | None
+    vendor: str | None
+    timezone: str
+
+
+@operation(bp, "/me", "GET", "The person the token belongs to", response=Me)
+def me():
+    """The caller as JSON."""
+    user = api_user()
+    return respond(
+        Me(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            role=user.role.value,
+            vendor_id=user.vendor_id,
+            vendor=user.vendor.name if user.vendor else None,
+            timezone=user.timezone,
+        )
+    )
+
+
+def openapi_document() -> dict:
+    """The OpenAPI 3.1 document built from every registered operation."""
+    schemas: dict = {
+        "Error": ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+    }
+    paths: dict = {}
+
+    def ref(model: type[BaseModel]) -> dict:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+        return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+    for op in OPERATIONS:
+        openapi_path = API_PREFIX + op.path.replace("<int:", "{").replace("<", "{").replace(
+            ">", "}"
+        )
+        entry: dict = {
+            "summary": op.summary,
+            "operationId": op.endpoint.replace(".", "_"),
+            "responses": {},
+        }
+        parameters = [
+            {"name": part[1:-1], "in": "path", "required": True, "schema": {"type": "integer"}}
+            for part in openapi_path.split("/")
+            if part.startswith("{")
+        ]
+        if parameters:
+            entry["parameters"] = parameters
+        if op.body is not None:
+            entry["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": ref(op.body)}},
+            }
+        if op.binary:
+            entry["responses"]["200"] = {
+                "description": "OK",
+                "content": {op.binary: {"schema": {"type": "string", "format": "binary"}}},
+            }
+        else:
+            content = {"application/json": {"schema": ref(op.response)}} if op.response else {}
+            entry["responses"]["200"] = {"description": "OK", "content": content}
+        error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        entry["responses"]["401"] = {"description": "No valid bearer token", "content": error_ref}
+        for status, description in op.errors.items():
+            entry["responses"][str(status)] = {"description": description, "content": error_ref}
+        paths.setdefault(openapi_path, {})[op.method] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "rollcal API", "version": "1"},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": schemas,
+        },
+        "paths": paths,
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI document; public, like any API reference."""
+    return jsonify(openapi_document())

@@ -1,0 +1,100 @@
+"""Signing in and out, one's own account, and personal API tokens."""
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from rollcal import services
+from rollcal.errors import ValidationError
+from rollcal.extensions import limiter
+from rollcal.forms import ConfirmForm, LoginForm, PasswordForm, ProfileForm, TokenForm, apply_errors
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: an absolute URL here would make the login an open redirect.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("org.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["ROLLCAL_LOGIN_LIMIT"], methods=["POST"])
+def login():
+    """Sign in; inactive people and wrong passwords get the same message."""
+    if current_user.is_authenticated:
+        return redirect(url_for("org.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            form.form_errors.append("E-mail or password is not right.")
+        elif not user.active:
+            form.form_errors.append("This account is deactivated. Ask an admin to restore it.")
+        else:
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Sign out."""
+    ConfirmForm().validate_on_submit()
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    """One's own name, time zone and password."""
+    profile = ProfileForm(obj=current_user, prefix="profile")
+    password = PasswordForm(prefix="password")
+    if profile.submit.data and profile.validate_on_submit():
+        try:
+            services.update_profile(
+                current_user, name=profile.name.data, timezone=profile.timezone.data
+            )
+        except ValidationError as error:
+            apply_errors(profile, error)
+        else:
+            flash("Your profile is saved.", "success")
+            return redirect(url_for("auth.account"))
+    if password.submit.data and password.validate_on_submit():
+        try:
+            services.change_password(
+                current_user, current=password.current_password.data, new=password.new_password.data
+            )
+        except ValidationError as error:
+            apply_errors(password, error)
+        else:
+            flash("Your password is changed.", "success")
+            return redirect(url_for("auth.account"))
+    return render_template("auth/account.html", profile=profile, password=password)
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    """List, create and revoke one's own API tokens; a new token is shown once."""
+    form = TokenForm()
+    new_token = None
+    if form.validate_on_submit():
+        _, new_token = services.create_token(current_user, form.name.data)
+        form = TokenForm(formdata=None)
+    return render_template(
+        "auth/tokens.html", form=form, new_token=new_token, revoke_form=ConfirmForm()
+    )
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    """Revoke one of one's own tokens."""
+    if ConfirmForm().validate_on_submit():
+        token = services.revoke_token(current_user, token_id)
+        flash(f"Token “{token.name}” is revoked.", "success")
+    return redirect(url_for("auth.tokens"))

@@ -1,0 +1,83 @@
+"""Configuration: defaults, then the environment, then a mapping given by tests."""
+
+import os
+import secrets
+from pathlib import Path
+
+
+class Config:
+    """Defaults for every setting; ``from_environment`` overlays the environment."""
+
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SECRET_KEY: str | None = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = False
+    ROLLCAL_LOGIN_LIMIT = "10 per minute"
+    ROLLCAL_PAGE_SIZE = 50
+    ROLLCAL_ALPHA_THRESHOLD = 0.667
+    ROLLCAL_ACCURACY_TARGET = 0.90
+    ROLLCAL_RUN_SCHEDULER = False
+    ROLLCAL_SMTP_HOST: str | None = None
+    ROLLCAL_SMTP_PORT = 25
+    ROLLCAL_SMTP_USER: str | None = None
+    ROLLCAL_SMTP_PASSWORD: str | None = None
+    ROLLCAL_SMTP_STARTTLS = False
+    ROLLCAL_MAIL_FROM = "rollcal@localhost"
+    MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+
+
+_BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True}
+
+
+def _parse(raw: str, default: object) -> object:
+    """Read an environment string as the type of the setting's default."""
+    if isinstance(default, bool):
+        return _BOOLEAN_WORDS.get(raw.strip().lower(), False)
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def from_environment(environ: os._Environ | dict) -> dict:
+    """Settings present in the environment: ``DATABASE_URL``, ``SECRET_KEY``, ``ROLLCAL_*``."""
+    settings: dict = {}
+    if environ.get("DATABASE_URL"):
+        settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(environ["DATABASE_URL"])
+    if environ.get("SECRET_KEY"):
+        settings["SECRET_KEY"] = environ["SECRET_KEY"]
+    for name, raw in environ.items():
+        if name.startswith("ROLLCAL_") and hasattr(Config, name):
+            settings[name] = _parse(raw, getattr(Config, name))
+    if environ.get("ROLLCAL_HTTPS"):
+        https = _parse(environ["ROLLCAL_HTTPS"], False)
+        settings["SESSION_COOKIE_SECURE"] = https
+        settings["REMEMBER_COOKIE_SECURE"] = https
+    return settings
+
+
+def normalise_database_url(url: str) -> str:
+    """Point plain PostgreSQL URLs at psycopg 3, the driver rollcal ships with."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """Read the secret key kept in the instance folder, creating it on first run."""
+    key_file = Path(instance_path) / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key = secrets.token_hex(32)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key

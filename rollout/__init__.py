@@ -1,0 +1,1 @@
+"""Policy rollouts: policies and versions, checklists, readiness and sign-off."""

@@ -1,0 +1,120 @@
+"""Every route, every kind of visitor: the answer each one gets.
+
+A route without an entry here fails the suite, so no new page can forget its rule. URL
+arguments point at objects of *another* vendor than the QA lead's, so isolation shows as
+404 for QA leads.
+"""
+
+import pytest
+
+from rollcal.models import ApiToken, Role
+
+ANON, ADMIN, POM, QA, STAKEHOLDER = "anon", "admin", "pom", "qa_lead", "stakeholder"
+LOGIN = "login"  # a redirect to the sign-in page
+
+ADMIN_ONLY = {ANON: LOGIN, ADMIN: 200, POM: 403, QA: 403, STAKEHOLDER: 403}
+SIGNED_IN = {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 200, STAKEHOLDER: 200}
+OTHER_VENDOR = {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200}
+PUBLIC = {ANON: 200, ADMIN: 200, POM: 200, QA: 200, STAKEHOLDER: 200}
+API_SIGNED_IN = {ANON: 401, ADMIN: 200, POM: 200, QA: 200, STAKEHOLDER: 200}
+
+# rule -> (method, expected answer per visitor)
+EXPECTED = {
+    "/static/<path:filename>": ("GET", PUBLIC),
+    "/login": ("GET", {ANON: 200, ADMIN: 302, POM: 302, QA: 302, STAKEHOLDER: 302}),
+    "/logout": ("POST", {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 302, STAKEHOLDER: 302}),
+    "/account": ("GET", SIGNED_IN),
+    "/account/tokens": ("GET", SIGNED_IN),
+    # Tokens are only ever one's own: someone else's token id is not found.
+    "/account/tokens/<int:token_id>/revoke": (
+        "POST",
+        {ANON: LOGIN, ADMIN: 404, POM: 404, QA: 404, STAKEHOLDER: 404},
+    ),
+    "/": ("GET", SIGNED_IN),
+    "/vendors/<int:vendor_id>": ("GET", OTHER_VENDOR),
+    "/sites/<int:site_id>": ("GET", OTHER_VENDOR),
+    "/admin/markets": ("GET", ADMIN_ONLY),
+    "/admin/markets/new": ("GET", ADMIN_ONLY),
+    "/admin/markets/<int:market_id>": ("GET", ADMIN_ONLY),
+    "/admin/lines-of-business": ("GET", ADMIN_ONLY),
+    "/admin/lines-of-business/new": ("GET", ADMIN_ONLY),
+    "/admin/lines-of-business/<int:line_id>": ("GET", ADMIN_ONLY),
+    "/admin/vendors": ("GET", ADMIN_ONLY),
+    "/admin/vendors/new": ("GET", ADMIN_ONLY),
+    "/admin/vendors/<int:vendor_id>/edit": ("GET", ADMIN_ONLY),
+    "/admin/sites": ("GET", ADMIN_ONLY),
+    "/admin/sites/new": ("GET", ADMIN_ONLY),
+    "/admin/sites/<int:site_id>/edit": ("GET", ADMIN_ONLY),
+    "/admin/users": ("GET", ADMIN_ONLY),
+    "/admin/users/new": ("GET", ADMIN_ONLY),
+    "/admin/users/<int:user_id>": ("GET", ADMIN_ONLY),
+    "/api/v1/me": ("GET", API_SIGNED_IN),
+    "/api/v1/openapi.json": ("GET", PUBLIC),
+}
+
+
+def test_every_route_has_an_expected_answer(app):
+    rules = {rule.rule for rule in app.url_map.iter_rules()}
+    missing = sorted(rules - EXPECTED.keys())
+    assert not missing, f"add these routes to EXPECTED in {__name__}: {missing}"
+    stale = sorted(EXPECTED.keys() - rules)
+    assert not stale, f"these entries name routes that no longer exist: {stale}"
+
+
+@pytest.fixture
+def world(db, create_user, create_site, create_market, create_line):
+    """One vendor for the QA lead, another vendor for the URLs, and a person of each role."""
+    own_site, other_site = create_site(), create_site()
+    people = {
+        ADMIN: create_user(Role.ADMIN),
+        POM: create_user(Role.POM),
+        QA: create_user(Role.QA_LEAD, vendor=own_site.vendor),
+        STAKEHOLDER: create_user(Role.STAKEHOLDER),
+    }
+    stranger = create_user(Role.POM)
+    token = ApiToken(user=stranger, name="t", token_hash="0" * 64, prefix="rc_x")
+    db.session.add(token)
+    db.session.commit()
+    arguments = {
+        "filename": "rollcal.css",
+        "vendor_id": other_site.vendor_id,
+        "site_id": other_site.id,
+        "market_id": other_site.markets[0].id,
+        "line_id": other_site.lines_of_business[0].id,
+        "user_id": stranger.id,
+        "token_id": token.id,
+    }
+    return people, arguments
+
+
+def _url(rule: str, arguments: dict) -> str:
+    url = rule
+    for name, value in arguments.items():
+        for converter in ("int:", "path:", ""):
+            url = url.replace(f"<{converter}{name}>", str(value))
+    assert "<" not in url, f"no test value for an argument of {rule}"
+    return url
+
+
+@pytest.mark.parametrize("visitor", [ANON, ADMIN, POM, QA, STAKEHOLDER])
+def test_each_visitor_gets_the_expected_answer_on_every_route(
+    app, client, auth, world, token_for, visitor
+):
+    people, arguments = world
+    headers = {}
+    if visitor != ANON:
+        auth.login(people[visitor])
+        headers = token_for(people[visitor])
+    wrong = []
+    for rule, (method, answers) in EXPECTED.items():
+        url = _url(rule, arguments)
+        request_headers = headers if rule.startswith("/api/") else {}
+        with client.open(url, method=method, headers=request_headers) as response:
+            status, location = response.status_code, response.headers.get("Location", "")
+        expected = answers[visitor]
+        redirected_to_login = status == 302 and "/login" in location
+        if not (redirected_to_login if expected == LOGIN else status == expected):
+            wrong.append(f"{method} {rule}: expected {expected}, got {status}")
+        if rule == "/logout" and visitor != ANON:
+            auth.login(people[visitor])
+    assert not wrong, "\n".join(wrong)
