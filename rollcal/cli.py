@@ -9,6 +9,7 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import FlaskGroup
+from werkzeug.serving import run_simple
 
 from rollcal.extensions import db
 
@@ -64,7 +65,8 @@ def demo_command(host: str, port: int, fresh: bool) -> None:
     for email, role in demo_logins():
         click.echo(f"  {role:<12} {email}")
     click.echo("")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    # app.run() refuses to start inside a Flask CLI command; serve with Werkzeug directly.
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 @click.group("users")
