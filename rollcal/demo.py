@@ -34,6 +34,7 @@ LINES_OF_BUSINESS = [
 VENDORS = [
     (
         "Meridian CX",
+        "pom@example.com",
         ("Maria Santos", "Asia/Manila"),
         [
             ("Manila North", "Manila", ["PH", "ID"], ["Live", "Short video"]),
@@ -42,6 +43,7 @@ VENDORS = [
     ),
     (
         "Lumen Ops",
+        "pom@example.com",
         ("Farah Aziz", "Asia/Kuala_Lumpur"),
         [
             ("Kuala Lumpur", "Kuala Lumpur", ["MY", "ID"], ["Shop: product listing", "IPR"]),
@@ -50,6 +52,7 @@ VENDORS = [
     ),
     (
         "Harbor Review",
+        "pom2@example.com",
         ("Liam Byrne", "Europe/Dublin"),
         [
             ("Dublin", "Dublin", ["GB", "DE"], ["Live", "Shop: product listing"]),
@@ -58,6 +61,7 @@ VENDORS = [
     ),
     (
         "Tessera Global",
+        "pom2@example.com",
         ("Camila Rojas", "America/Bogota"),
         [
             ("Bogotá", "Bogotá", ["US", "BR"], ["Shop: product listing", "Shop: seller"]),
@@ -66,6 +70,7 @@ VENDORS = [
     ),
     (
         "Baobab Moderation",
+        "pom@example.com",
         ("Wanjiru Kamau", "Africa/Nairobi"),
         [
             ("Nairobi", "Nairobi", ["KE", "GB"], ["Short video", "Shop: creator content"]),
@@ -99,7 +104,7 @@ def _slug(name: str) -> str:
 def demo_logins() -> list[tuple[str, str]]:
     """(e-mail, role) of every demo log-in, staff first, then a QA lead per vendor."""
     logins = [(email, role.value) for email, _, role, _ in STAFF]
-    logins += [(f"qa@{_slug(vendor)}.example.com", Role.QA_LEAD.value) for vendor, _, _ in VENDORS]
+    logins += [(f"qa@{_slug(vendor)}.example.com", Role.QA_LEAD.value) for vendor, *_ in VENDORS]
     return logins
 
 
@@ -113,17 +118,17 @@ def seed_organisation() -> None:
     }
     lines = {name: _get_or_create(LineOfBusiness, {"name": name}) for name in LINES_OF_BUSINESS}
     staff = {
-        role: _get_or_create(
+        email: _get_or_create(
             User, {"email": email}, name=name, role=role, timezone=zone, password_hash=password_hash
         )
         for email, name, role, zone in STAFF
     }
     db.session.flush()
-    for vendor_name, (lead_name, lead_zone), sites in VENDORS:
+    for vendor_name, owner_email, (lead_name, lead_zone), sites in VENDORS:
         slug = _slug(vendor_name)
         vendor = _get_or_create(Vendor, {"slug": slug}, name=vendor_name)
         if not vendor.owners:
-            vendor.owners = [staff[Role.POM]]
+            vendor.owners = [staff[owner_email]]
         db.session.flush()
         for site_name, city, market_codes, line_names in sites:
             site = _get_or_create(Site, {"vendor_id": vendor.id, "name": site_name}, city=city)

@@ -14,6 +14,7 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from rollcal.models import Region, Role
 
@@ -21,6 +22,13 @@ from rollcal.models import Region, Role
 def choices(pairs) -> list[SelectChoice]:
     """Options for a select field from (value, label) pairs."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multiple choice shown as a list of checkboxes: easier by keyboard than a multi-select."""
+
+    widget = ListWidget(html_tag="ul", prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 TIMEZONE_CHOICES = choices((zone, zone) for zone in sorted(available_timezones()))
@@ -103,7 +111,7 @@ class VendorForm(FlaskForm):
     """A vendor and the POMs who own it."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    owners = SelectMultipleField("Owners (POMs)", coerce=int, validators=[Optional()])
+    owners = MultiCheckboxField("Owners (POMs)", coerce=int, validators=[Optional()])
     active = BooleanField("Active", default=True)
     submit = SubmitField("Save vendor")
 
@@ -114,8 +122,8 @@ class SiteForm(FlaskForm):
     vendor = SelectField("Vendor", coerce=int)
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     city = StringField("City", validators=[DataRequired(), Length(max=120)])
-    markets = SelectMultipleField("Markets served", coerce=int)
-    lines_of_business = SelectMultipleField("Lines of business served", coerce=int)
+    markets = MultiCheckboxField("Markets served", coerce=int)
+    lines_of_business = MultiCheckboxField("Lines of business served", coerce=int)
     active = BooleanField("Active", default=True)
     submit = SubmitField("Save site")
 
