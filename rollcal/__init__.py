@@ -61,6 +61,8 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
+    import rollout.models  # noqa: F401  (every model is known before migrations run)
+    from rollcal import audit  # noqa: F401
     from rollcal.extensions import csrf, db, limiter, login_manager, migrate
     from rollcal.models import User
 

@@ -1,0 +1,307 @@
+"""Policies and their versions, checklist templates, rollouts and their checklists."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from rollcal.extensions import db
+from rollcal.models import LineOfBusiness, Site, User
+from rollcal.types import UTCDateTime, enum_type, utcnow
+
+
+class VersionStatus(StrEnum):
+    """Where a policy version is in its life."""
+
+    DRAFT = "draft"
+    ROLLING_OUT = "rolling_out"
+    LIVE = "live"
+    RETIRED = "retired"
+
+
+class Category(StrEnum):
+    """What kind of readiness a checklist item proves."""
+
+    DOCUMENTATION = "documentation"
+    TRAINING = "training"
+    TESTING = "testing"
+    CAPACITY = "capacity"
+    REPORTING = "reporting"
+    GO_LIVE = "go_live"
+
+
+class Side(StrEnum):
+    """Who does a checklist item: the POM, or the vendor's QA lead."""
+
+    POM = "pom"
+    VENDOR = "vendor"
+
+
+class ItemStatus(StrEnum):
+    """Where a checklist item is."""
+
+    TODO = "todo"
+    IN_PROGRESS = "in_progress"
+    BLOCKED = "blocked"
+    DONE = "done"
+    NOT_APPLICABLE = "not_applicable"
+
+    @property
+    def title(self) -> str:
+        """The status as people read it."""
+        return self.value.replace("_", " ").capitalize().replace("Todo", "To do")
+
+
+class RolloutStatus(StrEnum):
+    """Where a rollout is; the first three follow from its sites."""
+
+    PLANNING = "planning"
+    IN_PROGRESS = "in_progress"
+    AWAITING_SIGNOFF = "awaiting_signoff"
+    SIGNED_OFF = "signed_off"
+    LIVE = "live"
+    CANCELLED = "cancelled"
+
+    @property
+    def title(self) -> str:
+        """The status as people read it."""
+        return {
+            "planning": "Planning",
+            "in_progress": "In progress",
+            "awaiting_signoff": "Awaiting sign-off",
+            "signed_off": "Signed off",
+            "live": "Live",
+            "cancelled": "Cancelled",
+        }[self.value]
+
+
+class Policy(db.Model):
+    """A moderation policy, such as counterfeit goods on product listings."""
+
+    __tablename__ = "policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    area: Mapped[str] = mapped_column(sa.String(120))
+    line_of_business_id: Mapped[int] = mapped_column(sa.ForeignKey("lines_of_business.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    line_of_business: Mapped[LineOfBusiness] = relationship()
+    versions: Mapped[list[PolicyVersion]] = relationship(
+        back_populates="policy", order_by="PolicyVersion.effective_date.desc()"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.title}"
+
+
+class PolicyVersion(db.Model):
+    """One version of a policy: what changed, when, and how calibration labels it.
+
+    ``label_options`` is an ordered list of ``{"key", "name", "description"}``; the order
+    matters for ordinal calibration.
+    """
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (sa.UniqueConstraint("policy_id", "version_label"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_id: Mapped[int] = mapped_column(sa.ForeignKey("policies.id"), index=True)
+    version_label: Mapped[str] = mapped_column(sa.String(40))
+    change_summary: Mapped[str] = mapped_column(sa.Text)
+    effective_date: Mapped[date] = mapped_column()
+    document_url: Mapped[str | None] = mapped_column(sa.String(500))
+    status: Mapped[VersionStatus] = mapped_column(
+        enum_type(VersionStatus, "version_status"), default=VersionStatus.DRAFT
+    )
+    label_options: Mapped[list] = mapped_column(sa.JSON, default=list)
+    label_level: Mapped[str] = mapped_column(sa.String(16), default="nominal")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    policy: Mapped[Policy] = relationship(back_populates="versions")
+
+    @property
+    def label(self) -> str:
+        """Policy code and version, as people cite it."""
+        return f"{self.policy.code} {self.version_label}"
+
+    def __str__(self) -> str:
+        return f"{self.policy.code} {self.version_label} — {self.policy.title}"
+
+
+class ChecklistTemplate(db.Model):
+    """The ordered steps every site of a rollout goes through."""
+
+    __tablename__ = "checklist_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    active: Mapped[bool] = mapped_column(default=True)
+
+    items: Mapped[list[TemplateItem]] = relationship(
+        back_populates="template",
+        order_by="TemplateItem.position",
+        cascade="all, delete-orphan",
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TemplateItem(db.Model):
+    """One step of a template. ``due_offset_days`` counts days before go-live (T-n).
+
+    A ``gate`` item is the calibration gate: its state comes from calibration results,
+    never from someone ticking it.
+    """
+
+    __tablename__ = "template_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(sa.ForeignKey("checklist_templates.id"), index=True)
+    position: Mapped[int] = mapped_column()
+    title: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    category: Mapped[Category] = mapped_column(enum_type(Category, "category"))
+    side: Mapped[Side] = mapped_column(enum_type(Side, "side"))
+    required: Mapped[bool] = mapped_column(default=True)
+    due_offset_days: Mapped[int] = mapped_column()
+    evidence_required: Mapped[bool] = mapped_column(default=False)
+    gate: Mapped[bool] = mapped_column(default=False)
+
+    template: Mapped[ChecklistTemplate] = relationship(back_populates="items")
+
+
+class RolloutSite(db.Model):
+    """A site taking part in a rollout, with a POM's readiness override if any."""
+
+    __tablename__ = "rollout_sites"
+
+    rollout_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("rollouts.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), primary_key=True, index=True)
+    override_justification: Mapped[str | None] = mapped_column(sa.Text)
+    overridden_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    overridden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    rollout: Mapped[Rollout] = relationship(back_populates="rollout_sites")
+    site: Mapped[Site] = relationship()
+    overridden_by: Mapped[User | None] = relationship()
+
+
+class Rollout(db.Model):
+    """One policy version taken to a set of sites by a go-live date."""
+
+    __tablename__ = "rollouts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_version_id: Mapped[int] = mapped_column(sa.ForeignKey("policy_versions.id"), index=True)
+    template_id: Mapped[int] = mapped_column(sa.ForeignKey("checklist_templates.id"))
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    go_live_date: Mapped[date] = mapped_column()
+    status: Mapped[RolloutStatus] = mapped_column(
+        enum_type(RolloutStatus, "rollout_status"), default=RolloutStatus.PLANNING
+    )
+    alpha_threshold: Mapped[float] = mapped_column(default=0.667)
+    accuracy_target: Mapped[float] = mapped_column(default=0.90)
+    gate_uses_lower_bound: Mapped[bool] = mapped_column(default=False)
+    cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    policy_version: Mapped[PolicyVersion] = relationship()
+    template: Mapped[ChecklistTemplate] = relationship()
+    owner: Mapped[User] = relationship()
+    rollout_sites: Mapped[list[RolloutSite]] = relationship(
+        back_populates="rollout", cascade="all, delete-orphan"
+    )
+    items: Mapped[list[ChecklistItem]] = relationship(
+        back_populates="rollout", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def title(self) -> str:
+        """What people call the rollout: the policy version it takes live."""
+        version = self.policy_version
+        return f"{version.policy.code} {version.version_label} — {version.policy.title}"
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ChecklistItem(db.Model):
+    """One template step for one site of one rollout.
+
+    ``version`` is checked on every save: two people editing at once get a conflict,
+    not a lost update.
+    """
+
+    __tablename__ = "checklist_items"
+    __table_args__ = (sa.UniqueConstraint("rollout_id", "site_id", "template_item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("rollouts.id", ondelete="CASCADE"), index=True
+    )
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), index=True)
+    template_item_id: Mapped[int] = mapped_column(sa.ForeignKey("template_items.id"))
+    position: Mapped[int] = mapped_column()
+    title: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    category: Mapped[Category] = mapped_column(enum_type(Category, "category"))
+    side: Mapped[Side] = mapped_column(enum_type(Side, "side"))
+    required: Mapped[bool] = mapped_column(default=True)
+    evidence_required: Mapped[bool] = mapped_column(default=False)
+    gate: Mapped[bool] = mapped_column(default=False)
+    due_date: Mapped[date] = mapped_column(index=True)
+    status: Mapped[ItemStatus] = mapped_column(
+        enum_type(ItemStatus, "item_status"), default=ItemStatus.TODO
+    )
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    evidence_url: Mapped[str | None] = mapped_column(sa.String(500))
+    evidence_note: Mapped[str | None] = mapped_column(sa.Text)
+    completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    rollout: Mapped[Rollout] = relationship(back_populates="items")
+    site: Mapped[Site] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+    comments: Mapped[list[Comment]] = relationship(
+        back_populates="item", order_by="Comment.created_at", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def is_closed(self) -> bool:
+        """Done or not applicable: nothing more to do."""
+        return self.status in (ItemStatus.DONE, ItemStatus.NOT_APPLICABLE)
+
+
+class Comment(db.Model):
+    """A comment in a checklist item's thread."""
+
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checklist_item_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("checklist_items.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    item: Mapped[ChecklistItem] = relationship(back_populates="comments")
+    author: Mapped[User] = relationship()
