@@ -106,10 +106,14 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from rollcal import api, auth, views
+    from rollout import api as rollout_api
+    from rollout import views as rollout_views
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(rollout_views.bp)
+    app.register_blueprint(rollout_api.bp)
 
 
 def _init_templates(app: Flask) -> None:

@@ -149,4 +149,7 @@ def seed_organisation() -> None:
 
 def seed_demo() -> None:
     """Everything the demo shows."""
+    from rollout import demo as rollout_demo
+
     seed_organisation()
+    rollout_demo.seed()

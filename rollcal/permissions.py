@@ -31,6 +31,7 @@ class Action(StrEnum):
     MANAGE_ORGANISATION = "manage_organisation"
     MANAGE_USERS = "manage_users"
     MANAGE_ROLLOUTS = "manage_rollouts"
+    VIEW_POLICIES = "view_policies"
     EDIT_VENDOR_ITEMS = "edit_vendor_items"
     MANAGE_TEMPLATES = "manage_templates"
     MANAGE_CALIBRATION = "manage_calibration"
@@ -46,6 +47,7 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.MANAGE_ORGANISATION: frozenset({Role.ADMIN}),
     Action.MANAGE_USERS: frozenset({Role.ADMIN}),
     Action.MANAGE_ROLLOUTS: frozenset({Role.ADMIN, Role.POM}),
+    Action.VIEW_POLICIES: frozenset({Role.ADMIN, Role.POM, Role.STAKEHOLDER}),
     Action.EDIT_VENDOR_ITEMS: frozenset({Role.ADMIN, Role.POM, Role.QA_LEAD}),
     Action.MANAGE_TEMPLATES: frozenset({Role.ADMIN}),
     Action.MANAGE_CALIBRATION: frozenset({Role.ADMIN, Role.POM}),

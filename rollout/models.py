@@ -143,10 +143,13 @@ class ChecklistTemplate(db.Model):
     description: Mapped[str] = mapped_column(sa.Text, default="")
     active: Mapped[bool] = mapped_column(default=True)
 
+    # Removed steps stay in the table (rollouts made from the template still point at
+    # them); the template itself shows only the steps in use.
     items: Mapped[list[TemplateItem]] = relationship(
-        back_populates="template",
+        primaryjoin="and_(ChecklistTemplate.id == TemplateItem.template_id, "
+        "TemplateItem.removed_at.is_(None))",
         order_by="TemplateItem.position",
-        cascade="all, delete-orphan",
+        viewonly=True,
     )
 
     def __str__(self) -> str:
@@ -173,8 +176,9 @@ class TemplateItem(db.Model):
     due_offset_days: Mapped[int] = mapped_column()
     evidence_required: Mapped[bool] = mapped_column(default=False)
     gate: Mapped[bool] = mapped_column(default=False)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    template: Mapped[ChecklistTemplate] = relationship(back_populates="items")
+    template: Mapped[ChecklistTemplate] = relationship()
 
 
 class RolloutSite(db.Model):

@@ -5,6 +5,8 @@ arguments point at objects of *another* vendor than the QA lead's, so isolation 
 404 for QA leads.
 """
 
+from datetime import date
+
 import pytest
 
 from rollcal.models import ApiToken, Role
@@ -17,6 +19,11 @@ SIGNED_IN = {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 200, STAKEHOLDER: 200}
 OTHER_VENDOR = {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200}
 PUBLIC = {ANON: 200, ADMIN: 200, POM: 200, QA: 200, STAKEHOLDER: 200}
 API_SIGNED_IN = {ANON: 401, ADMIN: 200, POM: 200, QA: 200, STAKEHOLDER: 200}
+API_OTHER_VENDOR = {ANON: 401, ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200}
+MANAGERS = {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 403, STAKEHOLDER: 403}
+MANAGERS_POST = {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 403, STAKEHOLDER: 403}
+ADMIN_POST = {ANON: LOGIN, ADMIN: 302, POM: 403, QA: 403, STAKEHOLDER: 403}
+READERS = {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 403, STAKEHOLDER: 200}
 
 # rule -> (method, expected answer per visitor)
 EXPECTED = {
@@ -50,6 +57,42 @@ EXPECTED = {
     "/admin/users/<int:user_id>": ("GET", ADMIN_ONLY),
     "/api/v1/me": ("GET", API_SIGNED_IN),
     "/api/v1/openapi.json": ("GET", PUBLIC),
+    # Rollouts
+    "/rollouts": ("GET", SIGNED_IN),
+    "/rollouts/new": ("GET", MANAGERS),
+    "/rollouts/<int:rollout_id>": ("GET", OTHER_VENDOR),
+    "/rollouts/<int:rollout_id>/board.csv": ("GET", OTHER_VENDOR),
+    "/rollouts/<int:rollout_id>/activity": ("GET", OTHER_VENDOR),
+    "/rollouts/<int:rollout_id>/go-live": ("POST", MANAGERS_POST),
+    "/rollouts/<int:rollout_id>/bulk": ("POST", MANAGERS_POST),
+    "/rollouts/<int:rollout_id>/sites/<int:site_id>/override": ("POST", MANAGERS_POST),
+    "/rollouts/<int:rollout_id>/cancel": ("POST", MANAGERS_POST),
+    "/items/<int:item_id>": ("GET", OTHER_VENDOR),
+    # Stakeholders read checklists but do not comment.
+    "/items/<int:item_id>/comments": (
+        "POST",
+        {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 404, STAKEHOLDER: 403},
+    ),
+    "/items/<int:item_id>/assignee": ("POST", MANAGERS_POST),
+    "/my-items": ("GET", SIGNED_IN),
+    "/policies": ("GET", READERS),
+    "/policies/new": ("GET", MANAGERS),
+    "/policies/<int:policy_id>": ("GET", READERS),
+    "/policies/<int:policy_id>/versions/new": ("GET", MANAGERS),
+    "/versions/<int:version_id>/status": ("POST", MANAGERS_POST),
+    "/admin/templates": ("GET", ADMIN_ONLY),
+    "/admin/templates/<int:template_id>": ("GET", ADMIN_ONLY),
+    "/admin/templates/<int:template_id>/steps/new": ("GET", ADMIN_ONLY),
+    "/admin/templates/<int:template_id>/steps/<int:step_id>": ("GET", ADMIN_ONLY),
+    "/api/v1/rollouts": ("GET", API_SIGNED_IN),
+    "/api/v1/rollouts/<int:rollout_id>": ("GET", API_OTHER_VENDOR),
+    # An empty body is refused (422) once the caller may edit the item at all.
+    "/api/v1/checklist-items/<int:item_id>": (
+        "PATCH",
+        {ANON: 401, ADMIN: 422, POM: 422, QA: 404, STAKEHOLDER: 403},
+    ),
+    # Last: it removes the step the rules above read.
+    "/admin/templates/<int:template_id>/steps/<int:step_id>/remove": ("POST", ADMIN_POST),
 }
 
 
@@ -75,6 +118,8 @@ def world(db, create_user, create_site, create_market, create_line):
     token = ApiToken(user=stranger, name="t", token_hash="0" * 64, prefix="rc_x")
     db.session.add(token)
     db.session.commit()
+    rollout, version = _rollout_of(other_site, people[POM], create_line)
+    template = rollout.template
     arguments = {
         "filename": "rollcal.css",
         "vendor_id": other_site.vendor_id,
@@ -83,8 +128,43 @@ def world(db, create_user, create_site, create_market, create_line):
         "line_id": other_site.lines_of_business[0].id,
         "user_id": stranger.id,
         "token_id": token.id,
+        "rollout_id": rollout.id,
+        "item_id": rollout.items[0].id,
+        "policy_id": version.policy_id,
+        "version_id": version.id,
+        "template_id": template.id,
+        "step_id": template.items[0].id,
     }
     return people, arguments
+
+
+def _rollout_of(site, pom, create_line):
+    from rollout import services
+
+    policy = services.create_policy(
+        pom,
+        code="SHOP-CF",
+        title="Counterfeit goods",
+        area="Counterfeit",
+        line_of_business_id=create_line().id,
+    )
+    version = services.create_version(
+        pom,
+        policy,
+        version_label="v1",
+        change_summary="New rule",
+        effective_date=date.today(),
+        document_url=None,
+        label_options="violating\nnot_violating",
+    )
+    rollout = services.create_rollout(
+        pom,
+        policy_version_id=version.id,
+        template_id=1,
+        site_ids=[site.id],
+        go_live_date=date.today(),
+    )
+    return rollout, version
 
 
 def _url(rule: str, arguments: dict) -> str:

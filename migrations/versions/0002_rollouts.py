@@ -49,6 +49,7 @@ def upgrade():
     sa.Column('due_offset_days', sa.Integer(), nullable=False),
     sa.Column('evidence_required', sa.Boolean(), nullable=False),
     sa.Column('gate', sa.Boolean(), nullable=False),
+    sa.Column('removed_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['template_id'], ['checklist_templates.id'], name=op.f('fk_template_items_template_id_checklist_templates')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_template_items'))
     )

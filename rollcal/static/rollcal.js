@@ -7,3 +7,16 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+document.addEventListener("DOMContentLoaded", () => {
+  // "Select all" for a list of checkboxes: <button data-check-all="FIELD_ID">.
+  document.querySelectorAll("[data-check-all]").forEach((button) => {
+    button.addEventListener("click", () => {
+      const list = document.getElementById(button.dataset.checkAll);
+      if (!list) return;
+      const boxes = list.querySelectorAll("input[type=checkbox]");
+      const check = Array.from(boxes).some((box) => !box.checked);
+      boxes.forEach((box) => { box.checked = check; });
+    });
+  });
+});

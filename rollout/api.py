@@ -1,0 +1,246 @@
+"""The JSON face of rollouts: list and read with readiness, update a checklist item."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import request
+from pydantic import BaseModel, ConfigDict
+
+from rollcal.api import api_blueprint, api_user, operation, parse_body, respond
+from rollcal.extensions import db
+from rollcal.types import utcnow
+from rollout import queries, services
+from rollout.models import ChecklistItem, Rollout
+
+bp = api_blueprint("rollout_api", __name__)
+
+
+class ReadinessOut(BaseModel):
+    """A site's readiness and the reasons for it."""
+
+    state: str
+    reasons: list[str]
+    overridden: bool
+    override_justification: str | None
+
+
+class ItemOut(BaseModel):
+    """A checklist item."""
+
+    id: int
+    version: int
+    site_id: int
+    step: str
+    category: str
+    side: str
+    required: bool
+    evidence_required: bool
+    gate: bool
+    status: str
+    status_reason: str | None
+    due_date: date
+    assignee: str | None
+    evidence_url: str | None
+    evidence_note: str | None
+
+
+class SiteOut(BaseModel):
+    """A site of a rollout with its checklist and readiness."""
+
+    id: int
+    name: str
+    vendor: str
+    markets: list[str]
+    readiness: ReadinessOut
+    gate: str
+    items: list[ItemOut]
+
+
+class RolloutSummary(BaseModel):
+    """A rollout as listed."""
+
+    id: int
+    title: str
+    policy_code: str
+    version: str
+    status: str
+    go_live_date: date
+    owner: str
+    sites: int
+    readiness: dict[str, int]
+
+
+class RolloutList(BaseModel):
+    """A page of rollouts."""
+
+    rollouts: list[RolloutSummary]
+    page: int
+    pages: int
+    total: int
+
+
+class RolloutOut(RolloutSummary):
+    """A rollout with every site the caller may see."""
+
+    change_summary: str
+    alpha_threshold: float
+    accuracy_target: float
+    gate_uses_lower_bound: bool
+    site_details: list[SiteOut]
+
+
+class ItemPatch(BaseModel):
+    """Changes to a checklist item; ``version`` is the version the caller last read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int
+    status: str | None = None
+    reason: str | None = None
+    evidence_url: str | None = None
+    evidence_note: str | None = None
+    comment: str | None = None
+
+
+def _item(item: ChecklistItem) -> ItemOut:
+    return ItemOut(
+        id=item.id,
+        version=item.version,
+        site_id=item.site_id,
+        step=item.title,
+        category=item.category.value,
+        side=item.side.value,
+        required=item.required,
+        evidence_required=item.evidence_required,
+        gate=item.gate,
+        status=item.status.value,
+        status_reason=item.status_reason,
+        due_date=item.due_date,
+        assignee=item.assignee.name if item.assignee else None,
+        evidence_url=item.evidence_url,
+        evidence_note=item.evidence_note,
+    )
+
+
+def _summary(board: queries.Board) -> dict:
+    rollout: Rollout = board.rollout
+    return dict(
+        id=rollout.id,
+        title=rollout.title,
+        policy_code=rollout.policy_version.policy.code,
+        version=rollout.policy_version.version_label,
+        status=rollout.status.value,
+        go_live_date=rollout.go_live_date,
+        owner=rollout.owner.name,
+        sites=len(board.rows),
+        readiness={state.value: count for state, count in board.counts.items()},
+    )
+
+
+@operation(
+    bp,
+    "/rollouts",
+    "GET",
+    "Rollouts the caller may see, with readiness counts",
+    response=RolloutList,
+)
+def list_rollouts():
+    """Rollouts the caller may see, newest go-live first; ``?page=N``."""
+    user = api_user()
+    page = db.paginate(
+        queries.visible_rollouts(user).order_by(Rollout.go_live_date.desc(), Rollout.id.desc()),
+        page=request.args.get("page", 1, type=int),
+        per_page=50,
+        error_out=False,
+    )
+    boards = queries.build_boards(user, list(page.items), utcnow().date())
+    return respond(
+        RolloutList(
+            rollouts=[RolloutSummary(**_summary(b)) for b in boards],
+            page=page.page,
+            pages=page.pages,
+            total=page.total,
+        )
+    )
+
+
+@operation(
+    bp,
+    "/rollouts/<int:rollout_id>",
+    "GET",
+    "A rollout: its sites, checklist items and readiness with reasons",
+    response=RolloutOut,
+    errors={404: "No such rollout, or not visible to the caller"},
+)
+def get_rollout(rollout_id: int):
+    """One rollout with every site the caller may see."""
+    user = api_user()
+    board = queries.build_board(user, queries.get_rollout(user, rollout_id), utcnow().date())
+    rollout = board.rollout
+    sites = [
+        SiteOut(
+            id=row.site.id,
+            name=row.site.name,
+            vendor=row.site.vendor.name,
+            markets=[m.code for m in row.site.markets],
+            readiness=ReadinessOut(
+                state=row.readiness.state.value,
+                reasons=list(row.readiness.reasons),
+                overridden=row.readiness.overridden,
+                override_justification=(
+                    row.readiness.override.justification if row.readiness.override else None
+                ),
+            ),
+            gate=row.gate.state.value,
+            items=[_item(cell) for cell in row.cells if cell is not None],
+        )
+        for row in board.rows
+    ]
+    return respond(
+        RolloutOut(
+            **_summary(board),
+            change_summary=rollout.policy_version.change_summary,
+            alpha_threshold=rollout.alpha_threshold,
+            accuracy_target=rollout.accuracy_target,
+            gate_uses_lower_bound=rollout.gate_uses_lower_bound,
+            site_details=sites,
+        )
+    )
+
+
+@operation(
+    bp,
+    "/checklist-items/<int:item_id>",
+    "PATCH",
+    "Update a checklist item's status, evidence or comment",
+    body=ItemPatch,
+    response=ItemOut,
+    errors={
+        403: "The caller may not change this item",
+        404: "No such item, or not visible to the caller",
+        409: "The item changed since the caller read it (current state included)",
+        422: "Invalid field (named in the answer)",
+    },
+)
+def patch_item(item_id: int):
+    """Change an item if ``version`` is still current; 409 with the current state if not."""
+    user = api_user()
+    item = queries.get_item(user, item_id)
+    services.check_may_edit_item(user, item)
+    patch = parse_body(ItemPatch)
+    try:
+        services.update_item(
+            user,
+            item,
+            version=patch.version,
+            status=patch.status,
+            reason=patch.reason,
+            evidence_url=patch.evidence_url,
+            evidence_note=patch.evidence_note,
+            comment=patch.comment,
+        )
+    except Exception:
+        db.session.rollback()
+        raise
+    return respond(_item(item))

@@ -1,0 +1,735 @@
+"""The only code that writes policies, templates, rollouts and checklists.
+
+Each function takes the acting person, checks the rule, changes state, records the audit
+event and commits — or raises a domain error having written nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm.exc import StaleDataError
+
+from rollcal.audit import record
+from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
+from rollcal.extensions import db
+from rollcal.models import LineOfBusiness, Role, Site, User
+from rollcal.permissions import Action, require
+from rollcal.types import utcnow
+from rollout import readiness
+from rollout.models import (
+    Category,
+    ChecklistItem,
+    ChecklistTemplate,
+    Comment,
+    ItemStatus,
+    Policy,
+    PolicyVersion,
+    Rollout,
+    RolloutSite,
+    RolloutStatus,
+    Side,
+    TemplateItem,
+    VersionStatus,
+)
+from rollout.queries import build_board
+
+FROZEN = frozenset({RolloutStatus.CANCELLED, RolloutStatus.LIVE})
+LABEL_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+
+def _required(value: str | None, field: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError.field(field, "is required.")
+    return value
+
+
+def _url(value: str | None, field: str) -> str | None:
+    value = (value or "").strip()
+    if value and not re.match(r"https?://\S+$", value):
+        raise ValidationError.field(
+            field, "must be a web address starting with http:// or https://."
+        )
+    return value or None
+
+
+# Policies ----------------------------------------------------------------------------
+
+
+def create_policy(
+    actor: User, *, code: str, title: str, area: str, line_of_business_id: int
+) -> Policy:
+    """Create a policy; its code is unique."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    code = _required(code, "code").upper()
+    if db.session.scalar(sa.select(Policy.id).where(Policy.code == code)):
+        raise ValidationError.field("code", f"another policy already uses “{code}”.")
+    line = db.session.get(LineOfBusiness, line_of_business_id or 0)
+    if line is None:
+        raise ValidationError.field("line_of_business", "choose a line of business.")
+    policy = Policy(
+        code=code,
+        title=_required(title, "title"),
+        area=_required(area, "area"),
+        line_of_business=line,
+    )
+    db.session.add(policy)
+    db.session.flush()
+    record(actor, "policy.created", policy, f"Created policy {code}: {policy.title}")
+    db.session.commit()
+    return policy
+
+
+def parse_label_options(text: str) -> list[dict]:
+    """Label options from lines ``key | name | description`` (description optional).
+
+    The order of the lines is the order of the labels, which matters for ordinal scales.
+    """
+    options, seen = [], set()
+    for number, line in enumerate((text or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.split("|")]
+        key = parts[0].lower()
+        if not LABEL_KEY.fullmatch(key):
+            raise ValidationError.field(
+                "label_options",
+                f"line {number}: the key “{parts[0]}” must be lower-case letters, digits, "
+                "- or _ (up to 40).",
+            )
+        if key in seen:
+            raise ValidationError.field("label_options", f"line {number}: “{key}” is repeated.")
+        seen.add(key)
+        name = parts[1] if len(parts) > 1 and parts[1] else key.replace("_", " ").capitalize()
+        description = parts[2] if len(parts) > 2 else ""
+        options.append({"key": key, "name": name, "description": description})
+    if len(options) < 2:
+        raise ValidationError.field("label_options", "give at least two label options.")
+    if len(options) > 9:
+        raise ValidationError.field("label_options", "give at most nine label options.")
+    return options
+
+
+def create_version(
+    actor: User,
+    policy: Policy,
+    *,
+    version_label: str,
+    change_summary: str,
+    effective_date: date | None,
+    document_url: str | None,
+    label_options: str,
+    label_level: str = "nominal",
+) -> PolicyVersion:
+    """Add a version to a policy, with the label options its calibration uses."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    version_label = _required(version_label, "version_label")
+    if db.session.scalar(
+        sa.select(PolicyVersion.id).where(
+            PolicyVersion.policy_id == policy.id, PolicyVersion.version_label == version_label
+        )
+    ):
+        raise ValidationError.field("version_label", f"{policy.code} already has {version_label}.")
+    if effective_date is None:
+        raise ValidationError.field("effective_date", "is required.")
+    if label_level not in ("nominal", "ordinal"):
+        raise ValidationError.field("label_level", "choose nominal or ordinal.")
+    version = PolicyVersion(
+        policy=policy,
+        version_label=version_label,
+        change_summary=_required(change_summary, "change_summary"),
+        effective_date=effective_date,
+        document_url=_url(document_url, "document_url"),
+        label_options=parse_label_options(label_options),
+        label_level=label_level,
+    )
+    db.session.add(version)
+    db.session.flush()
+    record(
+        actor,
+        "policy_version.created",
+        version,
+        f"Added {policy.code} {version_label}: {version.change_summary}",
+    )
+    db.session.commit()
+    return version
+
+
+def set_version_status(actor: User, version: PolicyVersion, status: str) -> PolicyVersion:
+    """Move a policy version along draft → rolling out → live → retired."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    try:
+        new = VersionStatus(status)
+    except ValueError:
+        raise ValidationError.field("status", "is not a version status.") from None
+    before = version.status
+    version.status = new
+    record(
+        actor,
+        "policy_version.status",
+        version,
+        f"{version.label}: {before.value} → {new.value}",
+        before={"status": before.value},
+        after={"status": new.value},
+    )
+    db.session.commit()
+    return version
+
+
+# Templates ---------------------------------------------------------------------------
+
+
+def save_template_item(
+    actor: User,
+    template: ChecklistTemplate,
+    *,
+    title: str,
+    description: str,
+    category: str,
+    side: str,
+    required: bool,
+    due_offset_days: int | None,
+    evidence_required: bool,
+    gate: bool = False,
+    item: TemplateItem | None = None,
+) -> TemplateItem:
+    """Add a step to a template, or change one. Rollouts already created keep their copy."""
+    require(actor, Action.MANAGE_TEMPLATES)
+    if category not in {c.value for c in Category}:
+        raise ValidationError.field("category", "choose a category.")
+    if side not in {s.value for s in Side}:
+        raise ValidationError.field("side", "choose pom or vendor.")
+    if due_offset_days is None or not 0 <= due_offset_days <= 365:
+        raise ValidationError.field("due_offset_days", "give 0 to 365 days before go-live.")
+    if item is None:
+        item = TemplateItem(template_id=template.id, position=len(template.items) + 1)
+        db.session.add(item)
+    item.title, item.description = _required(title, "title"), (description or "").strip()
+    item.category, item.side = Category(category), Side(side)
+    item.required, item.due_offset_days = required, due_offset_days
+    item.evidence_required, item.gate = evidence_required, gate
+    db.session.flush()
+    record(actor, "template_item.saved", item, f"{template.name}: saved step “{item.title}”")
+    db.session.commit()
+    db.session.expire(template, ["items"])
+    return item
+
+
+def remove_template_item(actor: User, item: TemplateItem) -> None:
+    """Remove a step from a template; rollouts already created keep their copy."""
+    require(actor, Action.MANAGE_TEMPLATES)
+    template = item.template
+    record(actor, "template_item.removed", item, f"{template.name}: removed “{item.title}”")
+    item.removed_at = utcnow()
+    remaining = [step for step in template.items if step.id != item.id]
+    for position, step in enumerate(remaining, 1):
+        step.position = position
+    db.session.commit()
+    db.session.expire(template, ["items"])
+
+
+# Rollouts ----------------------------------------------------------------------------
+
+
+def _qa_leads_by_vendor(vendor_ids: set[int]) -> dict[int, User]:
+    leads = db.session.scalars(
+        sa.select(User)
+        .where(User.vendor_id.in_(vendor_ids), User.role == Role.QA_LEAD, User.active.is_(True))
+        .order_by(User.name)
+    )
+    first: dict[int, User] = {}
+    for lead in leads:
+        first.setdefault(lead.vendor_id, lead)
+    return first
+
+
+def create_rollout(
+    actor: User,
+    *,
+    policy_version_id: int,
+    template_id: int,
+    site_ids: list[int],
+    go_live_date: date | None,
+    alpha_threshold: float = 0.667,
+    accuracy_target: float = 0.90,
+    gate_uses_lower_bound: bool = False,
+    today: date | None = None,
+) -> Rollout:
+    """Take a policy version to sites: one checklist item per site and template step.
+
+    Vendor-side items go to the vendor's QA lead, POM-side items to the rollout's owner.
+    """
+    require(actor, Action.MANAGE_ROLLOUTS)
+    version = db.session.get(PolicyVersion, policy_version_id or 0)
+    if version is None:
+        raise ValidationError.field("policy_version", "choose a policy version.")
+    if version.status == VersionStatus.RETIRED:
+        raise ValidationError.field("policy_version", "this version is retired.")
+    template = db.session.get(ChecklistTemplate, template_id or 0)
+    if template is None or not template.items:
+        raise ValidationError.field("template", "choose a template with at least one step.")
+    sites = list(
+        db.session.scalars(
+            sa.select(Site).where(Site.id.in_(site_ids or []), Site.active.is_(True))
+        )
+    )
+    if not sites or len(sites) != len(set(site_ids)):
+        raise ValidationError.field("sites", "choose at least one active site.")
+    if go_live_date is None:
+        raise ValidationError.field("go_live_date", "is required.")
+    if today and go_live_date < today:
+        raise ValidationError.field("go_live_date", "is in the past.")
+    if not 0 < alpha_threshold <= 1:
+        raise ValidationError.field("alpha_threshold", "must be between 0 and 1.")
+    if not 0 < accuracy_target <= 1:
+        raise ValidationError.field("accuracy_target", "must be between 0 and 1.")
+
+    rollout = Rollout(
+        policy_version=version,
+        template=template,
+        owner=actor,
+        go_live_date=go_live_date,
+        alpha_threshold=alpha_threshold,
+        accuracy_target=accuracy_target,
+        gate_uses_lower_bound=gate_uses_lower_bound,
+    )
+    rollout.rollout_sites = [RolloutSite(site=site) for site in sites]
+    leads = _qa_leads_by_vendor({site.vendor_id for site in sites})
+    for site in sites:
+        for step in template.items:
+            assignee = leads.get(site.vendor_id) if step.side == Side.VENDOR else actor
+            rollout.items.append(
+                ChecklistItem(
+                    site=site,
+                    template_item_id=step.id,
+                    position=step.position,
+                    title=step.title,
+                    description=step.description,
+                    category=step.category,
+                    side=step.side,
+                    required=step.required,
+                    evidence_required=step.evidence_required,
+                    gate=step.gate,
+                    due_date=go_live_date - timedelta(days=step.due_offset_days),
+                    assignee=assignee,
+                )
+            )
+    db.session.add(rollout)
+    if version.status == VersionStatus.DRAFT:
+        version.status = VersionStatus.ROLLING_OUT
+    db.session.flush()
+    record(
+        actor,
+        "rollout.created",
+        rollout,
+        f"Created the rollout of {version.label} to {len(sites)} sites, go-live "
+        f"{go_live_date.isoformat()}",
+        rollout_id=rollout.id,
+        after={"sites": [site.label for site in sites], "go_live_date": go_live_date.isoformat()},
+    )
+    db.session.commit()
+    return rollout
+
+
+def _check_not_frozen(rollout: Rollout) -> None:
+    if rollout.status in FROZEN:
+        raise ValidationError.field(
+            "status",
+            f"the rollout is {rollout.status.title.lower()}; its checklist no longer changes.",
+        )
+
+
+def check_may_edit_item(user: User, item: ChecklistItem) -> None:
+    """Raise ``Forbidden`` unless the person may change the item."""
+    if not may_edit_item(user, item):
+        raise Forbidden("You may not change this item.")
+
+
+def may_edit_item(user: User, item: ChecklistItem) -> bool:
+    """POMs and admins edit any item; a QA lead edits vendor-side items of their vendor."""
+    if user.role in (Role.ADMIN, Role.POM):
+        return True
+    return (
+        user.role == Role.QA_LEAD
+        and item.side == Side.VENDOR
+        and item.site.vendor_id == user.vendor_id
+    )
+
+
+def item_state(item: ChecklistItem) -> dict:
+    """An item's current state, as a conflict answer and the audit trail show it."""
+    return {
+        "id": item.id,
+        "version": item.version,
+        "status": item.status.value,
+        "status_reason": item.status_reason,
+        "evidence_url": item.evidence_url,
+        "evidence_note": item.evidence_note,
+        "assignee": item.assignee.name if item.assignee else None,
+        "due_date": item.due_date.isoformat(),
+    }
+
+
+def update_item(
+    actor: User,
+    item: ChecklistItem,
+    *,
+    version: int | None,
+    status: str | None = None,
+    reason: str | None = None,
+    evidence_url: str | None = None,
+    evidence_note: str | None = None,
+    comment: str | None = None,
+) -> ChecklistItem:
+    """Change an item's status and evidence, optionally commenting, if nobody changed it first.
+
+    ``version`` is the version the person saw; a different current version is a conflict,
+    answered with the item's current state so nothing is silently overwritten.
+    """
+    check_may_edit_item(actor, item)
+    _check_not_frozen(item.rollout)
+    if version is None:
+        raise ValidationError.field("version", "is required (the version you last saw).")
+    if version != item.version:
+        raise Conflict(
+            f"Someone else changed “{item.title}” at {item.site.label} since you "
+            "opened it. Here is its current state; make your change again.",
+            current=item_state(item),
+        )
+    if item.gate:
+        raise ValidationError.field(
+            "status", "the calibration gate follows calibration results; it cannot be set by hand."
+        )
+    before = item_state(item)
+    new_status = item.status
+    if status is not None:
+        try:
+            new_status = ItemStatus(status)
+        except ValueError:
+            raise ValidationError.field("status", f"“{status}” is not an item status.") from None
+    new_url = _url(evidence_url, "evidence_url") if evidence_url is not None else item.evidence_url
+    new_note = (evidence_note.strip() or None) if evidence_note is not None else item.evidence_note
+    reason = (reason or "").strip() or None
+    if new_status in (ItemStatus.BLOCKED, ItemStatus.NOT_APPLICABLE) and not reason:
+        word = "blocked" if new_status == ItemStatus.BLOCKED else "not applicable"
+        raise ValidationError.field("reason", f"say why the item is {word}.")
+    if new_status == ItemStatus.DONE and item.evidence_required and not (new_url or new_note):
+        raise ValidationError.field(
+            "evidence_url", "this item needs evidence (a link or a note) before it can be done."
+        )
+    comment = (comment or "").strip()
+
+    item.status = new_status
+    item.status_reason = (
+        reason if new_status in (ItemStatus.BLOCKED, ItemStatus.NOT_APPLICABLE) else None
+    )
+    item.evidence_url, item.evidence_note = new_url, new_note
+    if new_status == ItemStatus.DONE and before["status"] != "done":
+        item.completed_by, item.completed_at = actor, utcnow()
+    elif new_status != ItemStatus.DONE:
+        item.completed_by, item.completed_at = None, None
+    item.updated_at = utcnow()
+    if comment:
+        item.comments.append(Comment(author=actor, body=comment))
+    after = item_state(item)
+    after["version"] = item.version + 1
+    changed = {key for key in before if before[key] != after[key] and key != "version"}
+    if changed:
+        record(
+            actor,
+            "checklist_item.updated",
+            item,
+            f"{item.site.label}: “{item.title}” {_describe(before, after)}",
+            before={k: before[k] for k in changed},
+            after={k: after[k] for k in changed},
+            rollout_id=item.rollout_id,
+            vendor_id=item.site.vendor_id,
+        )
+    elif comment:
+        record(
+            actor,
+            "checklist_item.commented",
+            item,
+            f"{item.site.label}: comment on “{item.title}”",
+            rollout_id=item.rollout_id,
+            vendor_id=item.site.vendor_id,
+        )
+    _commit_or_conflict(item)
+    refresh_rollout_status(item.rollout)
+    return item
+
+
+def _describe(before: dict, after: dict) -> str:
+    if before["status"] != after["status"]:
+        text = f"{before['status'].replace('_', ' ')} → {after['status'].replace('_', ' ')}"
+        if after["status_reason"]:
+            text += f" ({after['status_reason']})"
+        return text
+    return "evidence updated"
+
+
+def _commit_or_conflict(item: ChecklistItem) -> None:
+    # The version column makes a concurrent writer's UPDATE match no row: refuse, not lose.
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        db.session.refresh(item)
+        raise Conflict(
+            f"Someone else changed “{item.title}” at the same moment. Here is its "
+            "current state; make your change again.",
+            current=item_state(item),
+        ) from None
+
+
+def add_comment(actor: User, item: ChecklistItem, body: str) -> Comment:
+    """Add a comment to an item's thread; anyone who may see the item may comment."""
+    if actor.role == Role.STAKEHOLDER:
+        raise Forbidden("Stakeholders read checklists; they do not comment on them.")
+    body = _required(body, "comment")
+    comment = Comment(item=item, author=actor, body=body)
+    db.session.add(comment)
+    db.session.flush()
+    record(
+        actor,
+        "checklist_item.commented",
+        item,
+        f"{item.site.label}: comment on “{item.title}”",
+        rollout_id=item.rollout_id,
+        vendor_id=item.site.vendor_id,
+    )
+    db.session.commit()
+    return comment
+
+
+def reassign_item(actor: User, item: ChecklistItem, assignee_id: int | None) -> ChecklistItem:
+    """Give an item to someone else: a QA lead of the site's vendor for vendor-side items,
+    a POM or admin for POM-side items."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    _check_not_frozen(item.rollout)
+    assignee = db.session.get(User, assignee_id) if assignee_id else None
+    if assignee is not None:
+        fits = (
+            assignee.role == Role.QA_LEAD and assignee.vendor_id == item.site.vendor_id
+            if item.side == Side.VENDOR
+            else assignee.role in (Role.POM, Role.ADMIN)
+        )
+        if not fits or not assignee.active:
+            who = "a QA lead of " + item.site.vendor.name if item.side == Side.VENDOR else "a POM"
+            raise ValidationError.field("assignee", f"assign this item to {who}.")
+    before = item.assignee.name if item.assignee else None
+    item.assignee = assignee
+    record(
+        actor,
+        "checklist_item.reassigned",
+        item,
+        f"{item.site.label}: “{item.title}” assigned to {assignee.name if assignee else 'nobody'}",
+        before={"assignee": before},
+        after={"assignee": assignee.name if assignee else None},
+        rollout_id=item.rollout_id,
+        vendor_id=item.site.vendor_id,
+    )
+    _commit_or_conflict(item)
+    return item
+
+
+def bulk_complete(
+    actor: User,
+    rollout: Rollout,
+    *,
+    template_item_id: int,
+    site_ids: list[int],
+    evidence_url: str | None = None,
+    evidence_note: str | None = None,
+) -> int:
+    """Mark one POM-side step done at several sites at once; returns how many changed."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    _check_not_frozen(rollout)
+    items = [
+        item
+        for item in rollout.items
+        if item.template_item_id == template_item_id and item.site_id in set(site_ids)
+    ]
+    if not items:
+        raise ValidationError.field("sites", "choose at least one site.")
+    if any(item.side != Side.POM or item.gate for item in items):
+        raise ValidationError.field("step", "only POM-side steps can be completed in bulk.")
+    url = _url(evidence_url, "evidence_url")
+    note = (evidence_note or "").strip() or None
+    if items[0].evidence_required and not (url or note):
+        raise ValidationError.field("evidence_url", "this step needs evidence (a link or a note).")
+    changed = 0
+    for item in items:
+        if item.status == ItemStatus.DONE:
+            continue
+        before = item.status.value
+        item.status, item.status_reason = ItemStatus.DONE, None
+        item.evidence_url, item.evidence_note = url or item.evidence_url, note or item.evidence_note
+        item.completed_by, item.completed_at, item.updated_at = actor, utcnow(), utcnow()
+        record(
+            actor,
+            "checklist_item.updated",
+            item,
+            f"{item.site.label}: “{item.title}” {before.replace('_', ' ')} → done (bulk)",
+            before={"status": before},
+            after={"status": "done"},
+            rollout_id=rollout.id,
+            vendor_id=item.site.vendor_id,
+        )
+        changed += 1
+    db.session.commit()
+    refresh_rollout_status(rollout)
+    return changed
+
+
+def move_go_live(
+    actor: User, rollout: Rollout, new_date: date | None, *, reason: str | None = None
+) -> Rollout:
+    """Move the go-live date; open items' due dates shift by the same number of days."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    _check_not_frozen(rollout)
+    if new_date is None:
+        raise ValidationError.field("go_live_date", "is required.")
+    shift = new_date - rollout.go_live_date
+    if not shift:
+        raise ValidationError.field("go_live_date", "is the current go-live date.")
+    old = rollout.go_live_date
+    rollout.go_live_date = new_date
+    moved = 0
+    for item in rollout.items:
+        if not item.is_closed:
+            item.due_date += shift
+            moved += 1
+    text = (
+        f"Moved go-live from {old.isoformat()} to {new_date.isoformat()}; "
+        f"{moved} open items shifted"
+    )
+    if reason and reason.strip():
+        text += f" ({reason.strip()})"
+    record(
+        actor,
+        "rollout.go_live_moved",
+        rollout,
+        text,
+        rollout_id=rollout.id,
+        before={"go_live_date": old.isoformat()},
+        after={"go_live_date": new_date.isoformat()},
+    )
+    db.session.commit()
+    return rollout
+
+
+def override_site(actor: User, rollout: Rollout, site_id: int, justification: str) -> RolloutSite:
+    """Mark a site ready despite open items or a failing gate, with a written justification."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    _check_not_frozen(rollout)
+    rollout_site = _rollout_site(rollout, site_id)
+    justification = _required(justification, "justification")
+    if len(justification) < 15:
+        raise ValidationError.field("justification", "explain the decision in a sentence or two.")
+    rollout_site.override_justification = justification
+    rollout_site.overridden_by, rollout_site.overridden_at = actor, utcnow()
+    record(
+        actor,
+        "rollout.site_overridden",
+        rollout,
+        f"{rollout_site.site.label} marked ready by override: {justification}",
+        after={"site": rollout_site.site.label, "justification": justification},
+        rollout_id=rollout.id,
+        vendor_id=rollout_site.site.vendor_id,
+    )
+    db.session.commit()
+    refresh_rollout_status(rollout)
+    return rollout_site
+
+
+def clear_override(actor: User, rollout: Rollout, site_id: int) -> RolloutSite:
+    """Withdraw a readiness override; the site's own readiness applies again."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    rollout_site = _rollout_site(rollout, site_id)
+    before = rollout_site.override_justification
+    rollout_site.override_justification = None
+    rollout_site.overridden_by, rollout_site.overridden_at = None, None
+    record(
+        actor,
+        "rollout.override_cleared",
+        rollout,
+        f"{rollout_site.site.label}: readiness override withdrawn",
+        before={"justification": before},
+        rollout_id=rollout.id,
+        vendor_id=rollout_site.site.vendor_id,
+    )
+    db.session.commit()
+    refresh_rollout_status(rollout)
+    return rollout_site
+
+
+def _rollout_site(rollout: Rollout, site_id: int) -> RolloutSite:
+    for rollout_site in rollout.rollout_sites:
+        if rollout_site.site_id == site_id:
+            return rollout_site
+    raise NotFound("That site is not part of this rollout.")
+
+
+def cancel_rollout(actor: User, rollout: Rollout, reason: str) -> Rollout:
+    """Stop a rollout; its checklist freezes as it is."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    _check_not_frozen(rollout)
+    rollout.cancel_reason = _required(reason, "reason")
+    before = rollout.status
+    rollout.status = RolloutStatus.CANCELLED
+    record(
+        actor,
+        "rollout.cancelled",
+        rollout,
+        f"Cancelled: {rollout.cancel_reason}",
+        before={"status": before.value},
+        after={"status": "cancelled"},
+        rollout_id=rollout.id,
+    )
+    db.session.commit()
+    return rollout
+
+
+def following_status(
+    rollout: Rollout, board_states: list[readiness.State], any_started: bool
+) -> RolloutStatus:
+    """The status a rollout's sites put it in (for the states that follow from them)."""
+    if rollout.status not in (
+        RolloutStatus.PLANNING,
+        RolloutStatus.IN_PROGRESS,
+        RolloutStatus.AWAITING_SIGNOFF,
+    ):
+        return rollout.status
+    if board_states and all(state == readiness.State.READY for state in board_states):
+        return RolloutStatus.AWAITING_SIGNOFF
+    if any_started or rollout.status != RolloutStatus.PLANNING:
+        return RolloutStatus.IN_PROGRESS
+    return RolloutStatus.PLANNING
+
+
+def refresh_rollout_status(
+    rollout: Rollout, today: date | None = None, actor: User | None = None
+) -> RolloutStatus:
+    """Move the rollout to the status its sites now put it in, recording any change."""
+    today = today or utcnow().date()
+    board = build_board(None, rollout, today)  # unscoped: status follows every site
+    any_started = any(item.status != ItemStatus.TODO for item in rollout.items)
+    new = following_status(rollout, [row.readiness.state for row in board.rows], any_started)
+    if new != rollout.status:
+        before = rollout.status
+        rollout.status = new
+        record(
+            actor,
+            "rollout.status",
+            rollout,
+            f"Status {before.title} → {new.title}",
+            before={"status": before.value},
+            after={"status": new.value},
+            rollout_id=rollout.id,
+        )
+        db.session.commit()
+    return new

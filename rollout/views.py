@@ -1,0 +1,675 @@
+"""Rollout pages: list, board, items, my items, policies and templates."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+from sqlalchemy.orm import selectinload
+
+from rollcal.audit import AuditEvent
+from rollcal.errors import Conflict, NotFound, ValidationError
+from rollcal.extensions import db
+from rollcal.forms import apply_errors, choices
+from rollcal.models import LineOfBusiness, Market, Role, Site, User, Vendor
+from rollcal.permissions import Action, requires, visible_sites
+from rollcal.types import utcnow
+from rollout import queries, services
+from rollout.forms import (
+    AssigneeForm,
+    BulkForm,
+    CancelForm,
+    CommentForm,
+    GoLiveForm,
+    ItemForm,
+    OverrideForm,
+    PolicyForm,
+    RolloutForm,
+    TemplateItemForm,
+    VersionForm,
+    VersionStatusForm,
+)
+from rollout.models import (
+    ChecklistTemplate,
+    Policy,
+    PolicyVersion,
+    Rollout,
+    RolloutStatus,
+    Side,
+    TemplateItem,
+    VersionStatus,
+)
+from rollout.readiness import State
+
+bp = Blueprint("rollout", __name__)
+
+
+def _today():
+    return utcnow().date()
+
+
+def _page(statement: sa.Select):
+    return db.paginate(statement, per_page=current_app.config["ROLLCAL_PAGE_SIZE"], error_out=False)
+
+
+# Rollouts ----------------------------------------------------------------------------
+
+
+@bp.get("/rollouts")
+@login_required
+def rollouts():
+    """Every rollout the person may see, newest go-live last, with progress and readiness."""
+    status = request.args.get("status")
+    statement = queries.visible_rollouts(current_user).order_by(
+        Rollout.go_live_date.desc(), Rollout.id.desc()
+    )
+    if status in {s.value for s in RolloutStatus}:
+        statement = statement.where(Rollout.status == RolloutStatus(status))
+    page = _page(statement)
+    boards = queries.build_boards(current_user, list(page.items), _today())
+    return render_template(
+        "rollout/list.html",
+        page=page,
+        boards=boards,
+        status=status,
+        statuses=list(RolloutStatus),
+        states=list(State),
+    )
+
+
+def _site_filter_options():
+    return {
+        "vendors": db.session.scalars(sa.select(Vendor).order_by(Vendor.name)).all(),
+        "markets": db.session.scalars(sa.select(Market).order_by(Market.code)).all(),
+        "lines": db.session.scalars(sa.select(LineOfBusiness).order_by(LineOfBusiness.name)).all(),
+    }
+
+
+@bp.route("/rollouts/new", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def new_rollout():
+    """Create a rollout: choose the version, template, sites (filtered) and go-live date."""
+    form = RolloutForm()
+    versions = db.session.scalars(
+        sa.select(PolicyVersion)
+        .join(Policy)
+        .where(PolicyVersion.status != VersionStatus.RETIRED)
+        .options(selectinload(PolicyVersion.policy))
+        .order_by(Policy.code, PolicyVersion.effective_date.desc())
+    ).all()
+    form.policy_version.choices = choices((v.id, str(v)) for v in versions)
+    templates = db.session.scalars(
+        sa.select(ChecklistTemplate)
+        .where(ChecklistTemplate.active.is_(True))
+        .order_by(ChecklistTemplate.name)
+    ).all()
+    form.template.choices = choices((t.id, t.name) for t in templates)
+    vendor_id = request.args.get("vendor", type=int)
+    market_id = request.args.get("market", type=int)
+    line_id = request.args.get("line", type=int)
+    sites_query = (
+        visible_sites(current_user)
+        .where(Site.active.is_(True))
+        .options(
+            selectinload(Site.vendor),
+            selectinload(Site.markets),
+            selectinload(Site.lines_of_business),
+        )
+    )
+    if vendor_id:
+        sites_query = sites_query.where(Site.vendor_id == vendor_id)
+    if market_id:
+        sites_query = sites_query.where(Site.markets.any(Market.id == market_id))
+    if line_id:
+        sites_query = sites_query.where(Site.lines_of_business.any(LineOfBusiness.id == line_id))
+    sites = db.session.scalars(sites_query).all()
+    form.sites.choices = choices(
+        (site.id, f"{site.label} ({', '.join(m.code for m in site.markets)})") for site in sites
+    )
+    if request.method == "GET" and request.args.get("version", type=int):
+        form.policy_version.data = request.args.get("version", type=int)
+    if form.validate_on_submit():
+        try:
+            rollout = services.create_rollout(
+                current_user,
+                policy_version_id=form.policy_version.data,
+                template_id=form.template.data,
+                site_ids=form.sites.data,
+                go_live_date=form.go_live_date.data,
+                alpha_threshold=form.alpha_threshold.data,
+                accuracy_target=form.accuracy_target.data,
+                gate_uses_lower_bound=form.gate_uses_lower_bound.data,
+                today=_today(),
+            )
+        except ValidationError as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            flash(f"Rollout created with {len(rollout.items)} checklist items.", "success")
+            return redirect(url_for("rollout.board", rollout_id=rollout.id))
+    return render_template(
+        "rollout/new.html",
+        form=form,
+        filters=_site_filter_options(),
+        vendor_id=vendor_id,
+        market_id=market_id,
+        line_id=line_id,
+        no_versions=not versions,
+    )
+
+
+@bp.get("/rollouts/<int:rollout_id>")
+@login_required
+def board(rollout_id: int):
+    """The rollout board: sites × checklist steps, readiness with reasons, filters."""
+    rollout = queries.get_rollout(current_user, rollout_id)
+    board = queries.build_board(current_user, rollout, _today())
+    vendor_id = request.args.get("vendor", type=int)
+    market_id = request.args.get("market", type=int)
+    state = request.args.get("state") or None
+    rows = queries.filter_rows(board, vendor_id=vendor_id, market_id=market_id, state=state)
+    vendors = sorted({row.site.vendor for row in board.rows}, key=lambda v: v.name)
+    markets = sorted({m for row in board.rows for m in row.site.markets}, key=lambda m: m.code)
+    forms = {}
+    if current_user.role in (Role.ADMIN, Role.POM) and rollout.status not in services.FROZEN:
+        go_live = GoLiveForm(prefix="golive", data={"go_live_date": rollout.go_live_date})
+        bulk = BulkForm(prefix="bulk")
+        bulk.step.choices = choices(
+            (c.template_item_id, c.title) for c in board.columns if c.side == "pom" and not c.gate
+        )
+        bulk.sites.choices = choices((row.site.id, row.site.label) for row in board.rows)
+        forms = {
+            "go_live": go_live,
+            "bulk": bulk,
+            "override": OverrideForm(prefix="override"),
+            "cancel": CancelForm(prefix="cancel"),
+        }
+    return render_template(
+        "rollout/board.html",
+        rollout=rollout,
+        board=board,
+        rows=rows,
+        vendors=vendors,
+        markets=markets,
+        vendor_id=vendor_id,
+        market_id=market_id,
+        state=state,
+        states=list(State),
+        forms=forms,
+        today=_today(),
+    )
+
+
+@bp.get("/rollouts/<int:rollout_id>/board.csv")
+@login_required
+def board_csv(rollout_id: int):
+    """The board as CSV: one row per site, one column per step, readiness and reasons."""
+    rollout = queries.get_rollout(current_user, rollout_id)
+    board = queries.build_board(current_user, rollout, _today())
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "vendor",
+            "site",
+            "markets",
+            *[c.title for c in board.columns],
+            "readiness",
+            "reasons",
+            "override",
+        ]
+    )
+    for row in board.rows:
+        writer.writerow(
+            [
+                row.site.vendor.name,
+                row.site.name,
+                " ".join(m.code for m in row.site.markets),
+                *[cell.status.value if cell else "" for cell in row.cells],
+                row.readiness.state.value,
+                "; ".join(row.readiness.reasons),
+                row.readiness.override.justification if row.readiness.override else "",
+            ]
+        )
+    filename = f"rollout-{rollout.id}-board.csv"
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/rollouts/<int:rollout_id>/activity")
+@login_required
+def activity(rollout_id: int):
+    """What happened in a rollout, newest first (QA leads: their vendor's part)."""
+    rollout = queries.get_rollout(current_user, rollout_id)
+    statement = (
+        sa.select(AuditEvent)
+        .where(AuditEvent.rollout_id == rollout.id)
+        .options(selectinload(AuditEvent.actor))
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+    )
+    if current_user.role == Role.QA_LEAD:
+        statement = statement.where(
+            sa.or_(AuditEvent.vendor_id.is_(None), AuditEvent.vendor_id == current_user.vendor_id)
+        )
+    return render_template("rollout/activity.html", rollout=rollout, page=_page(statement))
+
+
+def _manage(rollout_id: int) -> Rollout:
+    return queries.get_rollout(current_user, rollout_id)
+
+
+def _form_error(error: ValidationError) -> None:
+    db.session.rollback()
+    flash(error.message, "error")
+
+
+@bp.post("/rollouts/<int:rollout_id>/go-live")
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def move_go_live(rollout_id: int):
+    """Move the go-live date; open items shift with it."""
+    rollout = _manage(rollout_id)
+    form = GoLiveForm(prefix="golive")
+    if form.validate_on_submit():
+        try:
+            services.move_go_live(
+                current_user, rollout, form.go_live_date.data, reason=form.reason.data
+            )
+        except ValidationError as error:
+            _form_error(error)
+        else:
+            flash(f"Go-live moved to {rollout.go_live_date:%d %b %Y}.", "success")
+    else:
+        flash("Give a valid new go-live date.", "error")
+    return redirect(url_for("rollout.board", rollout_id=rollout_id))
+
+
+@bp.post("/rollouts/<int:rollout_id>/bulk")
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def bulk_complete(rollout_id: int):
+    """Mark one POM-side step done at the chosen sites."""
+    rollout = _manage(rollout_id)
+    form = BulkForm(prefix="bulk")
+    form.step.choices = choices((i.template_item_id, i.title) for i in rollout.items)
+    form.sites.choices = choices((rs.site_id, rs.site_id) for rs in rollout.rollout_sites)
+    if form.validate_on_submit():
+        try:
+            changed = services.bulk_complete(
+                current_user,
+                rollout,
+                template_item_id=form.step.data,
+                site_ids=form.sites.data,
+                evidence_url=form.evidence_url.data,
+                evidence_note=form.evidence_note.data,
+            )
+        except ValidationError as error:
+            _form_error(error)
+        else:
+            flash(f"Marked done at {changed} sites.", "success")
+    else:
+        flash("Choose a step and at least one site.", "error")
+    return redirect(url_for("rollout.board", rollout_id=rollout_id))
+
+
+@bp.post("/rollouts/<int:rollout_id>/sites/<int:site_id>/override")
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def override(rollout_id: int, site_id: int):
+    """Mark a site ready by override, or withdraw the override (``clear`` in the form)."""
+    rollout = _manage(rollout_id)
+    form = OverrideForm(prefix="override")
+    try:
+        if request.form.get("clear"):
+            services.clear_override(current_user, rollout, site_id)
+            flash("Override withdrawn.", "success")
+        else:
+            services.override_site(current_user, rollout, site_id, form.justification.data or "")
+            flash("Site marked ready by override.", "success")
+    except ValidationError as error:
+        _form_error(error)
+    return redirect(url_for("rollout.board", rollout_id=rollout_id))
+
+
+@bp.post("/rollouts/<int:rollout_id>/cancel")
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def cancel(rollout_id: int):
+    """Cancel a rollout, with a reason."""
+    rollout = _manage(rollout_id)
+    form = CancelForm(prefix="cancel")
+    try:
+        services.cancel_rollout(current_user, rollout, form.reason.data or "")
+        flash("Rollout cancelled.", "success")
+    except ValidationError as error:
+        _form_error(error)
+    return redirect(url_for("rollout.board", rollout_id=rollout_id))
+
+
+# Checklist items ---------------------------------------------------------------------
+
+
+def _assignee_choices(item) -> list:
+    if item.side == Side.VENDOR:
+        people = sa.select(User).where(
+            User.role == Role.QA_LEAD, User.vendor_id == item.site.vendor_id
+        )
+    else:
+        people = sa.select(User).where(User.role.in_([Role.POM, Role.ADMIN]))
+    people = db.session.scalars(people.where(User.active.is_(True)).order_by(User.name))
+    return choices([(0, "— nobody —")] + [(p.id, p.name) for p in people])
+
+
+@bp.route("/items/<int:item_id>", methods=["GET", "POST"])
+@login_required
+def item(item_id: int):
+    """One checklist item: status, evidence, comments; a stale save shows a conflict."""
+    item = queries.get_item(current_user, item_id)
+    form = ItemForm(obj=item if request.method == "GET" else None)
+    conflict = None
+    if request.method == "GET":
+        form.status.data, form.reason.data = item.status.value, item.status_reason
+        form.version.data = item.version
+    if form.validate_on_submit():
+        try:
+            services.update_item(
+                current_user,
+                item,
+                version=int(form.version.data or 0),
+                status=form.status.data,
+                reason=form.reason.data,
+                evidence_url=form.evidence_url.data or "",
+                evidence_note=form.evidence_note.data or "",
+                comment=form.comment.data,
+            )
+        except Conflict as error:
+            db.session.rollback()
+            conflict = error
+            form.version.data = item.version
+        except ValidationError as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            flash(f"“{item.title}” saved for {item.site.label}.", "success")
+            return redirect(url_for("rollout.item", item_id=item.id))
+    assignee_form = None
+    if current_user.role in (Role.ADMIN, Role.POM):
+        assignee_form = AssigneeForm(prefix="assign", data={"assignee": item.assignee_id or 0})
+        assignee_form.assignee.choices = _assignee_choices(item)
+    status = 409 if conflict else 200
+    return render_template(
+        "rollout/item.html",
+        item=item,
+        form=form,
+        conflict=conflict,
+        comment_form=CommentForm(prefix="comment"),
+        assignee_form=assignee_form,
+        may_edit=services.may_edit_item(current_user, item),
+        today=_today(),
+    ), status
+
+
+@bp.post("/items/<int:item_id>/comments")
+@login_required
+def comment(item_id: int):
+    """Add a comment to an item's thread."""
+    item = queries.get_item(current_user, item_id)
+    form = CommentForm(prefix="comment")
+    try:
+        services.add_comment(current_user, item, form.body.data or "")
+        flash("Comment added.", "success")
+    except ValidationError as error:
+        _form_error(error)
+    return redirect(url_for("rollout.item", item_id=item.id) + "#comments")
+
+
+@bp.post("/items/<int:item_id>/assignee")
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def reassign(item_id: int):
+    """Give an item to someone else."""
+    item = queries.get_item(current_user, item_id)
+    try:
+        services.reassign_item(current_user, item, request.form.get("assign-assignee", type=int))
+        flash("Item reassigned.", "success")
+    except ValidationError as error:
+        _form_error(error)
+    return redirect(url_for("rollout.item", item_id=item.id))
+
+
+@bp.get("/my-items")
+@login_required
+def my_items():
+    """Open items for the person, soonest due first."""
+    page = _page(queries.my_items(current_user))
+    return render_template("rollout/my_items.html", page=page, today=_today())
+
+
+# Policies ----------------------------------------------------------------------------
+
+
+@bp.get("/policies")
+@login_required
+@requires(Action.VIEW_POLICIES)
+def policies():
+    """Every policy with its versions."""
+    return render_template("rollout/policies.html", page=_page(queries.policies()))
+
+
+@bp.route("/policies/new", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def new_policy():
+    """Create a policy."""
+    form = PolicyForm()
+    form.line_of_business.choices = choices(
+        (line.id, line.name)
+        for line in db.session.scalars(sa.select(LineOfBusiness).order_by(LineOfBusiness.name))
+    )
+    if form.validate_on_submit():
+        try:
+            policy = services.create_policy(
+                current_user,
+                code=form.code.data,
+                title=form.title.data,
+                area=form.area.data,
+                line_of_business_id=form.line_of_business.data,
+            )
+        except ValidationError as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            flash(f"Policy {policy.code} created. Add its first version.", "success")
+            return redirect(url_for("rollout.new_version", policy_id=policy.id))
+    return render_template(
+        "org/form.html", form=form, what="policy", existing=None, back=url_for("rollout.policies")
+    )
+
+
+def _policy(policy_id: int) -> Policy:
+    policy = db.session.get(Policy, policy_id)
+    if policy is None:
+        raise NotFound("Policy was not found.")
+    return policy
+
+
+@bp.get("/policies/<int:policy_id>")
+@login_required
+@requires(Action.VIEW_POLICIES)
+def policy(policy_id: int):
+    """A policy: its versions with their label options, and the rollouts of each."""
+    policy = _policy(policy_id)
+    rollouts = db.session.scalars(
+        sa.select(Rollout)
+        .join(PolicyVersion)
+        .where(PolicyVersion.policy_id == policy.id)
+        .options(selectinload(Rollout.rollout_sites), selectinload(Rollout.owner))
+        .order_by(Rollout.go_live_date.desc())
+    ).all()
+    by_version: dict[int, list[Rollout]] = {}
+    for rollout in rollouts:
+        by_version.setdefault(rollout.policy_version_id, []).append(rollout)
+    return render_template(
+        "rollout/policy.html", policy=policy, by_version=by_version, status_form=VersionStatusForm
+    )
+
+
+@bp.route("/policies/<int:policy_id>/versions/new", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def new_version(policy_id: int):
+    """Add a version to a policy."""
+    policy = _policy(policy_id)
+    form = VersionForm()
+    if form.validate_on_submit():
+        try:
+            version = services.create_version(
+                current_user,
+                policy,
+                version_label=form.version_label.data,
+                change_summary=form.change_summary.data,
+                effective_date=form.effective_date.data,
+                document_url=form.document_url.data,
+                label_options=form.label_options.data,
+                label_level=form.label_level.data,
+            )
+        except ValidationError as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            flash(f"{version.label} added.", "success")
+            return redirect(url_for("rollout.policy", policy_id=policy.id))
+    return render_template(
+        "org/form.html",
+        form=form,
+        what=f"version of {policy.code}",
+        existing=None,
+        back=url_for("rollout.policy", policy_id=policy.id),
+    )
+
+
+@bp.post("/versions/<int:version_id>/status")
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def version_status(version_id: int):
+    """Move a policy version to another status."""
+    version = db.session.get(PolicyVersion, version_id)
+    if version is None:
+        raise NotFound("Policy version was not found.")
+    try:
+        services.set_version_status(current_user, version, request.form.get("status", ""))
+        flash(f"{version.label} is now {version.status.value.replace('_', ' ')}.", "success")
+    except ValidationError as error:
+        _form_error(error)
+    return redirect(url_for("rollout.policy", policy_id=version.policy_id))
+
+
+# Templates ---------------------------------------------------------------------------
+
+
+@bp.get("/admin/templates")
+@login_required
+@requires(Action.MANAGE_TEMPLATES)
+def templates():
+    """Every checklist template."""
+    rows = db.session.scalars(
+        sa.select(ChecklistTemplate)
+        .options(selectinload(ChecklistTemplate.items))
+        .order_by(ChecklistTemplate.name)
+    ).all()
+    return render_template("rollout/templates.html", templates=rows)
+
+
+def _template(template_id: int) -> ChecklistTemplate:
+    template = db.session.get(ChecklistTemplate, template_id)
+    if template is None:
+        raise NotFound("Template was not found.")
+    return template
+
+
+@bp.get("/admin/templates/<int:template_id>")
+@login_required
+@requires(Action.MANAGE_TEMPLATES)
+def template(template_id: int):
+    """A template's steps, in order, with a form to add one."""
+    return render_template(
+        "rollout/template.html",
+        template=_template(template_id),
+        form=TemplateItemForm(formdata=None),
+    )
+
+
+@bp.route(
+    "/admin/templates/<int:template_id>/steps/new",
+    methods=["GET", "POST"],
+    defaults={"step_id": None},
+)
+@bp.route("/admin/templates/<int:template_id>/steps/<int:step_id>", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_TEMPLATES)
+def template_step(template_id: int, step_id: int | None):
+    """Add a step to a template, or edit one."""
+    template = _template(template_id)
+    step = db.session.get(TemplateItem, step_id) if step_id else None
+    if step_id and (step is None or step.template_id != template.id or step.removed_at):
+        raise NotFound("Step was not found.")
+    form = TemplateItemForm(obj=step)
+    if step and request.method == "GET":
+        form.category.data, form.side.data = step.category.value, step.side.value
+    if form.validate_on_submit():
+        try:
+            services.save_template_item(
+                current_user,
+                template,
+                item=step,
+                title=form.title.data,
+                description=form.description.data,
+                category=form.category.data,
+                side=form.side.data,
+                required=form.required.data,
+                due_offset_days=form.due_offset_days.data,
+                evidence_required=form.evidence_required.data,
+                gate=form.gate.data,
+            )
+        except ValidationError as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            flash(f"Step “{form.title.data}” saved.", "success")
+            return redirect(url_for("rollout.template", template_id=template.id))
+    return render_template(
+        "org/form.html",
+        form=form,
+        what=f"step of “{template.name}”",
+        existing=step.title if step else None,
+        back=url_for("rollout.template", template_id=template.id),
+    )
+
+
+@bp.post("/admin/templates/<int:template_id>/steps/<int:step_id>/remove")
+@login_required
+@requires(Action.MANAGE_TEMPLATES)
+def remove_step(template_id: int, step_id: int):
+    """Remove a step from a template."""
+    step = db.session.get(TemplateItem, step_id)
+    if step is None or step.template_id != template_id or step.removed_at:
+        raise NotFound("Step was not found.")
+    services.remove_template_item(current_user, step)
+    flash("Step removed. Rollouts already created keep it.", "success")
+    return redirect(url_for("rollout.template", template_id=template_id))
