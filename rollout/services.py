@@ -7,6 +7,7 @@ event and commits — or raises a domain error having written nothing.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -421,43 +422,43 @@ def update_item(
             "evidence_url", "this item needs evidence (a link or a note) before it can be done."
         )
     comment = (comment or "").strip()
-
-    item.status = new_status
-    item.status_reason = (
-        reason if new_status in (ItemStatus.BLOCKED, ItemStatus.NOT_APPLICABLE) else None
-    )
-    item.evidence_url, item.evidence_note = new_url, new_note
-    if new_status == ItemStatus.DONE and before["status"] != "done":
-        item.completed_by, item.completed_at = actor, utcnow()
-    elif new_status != ItemStatus.DONE:
-        item.completed_by, item.completed_at = None, None
-    item.updated_at = utcnow()
-    if comment:
-        item.comments.append(Comment(author=actor, body=comment))
-    after = item_state(item)
-    after["version"] = item.version + 1
-    changed = {key for key in before if before[key] != after[key] and key != "version"}
-    if changed:
-        record(
-            actor,
-            "checklist_item.updated",
-            item,
-            f"{item.site.label}: “{item.title}” {_describe(before, after)}",
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
-            rollout_id=item.rollout_id,
-            vendor_id=item.site.vendor_id,
+    with conflict_guard(item):
+        item.status = new_status
+        item.status_reason = (
+            reason if new_status in (ItemStatus.BLOCKED, ItemStatus.NOT_APPLICABLE) else None
         )
-    elif comment:
-        record(
-            actor,
-            "checklist_item.commented",
-            item,
-            f"{item.site.label}: comment on “{item.title}”",
-            rollout_id=item.rollout_id,
-            vendor_id=item.site.vendor_id,
-        )
-    _commit_or_conflict(item)
+        item.evidence_url, item.evidence_note = new_url, new_note
+        if new_status == ItemStatus.DONE and before["status"] != "done":
+            item.completed_by, item.completed_at = actor, utcnow()
+        elif new_status != ItemStatus.DONE:
+            item.completed_by, item.completed_at = None, None
+        item.updated_at = utcnow()
+        if comment:
+            item.comments.append(Comment(author=actor, body=comment))
+        after = item_state(item)
+        after["version"] = item.version + 1
+        changed = {key for key in before if before[key] != after[key] and key != "version"}
+        if changed:
+            record(
+                actor,
+                "checklist_item.updated",
+                item,
+                f"{item.site.label}: “{item.title}” {_describe(before, after)}",
+                before={k: before[k] for k in changed},
+                after={k: after[k] for k in changed},
+                rollout_id=item.rollout_id,
+                vendor_id=item.site.vendor_id,
+            )
+        elif comment:
+            record(
+                actor,
+                "checklist_item.commented",
+                item,
+                f"{item.site.label}: comment on “{item.title}”",
+                rollout_id=item.rollout_id,
+                vendor_id=item.site.vendor_id,
+            )
+        db.session.commit()
     refresh_rollout_status(item.rollout)
     return item
 
@@ -471,10 +472,15 @@ def _describe(before: dict, after: dict) -> str:
     return "evidence updated"
 
 
-def _commit_or_conflict(item: ChecklistItem) -> None:
-    # The version column makes a concurrent writer's UPDATE match no row: refuse, not lose.
+@contextmanager
+def conflict_guard(item: ChecklistItem):
+    """Turn a concurrent writer's win into a ``Conflict`` carrying the item's current state.
+
+    The version column makes an UPDATE of a row someone else changed match nothing; the
+    flush that notices may come from any query in the block, not just the commit.
+    """
     try:
-        db.session.commit()
+        yield
     except StaleDataError:
         db.session.rollback()
         db.session.refresh(item)
@@ -532,7 +538,8 @@ def reassign_item(actor: User, item: ChecklistItem, assignee_id: int | None) -> 
         rollout_id=item.rollout_id,
         vendor_id=item.site.vendor_id,
     )
-    _commit_or_conflict(item)
+    with conflict_guard(item):
+        db.session.commit()
     return item
 
 

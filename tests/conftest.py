@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from datetime import date, timedelta
 from itertools import count
 
 import pytest
@@ -21,6 +22,7 @@ from werkzeug.security import generate_password_hash
 from rollcal import create_app
 from rollcal.extensions import db as _db
 from rollcal.models import LineOfBusiness, Market, Region, Role, Site, User, Vendor
+from rollout import services as rollout_services
 
 DATABASE = os.environ.get("ROLLCAL_TEST_DATABASE", "sqlite")
 PG_SERVER = os.environ.get(
@@ -266,3 +268,56 @@ def token_for(db):
         return {"Authorization": f"Bearer {token}"}
 
     return make
+
+
+@pytest.fixture
+def make_version(db, create_user, create_line):
+    """A policy version ready to roll out."""
+
+    def make(pom=None, code="SHOP-CF"):
+        pom = pom or create_user(Role.POM)
+        policy = rollout_services.create_policy(
+            pom,
+            code=code,
+            title="Counterfeit goods",
+            area="Counterfeit",
+            line_of_business_id=create_line().id,
+        )
+        return rollout_services.create_version(
+            pom,
+            policy,
+            version_label="v3.0",
+            change_summary="Disclosed replicas violate",
+            effective_date=date.today(),
+            document_url="https://policy.example.com/cf",
+            label_options="violating | Violating\nauthentic | Not violating",
+        )
+
+    return make
+
+
+@pytest.fixture
+def rollout_world(db, create_user, create_site, create_vendor, make_version):
+    """Two vendors with a site and a QA lead each, a POM, and a rollout to both sites."""
+    pom = create_user(Role.POM, name="Dana Whitfield")
+    meridian, harbor = create_vendor("Meridian CX"), create_vendor("Harbor Review")
+    cebu, dublin = create_site(meridian, "Cebu"), create_site(harbor, "Dublin")
+    maria = create_user(Role.QA_LEAD, vendor=meridian, name="Maria Santos")
+    liam = create_user(Role.QA_LEAD, vendor=harbor, name="Liam Byrne")
+    version = make_version(pom)
+    rollout = rollout_services.create_rollout(
+        pom,
+        policy_version_id=version.id,
+        template_id=1,
+        site_ids=[cebu.id, dublin.id],
+        go_live_date=date.today() + timedelta(days=30),
+    )
+    return {
+        "pom": pom,
+        "maria": maria,
+        "liam": liam,
+        "cebu": cebu,
+        "dublin": dublin,
+        "rollout": rollout,
+        "version": version,
+    }
