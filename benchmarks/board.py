@@ -31,22 +31,49 @@ def build_world(n_sites: int, tag: str, pom: User, market: Market, line: LineOfB
     for v in range(max(1, n_sites // 10)):
         vendor = Vendor(name=f"Vendor {tag}-{v}", slug=f"vendor-{tag}-{v}")
         db.session.add(vendor)
-        db.session.add(User(email=f"qa-{tag}-{v}@example.com", name=f"QA {tag}-{v}",
-                            role=Role.QA_LEAD, vendor=vendor, password_hash="x"))
+        db.session.add(
+            User(
+                email=f"qa-{tag}-{v}@example.com",
+                name=f"QA {tag}-{v}",
+                role=Role.QA_LEAD,
+                vendor=vendor,
+                password_hash="x",
+            )
+        )
         for s in range(10):
-            site = Site(vendor=vendor, name=f"Site {s}", city="City", markets=[market],
-                        lines_of_business=[line])
+            site = Site(
+                vendor=vendor,
+                name=f"Site {s}",
+                city="City",
+                markets=[market],
+                lines_of_business=[line],
+            )
             db.session.add(site)
             sites.append(site)
     db.session.commit()
-    policy = services.create_policy(pom, code=f"BENCH-{tag}", title="Benchmark policy",
-                                    area="Benchmark", line_of_business_id=line.id)
-    version = services.create_version(pom, policy, version_label="v1", change_summary="x",
-                                      effective_date=date.today(), document_url=None,
-                                      label_options="a\nb")
-    rollout = services.create_rollout(pom, policy_version_id=version.id, template_id=1,
-                                      site_ids=[s.id for s in sites[:n_sites]],
-                                      go_live_date=date.today() + timedelta(days=12))
+    policy = services.create_policy(
+        pom,
+        code=f"BENCH-{tag}",
+        title="Benchmark policy",
+        area="Benchmark",
+        line_of_business_id=line.id,
+    )
+    version = services.create_version(
+        pom,
+        policy,
+        version_label="v1",
+        change_summary="x",
+        effective_date=date.today(),
+        document_url=None,
+        label_options="a\nb",
+    )
+    rollout = services.create_rollout(
+        pom,
+        policy_version_id=version.id,
+        template_id=1,
+        site_ids=[s.id for s in sites[:n_sites]],
+        go_live_date=date.today() + timedelta(days=12),
+    )
     return rollout.id
 
 
@@ -70,8 +97,13 @@ def main() -> None:
     """Build the data, then print the figures."""
     workdir = tempfile.mkdtemp(prefix="rollcal-bench-")
     os.environ["ROLLCAL_INSTANCE_PATH"] = workdir
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir}/bench.sqlite",
-                      "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir}/bench.sqlite",
+            "SECRET_KEY": "bench",
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
     with app.app_context():
         upgrade()
         pom = User(email="pom@example.com", name="POM", role=Role.POM, password_hash="x")
@@ -90,13 +122,17 @@ def main() -> None:
         baseline, baseline_statements = timed(client, "/admin/sites")
     with client.session_transaction() as session:
         session["_user_id"] = str(pom_id)
-    print(f"bare 50-row page (admin site list): {baseline * 1000:7.1f} ms, "
-          f"{baseline_statements} statements")
+    print(
+        f"bare 50-row page (admin site list): {baseline * 1000:7.1f} ms, "
+        f"{baseline_statements} statements"
+    )
     for n, rollout_id in rollouts.items():
         with app.app_context():
             seconds, statements = timed(client, f"/rollouts/{rollout_id}")
-        print(f"board {n:>5} sites × 10 items:     {seconds * 1000:7.1f} ms, "
-              f"{statements} statements, {seconds / baseline:5.1f}× the bare page")
+        print(
+            f"board {n:>5} sites × 10 items:     {seconds * 1000:7.1f} ms, "
+            f"{statements} statements, {seconds / baseline:5.1f}× the bare page"
+        )
 
 
 if __name__ == "__main__":

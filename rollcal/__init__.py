@@ -51,18 +51,23 @@ def create_app(config: dict | None = None) -> Flask:
     _register_blueprints(app)
     _init_templates(app)
 
-    from rollcal import errors, security
+    from rollcal import errors, notifications, scheduler, security
     from rollcal.cli import register_commands
 
     errors.init_app(app)
     security.init_app(app)
+    notifications.init_app(app)
     register_commands(app)
+    if app.config["ROLLCAL_RUN_SCHEDULER"]:
+        # Off by default: every web worker would otherwise run every job (see scheduler.py).
+        scheduler.start(app)
     return app
 
 
 def _init_extensions(app: Flask) -> None:
+    import calibration.models  # noqa: F401
     import rollout.models  # noqa: F401  (every model is known before migrations run)
-    from rollcal import audit  # noqa: F401
+    from rollcal import audit, notifications, pdf, scheduler  # noqa: F401
     from rollcal.extensions import csrf, db, limiter, login_manager, migrate
     from rollcal.models import User
 
@@ -105,15 +110,21 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from rollcal import api, auth, views
+    from calibration import api as calibration_api
+    from calibration import views as calibration_views
+    from rollcal import api, auth, jobs_views, notification_views, views
     from rollout import api as rollout_api
     from rollout import views as rollout_views
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(calibration_views.bp)
+    app.register_blueprint(calibration_api.bp)
     app.register_blueprint(rollout_views.bp)
     app.register_blueprint(rollout_api.bp)
+    app.register_blueprint(notification_views.bp)
+    app.register_blueprint(jobs_views.bp)
 
 
 def _init_templates(app: Flask) -> None:
@@ -121,11 +132,15 @@ def _init_templates(app: Flask) -> None:
     from rollcal.models import Role
     from rollcal.permissions import Action, may
 
-    def localtime(value: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
-        """A UTC time shown in the signed-in person's time zone, with the zone named."""
+    def localtime(
+        value: datetime | None, fmt: str = "%d %b %Y %H:%M", zone: str | None = None
+    ) -> str:
+        """A UTC time shown in the signed-in person's time zone (or ``zone``: e-mails have
+        no signed-in person), with the zone named."""
         if value is None:
             return "—"
-        zone = current_user.timezone if current_user.is_authenticated else "UTC"
+        if zone is None:
+            zone = current_user.timezone if current_user.is_authenticated else "UTC"
         local = value.astimezone(ZoneInfo(zone))
         return f"{local.strftime(fmt)} {local.tzname()}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -11,7 +12,9 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup
 from werkzeug.serving import run_simple
 
+from calibration.agreement_cli import agreement_command
 from rollcal.extensions import db
+from rollcal.scheduler import scheduler_command
 
 
 def _create_app():
@@ -28,6 +31,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(users)
+    app.cli.add_command(scheduler_command)
+    app.cli.add_command(report)
+    app.cli.add_command(agreement_command)
 
 
 @click.command("seed-demo")
@@ -65,8 +71,17 @@ def demo_command(host: str, port: int, fresh: bool) -> None:
     for email, role in demo_logins():
         click.echo(f"  {role:<12} {email}")
     click.echo("")
-    # app.run() refuses to start inside a Flask CLI command; serve with Werkzeug directly.
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    # The demo is its own scheduler: sessions close and reminders go out while it serves.
+    from rollcal import scheduler
+
+    if "ROLLCAL_BASE_URL" not in os.environ:
+        app.config["ROLLCAL_BASE_URL"] = f"http://{host}:{port}"
+    scheduler.start(app)
+    try:
+        # app.run() refuses to start inside a Flask CLI command; serve with Werkzeug directly.
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        scheduler.stop(app)
 
 
 @click.group("users")
@@ -129,3 +144,32 @@ def users_token(email: str, name: str) -> None:
         raise click.ClickException(f"No person has the e-mail {email}.")
     _, token = services.create_token(user, name)
     click.echo(token)
+
+
+@click.group("report")
+def report() -> None:
+    """Write PDF reports."""
+
+
+@report.command("readiness")
+@click.argument("rollout_id", type=int)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    help="Where to write the PDF.",
+)
+def report_readiness(rollout_id: int, output: str) -> None:
+    """Write the readiness report of a rollout (every site) as a PDF."""
+    from rollcal.pdf import render_source
+    from rollcal.types import utcnow
+    from rollout.models import Rollout
+    from rollout.report import readiness_source
+
+    rollout = db.session.get(Rollout, rollout_id)
+    if rollout is None:
+        raise click.ClickException(f"No rollout has the id {rollout_id}.")
+    pdf = render_source(readiness_source(rollout, None, utcnow().date()), current_app.static_folder)
+    Path(output).write_bytes(pdf)
+    click.echo(f"Wrote {output} ({len(pdf):,} bytes).")

@@ -30,6 +30,8 @@ class Config:
     ROLLCAL_SMTP_PASSWORD: str | None = None
     ROLLCAL_SMTP_STARTTLS = False
     ROLLCAL_MAIL_FROM = "rollcal@localhost"
+    # Where people reach rollcal: the links in e-mails start with it.
+    ROLLCAL_BASE_URL = "http://127.0.0.1:5000"
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024
 
 

@@ -38,6 +38,8 @@ class Action(StrEnum):
     LABEL_CASES = "label_cases"
     VIEW_RESULTS = "view_results"
     SIGN_OFF = "sign_off"
+    MANAGE_JOBS = "manage_jobs"
+    READ_OUTBOX = "read_outbox"
 
 
 EVERYONE = frozenset(Role)
@@ -54,6 +56,8 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.LABEL_CASES: frozenset({Role.QA_LEAD}),
     Action.VIEW_RESULTS: EVERYONE,
     Action.SIGN_OFF: frozenset({Role.STAKEHOLDER}),
+    Action.MANAGE_JOBS: frozenset({Role.ADMIN}),
+    Action.READ_OUTBOX: frozenset({Role.ADMIN}),
 }
 
 

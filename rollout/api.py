@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import request
+from flask import current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict
 
 from rollcal.api import api_blueprint, api_user, operation, parse_body, respond
 from rollcal.extensions import db
+from rollcal.pdf import RenderStatus, ReportFile, cached_report
 from rollcal.types import utcnow
 from rollout import queries, services
 from rollout.models import ChecklistItem, Rollout
+from rollout.report import readiness_source
 
 bp = api_blueprint("rollout_api", __name__)
 
@@ -244,3 +246,38 @@ def patch_item(item_id: int):
         db.session.rollback()
         raise
     return respond(_item(item))
+
+
+@operation(
+    bp,
+    "/rollouts/<int:rollout_id>/report.pdf",
+    "GET",
+    "The readiness report as PDF (202 while it is being prepared)",
+    binary="application/pdf",
+    errors={
+        202: "Being prepared; ask again after Retry-After seconds",
+        404: "No such rollout, or not visible to the caller",
+    },
+)
+def readiness_report(rollout_id: int):
+    """The readiness report as the caller may see it."""
+    user = api_user()
+    rollout = queries.get_rollout(user, rollout_id)
+    report = cached_report(readiness_source(rollout, user, utcnow().date()))
+    return pdf_answer(report)
+
+
+def pdf_answer(report: ReportFile):
+    """A ready report's bytes, 202 while it is prepared, 500 JSON if it failed."""
+    if report.status == RenderStatus.READY:
+        response = current_app.response_class(report.pdf, mimetype="application/pdf")
+        response.headers["X-Content-SHA256"] = report.sha256
+        return response
+    if report.status == RenderStatus.PREPARING:
+        response = jsonify({"status": "preparing", "retry_after": 2})
+        response.status_code = 202
+        response.headers["Retry-After"] = "2"
+        return response
+    response = jsonify({"error": {"status": 500, "message": f"The report failed: {report.error}"}})
+    response.status_code = 500
+    return response

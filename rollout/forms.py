@@ -1,12 +1,14 @@
 """Rollout forms: input shape only; the rules live in ``rollout.services``."""
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
     FloatField,
     HiddenField,
     IntegerField,
+    RadioField,
     SelectField,
     StringField,
     SubmitField,
@@ -184,3 +186,30 @@ class TemplateItemForm(FlaskForm):
     evidence_required = BooleanField("Evidence required to mark done")
     gate = BooleanField("Calibration gate (follows calibration results)")
     submit = SubmitField("Save step")
+
+
+class SignOffRequestForm(FlaskForm):
+    """Ask stakeholders to sign off."""
+
+    stakeholders = MultiCheckboxField("Stakeholders", coerce=int)
+    message = TextAreaField("Message", description="What you want them to look at, if anything.")
+    submit = SubmitField("Request sign-off and freeze the report")
+
+
+class DecisionForm(FlaskForm):
+    """A stakeholder's decision."""
+
+    decision = RadioField(
+        "Decision",
+        choices=choices([("approve", "Approve go-live"), ("reject", "Reject")]),
+        validators=[DataRequired()],
+    )
+    comment = TextAreaField("Comment", description="Required when you reject.")
+    submit = SubmitField("Record my decision")
+
+
+class VerifyForm(FlaskForm):
+    """Upload a PDF to check."""
+
+    file = FileField("Report PDF", validators=[FileRequired()])
+    submit = SubmitField("Verify")

@@ -1,19 +1,82 @@
-"""The calibration gate of each site of a rollout, as readiness reads it."""
+"""The calibration gate of each site of a rollout, as readiness reads it.
+
+The gate reads the rollout's latest *revealed* calibration session and the site figures
+stored with its latest results; nothing is recomputed here. Until a session linked to
+the rollout is revealed, or when a site had no raters in it, the site's gate is pending.
+"""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
+from calibration.models import AgreementSnapshot, CalibrationSession, SessionStatus
+from rollcal.extensions import db
 from rollout.models import Rollout
-from rollout.readiness import Gate
+from rollout.readiness import Gate, calibration_gate
+
+
+def _latest_revealed(rollout_ids: list[int]) -> dict[int, sa.Row]:
+    """Per rollout id: its latest revealed session's title and stored site figures.
+
+    One statement, whatever the number of rollouts: the latest snapshot of each session
+    is found by a correlated subquery, and only its small ``gate_figures`` column is read,
+    never the full report.
+    """
+    latest_snapshot = (
+        sa.select(sa.func.max(AgreementSnapshot.id))
+        .where(AgreementSnapshot.session_id == CalibrationSession.id)
+        .correlate(CalibrationSession)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        sa.select(
+            CalibrationSession.rollout_id,
+            CalibrationSession.title,
+            AgreementSnapshot.gate_figures,
+        )
+        .outerjoin(AgreementSnapshot, AgreementSnapshot.id == latest_snapshot)
+        .where(
+            CalibrationSession.rollout_id.in_(rollout_ids),
+            CalibrationSession.status == SessionStatus.REVEALED,
+        )
+        .order_by(CalibrationSession.revealed_at.desc(), CalibrationSession.id.desc())
+    )
+    latest: dict[int, sa.Row] = {}
+    for row in rows:
+        latest.setdefault(row.rollout_id, row)
+    return latest
 
 
 def site_gates(rollouts: list[Rollout]) -> dict[tuple[int, int], Gate]:
     """The gate of every (rollout id, site id) pair, in a bounded number of statements.
 
-    Until a calibration session linked to the rollout has been revealed, every site's
-    gate is pending.
+    A site passes when its raters on the rollout's latest revealed session reach the
+    rollout's alpha threshold (or its lower 95% bound, when the rollout says so) and
+    accuracy target; see ``rollout.readiness.calibration_gate``.
     """
-    return {
-        (rollout.id, rollout_site.site_id): Gate.pending()
-        for rollout in rollouts
-        for rollout_site in rollout.rollout_sites
-    }
+    if not rollouts:
+        return {}
+    sessions = _latest_revealed([rollout.id for rollout in rollouts])
+    gates: dict[tuple[int, int], Gate] = {}
+    for rollout in rollouts:
+        session = sessions.get(rollout.id)
+        figures_by_site = (session.gate_figures or {}) if session else {}
+        for rollout_site in rollout.rollout_sites:
+            key = (rollout.id, rollout_site.site_id)
+            if session is None:
+                gates[key] = Gate.pending()
+                continue
+            figures = figures_by_site.get(str(rollout_site.site_id))
+            if figures is None:
+                gates[key] = Gate.pending(f"no rater of this site took part in “{session.title}”")
+                continue
+            gates[key] = calibration_gate(
+                alpha=figures["alpha"],
+                alpha_lower=figures["alpha_lower"],
+                accuracy=figures["accuracy"],
+                alpha_threshold=rollout.alpha_threshold,
+                accuracy_target=rollout.accuracy_target,
+                use_lower_bound=rollout.gate_uses_lower_bound,
+                session_title=f"“{session.title}”",
+            )
+    return gates

@@ -309,3 +309,67 @@ class Comment(db.Model):
 
     item: Mapped[ChecklistItem] = relationship(back_populates="comments")
     author: Mapped[User] = relationship()
+
+
+class SignOffStatus(StrEnum):
+    """Where a sign-off request is."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Decision(StrEnum):
+    """A stakeholder's answer."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class SignOffRequest(db.Model):
+    """A POM's request that stakeholders sign off a rollout, with the report frozen then.
+
+    ``report_pdf`` never changes once written: it is the document people signed, and
+    ``report_sha256`` lets anyone check a copy of it.
+    """
+
+    __tablename__ = "signoff_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("rollouts.id", ondelete="CASCADE"), index=True
+    )
+    requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    message: Mapped[str] = mapped_column(sa.Text, default="")
+    status: Mapped[SignOffStatus] = mapped_column(
+        enum_type(SignOffStatus, "signoff_status"), default=SignOffStatus.PENDING
+    )
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    report_pdf: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    report_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+    rollout: Mapped[Rollout] = relationship()
+    requested_by: Mapped[User] = relationship()
+    sign_offs: Mapped[list[SignOff]] = relationship(
+        back_populates="request", order_by="SignOff.id", cascade="all, delete-orphan"
+    )
+
+
+class SignOff(db.Model):
+    """One stakeholder's decision on one sign-off request."""
+
+    __tablename__ = "signoffs"
+    __table_args__ = (sa.UniqueConstraint("request_id", "stakeholder_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("signoff_requests.id", ondelete="CASCADE"), index=True
+    )
+    stakeholder_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    decision: Mapped[Decision | None] = mapped_column(enum_type(Decision, "decision"))
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    request: Mapped[SignOffRequest] = relationship(back_populates="sign_offs")
+    stakeholder: Mapped[User] = relationship()

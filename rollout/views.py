@@ -24,20 +24,25 @@ from rollcal.errors import Conflict, NotFound, ValidationError
 from rollcal.extensions import db
 from rollcal.forms import apply_errors, choices
 from rollcal.models import LineOfBusiness, Market, Role, Site, User, Vendor
-from rollcal.permissions import Action, requires, visible_sites
+from rollcal.pdf import RenderStatus, ReportFile, audience_of, cached_report
+from rollcal.permissions import Action, may, requires, visible_sites
 from rollcal.types import utcnow
 from rollout import queries, services
+from rollout import signoff as signoff_services
 from rollout.forms import (
     AssigneeForm,
     BulkForm,
     CancelForm,
     CommentForm,
+    DecisionForm,
     GoLiveForm,
     ItemForm,
     OverrideForm,
     PolicyForm,
     RolloutForm,
+    SignOffRequestForm,
     TemplateItemForm,
+    VerifyForm,
     VersionForm,
     VersionStatusForm,
 )
@@ -48,10 +53,13 @@ from rollout.models import (
     Rollout,
     RolloutStatus,
     Side,
+    SignOff,
+    SignOffRequest,
     TemplateItem,
     VersionStatus,
 )
 from rollout.readiness import State
+from rollout.report import readiness_source
 
 bp = Blueprint("rollout", __name__)
 
@@ -673,3 +681,191 @@ def remove_step(template_id: int, step_id: int):
     services.remove_template_item(current_user, step)
     flash("Step removed. Rollouts already created keep it.", "success")
     return redirect(url_for("rollout.template", template_id=template_id))
+
+
+# Reports and sign-off -----------------------------------------------------------------
+
+
+def send_pdf(content: bytes, filename: str, *, sha256: str | None = None):
+    """A PDF download, its SHA-256 in a header so a copy can be checked."""
+    response = Response(
+        content,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+    if sha256:
+        response.headers["X-Content-SHA256"] = sha256
+    return response
+
+
+def answer_report(report: ReportFile):
+    """Download a ready report, or show its preparing/failed page."""
+    if report.status == RenderStatus.READY:
+        return send_pdf(report.pdf, report.filename, sha256=report.sha256)
+    return redirect(url_for("rollout.report_status", report_id=report.id))
+
+
+@bp.get("/rollouts/<int:rollout_id>/report.pdf")
+@login_required
+def readiness_report(rollout_id: int):
+    """The readiness report as the person may see it, rendered once per content."""
+    rollout = queries.get_rollout(current_user, rollout_id)
+    return answer_report(cached_report(readiness_source(rollout, current_user, _today())))
+
+
+@bp.get("/reports/<int:report_id>")
+@login_required
+def report_status(report_id: int):
+    """A report being prepared (the page refreshes itself), ready, or failed."""
+    report = _readable_report(report_id)
+    return render_template("rollout/report_status.html", report=report)
+
+
+@bp.get("/reports/<int:report_id>/download")
+@login_required
+def report_download(report_id: int):
+    """A ready report's PDF."""
+    report = _readable_report(report_id)
+    if report.status != RenderStatus.READY:
+        return redirect(url_for("rollout.report_status", report_id=report.id))
+    return send_pdf(report.pdf, report.filename, sha256=report.sha256)
+
+
+def _readable_report(report_id: int) -> ReportFile:
+    report = db.session.get(ReportFile, report_id)
+    if report is None or report.audience != audience_of(current_user):
+        raise NotFound("Report was not found.")
+    return report
+
+
+def _stakeholder_choices():
+    people = db.session.scalars(
+        sa.select(User)
+        .where(User.role == Role.STAKEHOLDER, User.active.is_(True))
+        .order_by(User.name)
+    )
+    return choices((person.id, f"{person.name} ({person.email})") for person in people)
+
+
+@bp.route("/rollouts/<int:rollout_id>/signoff", methods=["GET", "POST"])
+@login_required
+@requires(Action.VIEW_POLICIES)
+def signoff(rollout_id: int):
+    """Sign-off of a rollout: request it (POMs), see every request and decision, the
+    frozen reports, and what changed since the signature."""
+    rollout = queries.get_rollout(current_user, rollout_id)
+    form = None
+    closed = rollout.status in (
+        RolloutStatus.SIGNED_OFF,
+        RolloutStatus.LIVE,
+        RolloutStatus.CANCELLED,
+    )
+    pending = db.session.scalar(
+        sa.select(SignOffRequest.id).where(
+            SignOffRequest.rollout_id == rollout.id, SignOffRequest.status == "pending"
+        )
+    )
+    if may(current_user, Action.MANAGE_ROLLOUTS) and not closed and pending is None:
+        form = SignOffRequestForm()
+        form.stakeholders.choices = _stakeholder_choices()
+        if form.validate_on_submit():
+            try:
+                signoff_services.request_signoff(
+                    current_user,
+                    rollout,
+                    stakeholder_ids=form.stakeholders.data,
+                    message=form.message.data,
+                    today=_today(),
+                )
+            except ValidationError as error:
+                db.session.rollback()
+                apply_errors(form, error)
+            else:
+                flash("Sign-off requested; the report is frozen.", "success")
+                return redirect(url_for("rollout.signoff", rollout_id=rollout.id))
+    requests = db.session.scalars(
+        sa.select(SignOffRequest)
+        .where(SignOffRequest.rollout_id == rollout.id)
+        .options(
+            selectinload(SignOffRequest.sign_offs).selectinload(SignOff.stakeholder),
+            selectinload(SignOffRequest.requested_by),
+        )
+        .order_by(SignOffRequest.requested_at.desc())
+    ).all()
+    board = queries.build_board(None, rollout, _today())
+    return render_template(
+        "rollout/signoff.html",
+        rollout=rollout,
+        form=form,
+        requests=requests,
+        board=board,
+        changes=signoff_services.changes_since_signoff(rollout),
+    )
+
+
+@bp.get("/signoff-requests/<int:request_id>/report.pdf")
+@login_required
+@requires(Action.VIEW_POLICIES)
+def frozen_report(request_id: int):
+    """The frozen report of a sign-off request, byte-identical to what was signed."""
+    request_row = db.session.get(SignOffRequest, request_id)
+    if request_row is None:
+        raise NotFound("Sign-off request was not found.")
+    queries.get_rollout(current_user, request_row.rollout_id)
+    return send_pdf(
+        request_row.report_pdf,
+        f"rollcal-readiness-{request_row.rollout_id}-signed-{request_row.report_sha256[:8]}.pdf",
+        sha256=request_row.report_sha256,
+    )
+
+
+@bp.get("/signoffs")
+@login_required
+@requires(Action.SIGN_OFF)
+def my_signoffs():
+    """A stakeholder's sign-off requests: pending first, then decided."""
+    rows = db.session.scalars(
+        sa.select(SignOff)
+        .where(SignOff.stakeholder_id == current_user.id)
+        .options(
+            selectinload(SignOff.request)
+            .selectinload(SignOffRequest.rollout)
+            .selectinload(Rollout.policy_version)
+            .selectinload(PolicyVersion.policy)
+        )
+        .order_by(SignOff.decided_at.is_not(None), SignOff.id.desc())
+    ).all()
+    return render_template("rollout/signoffs.html", sign_offs=rows)
+
+
+@bp.route("/signoffs/<int:sign_off_id>", methods=["GET", "POST"])
+@login_required
+def decide(sign_off_id: int):
+    """Open the frozen report and approve or reject it, with a comment."""
+    sign_off = signoff_services.get_sign_off(current_user, sign_off_id)
+    form = DecisionForm()
+    if form.validate_on_submit():
+        try:
+            signoff_services.decide(current_user, sign_off, form.decision.data, form.comment.data)
+        except ValidationError as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            flash("Your decision is recorded.", "success")
+            return redirect(url_for("rollout.my_signoffs"))
+    board = queries.build_board(None, sign_off.request.rollout, _today())
+    return render_template("rollout/decide.html", sign_off=sign_off, form=form, board=board)
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@login_required
+def verify():
+    """Upload a PDF and learn whether it is a report rollcal made, of what, signed by whom."""
+    form = VerifyForm()
+    result = None
+    if form.validate_on_submit():
+        try:
+            result = signoff_services.verify(current_user, form.file.data.read())
+        except ValidationError as error:
+            apply_errors(form, error)
+    return render_template("rollout/verify.html", form=form, result=result)

@@ -64,6 +64,9 @@ def app(database_url, tmp_path_factory):
             "SECRET_KEY": "test-secret",
             "WTF_CSRF_ENABLED": False,
             "ROLLCAL_LOGIN_LIMIT": "1000 per minute",
+            # Render PDFs within the request: a background thread would not share the test's
+            # rolled-back transaction.
+            "ROLLCAL_RENDER_INLINE": True,
             "SERVER_NAME": "rollcal.test",
         }
     )
@@ -321,3 +324,49 @@ def rollout_world(db, create_user, create_site, create_vendor, make_version):
         "rollout": rollout,
         "version": version,
     }
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message it receives, parsed."""
+
+    def __init__(self):
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        """Keep the message; answer as a mail server does."""
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on loopback (aiosmtpd): ``(inbox, port)``."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield inbox, controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp(app, smtp_server, monkeypatch) -> Inbox:
+    """The app sends e-mail to the loopback SMTP server; returns its inbox."""
+    inbox, port = smtp_server
+    monkeypatch.setitem(app.config, "ROLLCAL_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setitem(app.config, "ROLLCAL_SMTP_PORT", port)
+    return inbox

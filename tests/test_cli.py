@@ -64,3 +64,12 @@ def test_every_demo_log_in_works_with_the_demo_password(db):
         assert user is not None and user.role == Role(role)
     leads = db.session.scalars(sa.select(User).where(User.role == Role.QA_LEAD)).all()
     assert len({lead.vendor_id for lead in leads}) == 5
+
+
+def test_agreement_is_a_rollcal_command_and_prints_the_published_alpha(runner):
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data" / "krippendorff_2011.csv"
+    result = runner.invoke(args=["agreement", str(data), "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    assert "Krippendorff's alpha    0.743" in result.output

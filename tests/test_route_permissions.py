@@ -10,6 +10,8 @@ from datetime import date
 import pytest
 
 from rollcal.models import ApiToken, Role
+from rollcal.pdf import ReportFile
+from tests.calibration_factories import permission_arguments
 
 ANON, ADMIN, POM, QA, STAKEHOLDER = "anon", "admin", "pom", "qa_lead", "stakeholder"
 LOGIN = "login"  # a redirect to the sign-in page
@@ -91,6 +93,83 @@ EXPECTED = {
         "PATCH",
         {ANON: 401, ADMIN: 422, POM: 422, QA: 404, STAKEHOLDER: 403},
     ),
+    # Reports and sign-off
+    "/rollouts/<int:rollout_id>/report.pdf": ("GET", OTHER_VENDOR),
+    "/reports/<int:report_id>": (
+        "GET",
+        {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200},
+    ),
+    "/reports/<int:report_id>/download": (
+        "GET",
+        {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200},
+    ),
+    "/rollouts/<int:rollout_id>/signoff": ("GET", READERS),
+    "/signoff-requests/<int:request_id>/report.pdf": ("GET", READERS),
+    "/signoffs": ("GET", {ANON: LOGIN, ADMIN: 403, POM: 403, QA: 403, STAKEHOLDER: 200}),
+    "/signoffs/<int:sign_off_id>": (
+        "GET",
+        {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200},
+    ),
+    "/verify": ("GET", SIGNED_IN),
+    "/api/v1/rollouts/<int:rollout_id>/report.pdf": ("GET", API_OTHER_VENDOR),
+    # Calibration: a revealed session whose raters work for the other vendor.
+    "/calibration/sessions": ("GET", SIGNED_IN),
+    "/calibration/sessions/new": ("GET", MANAGERS),
+    "/calibration/sessions/<int:session_id>": ("GET", OTHER_VENDOR),
+    "/calibration/sessions/<int:session_id>/edit": ("GET", MANAGERS),
+    "/calibration/sessions/<int:session_id>/raters": ("GET", MANAGERS),
+    "/calibration/sessions/<int:session_id>/import": ("GET", MANAGERS),
+    "/calibration/sessions/<int:session_id>/cases": ("GET", OTHER_VENDOR),
+    "/calibration/sessions/<int:session_id>/cases/<int:case_id>": ("GET", OTHER_VENDOR),
+    "/calibration/sessions/<int:session_id>/cases/<int:case_id>/golden": ("GET", MANAGERS),
+    # Only raters label; a QA lead of another vendor does not find the session at all.
+    "/calibration/sessions/<int:session_id>/label": (
+        "GET",
+        {ANON: LOGIN, ADMIN: 403, POM: 403, QA: 404, STAKEHOLDER: 403},
+    ),
+    "/calibration/sessions/<int:session_id>/label/<int:case_id>": (
+        "GET",
+        {ANON: LOGIN, ADMIN: 403, POM: 403, QA: 404, STAKEHOLDER: 403},
+    ),
+    "/calibration/sessions/<int:session_id>/results": ("GET", OTHER_VENDOR),
+    "/calibration/sessions/<int:session_id>/labels.csv": ("GET", OTHER_VENDOR),
+    "/calibration/flags": ("GET", SIGNED_IN),
+    "/calibration/flags/<int:flag_id>": ("GET", OTHER_VENDOR),
+    # Steps on a revealed session change nothing and redirect back with a message.
+    "/calibration/sessions/<int:session_id>/open": ("POST", MANAGERS_POST),
+    "/calibration/sessions/<int:session_id>/close": ("POST", MANAGERS_POST),
+    "/calibration/sessions/<int:session_id>/reveal": ("POST", MANAGERS_POST),
+    "/calibration/sessions/<int:session_id>/recompute": ("POST", MANAGERS_POST),
+    "/calibration/sessions/<int:session_id>/raters/<int:rater_id>/remove": (
+        "POST",
+        MANAGERS_POST,
+    ),
+    "/api/v1/calibration/sessions": ("GET", API_SIGNED_IN),
+    "/api/v1/calibration/sessions/<int:session_id>": ("GET", API_OTHER_VENDOR),
+    "/api/v1/calibration/sessions/<int:session_id>/cases": ("GET", API_OTHER_VENDOR),
+    # GET here; the PUT of the same path is pinned in tests/test_calibration_api.py.
+    "/api/v1/calibration/sessions/<int:session_id>/labels": ("GET", API_OTHER_VENDOR),
+    "/api/v1/calibration/sessions/<int:session_id>/agreement": ("GET", API_OTHER_VENDOR),
+    # Notifications: someone else's notification is not found, whoever asks.
+    "/notifications": ("GET", SIGNED_IN),
+    "/notifications/preferences": ("GET", SIGNED_IN),
+    "/notifications/read-all": (
+        "POST",
+        {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 302, STAKEHOLDER: 302},
+    ),
+    "/notifications/<int:notification_id>/open": (
+        "POST",
+        {ANON: LOGIN, ADMIN: 404, POM: 404, QA: 404, STAKEHOLDER: 404},
+    ),
+    "/notifications/<int:notification_id>/read": (
+        "POST",
+        {ANON: LOGIN, ADMIN: 404, POM: 404, QA: 404, STAKEHOLDER: 404},
+    ),
+    "/admin/outbox": ("GET", ADMIN_ONLY),
+    "/admin/outbox/<int:email_id>": ("GET", ADMIN_ONLY),
+    "/admin/outbox/<int:email_id>/html": ("GET", ADMIN_ONLY),
+    "/admin/jobs": ("GET", ADMIN_ONLY),
+    "/admin/jobs/<job_id>/run": ("POST", ADMIN_POST),
     # Last: it removes the step the rules above read.
     "/admin/templates/<int:template_id>/steps/<int:step_id>/remove": ("POST", ADMIN_POST),
 }
@@ -120,6 +199,18 @@ def world(db, create_user, create_site, create_market, create_line):
     db.session.commit()
     rollout, version = _rollout_of(other_site, people[POM], create_line)
     template = rollout.template
+    sign_off = _signed_request(db, rollout, people[POM], people[STAKEHOLDER])
+    report = ReportFile(
+        kind="readiness",
+        subject_id=rollout.id,
+        title="r",
+        content_key="0" * 64,
+        status="ready",
+        pdf=b"%PDF-1.7",
+        sha256="1" * 64,
+    )
+    db.session.add(report)
+    db.session.commit()
     arguments = {
         "filename": "rollcal.css",
         "vendor_id": other_site.vendor_id,
@@ -134,8 +225,32 @@ def world(db, create_user, create_site, create_market, create_line):
         "version_id": version.id,
         "template_id": template.id,
         "step_id": template.items[0].id,
+        "report_id": report.id,
+        "request_id": sign_off.request_id,
+        "sign_off_id": sign_off.id,
     }
+    arguments.update(permission_arguments(people[POM], other_site, create_user))
+    arguments.update(_notification_arguments(db, stranger))
     return people, arguments
+
+
+def _notification_arguments(db, stranger) -> dict:
+    """A notification and an e-mail of someone no visitor is."""
+    from rollcal.notifications import Delivery, EmailMessage, Kind, Notification
+
+    message = EmailMessage(
+        user=stranger, to_address=stranger.email, kind="t", subject="s", text_body="t", html_body=""
+    )
+    notification = Notification(
+        user=stranger, kind=Kind.CHECKLIST_DUE, key="k", title="t", delivery=Delivery.IMMEDIATELY
+    )
+    db.session.add_all([message, notification])
+    db.session.commit()
+    return {
+        "notification_id": notification.id,
+        "email_id": message.id,
+        "job_id": "checklist_reminders",
+    }
 
 
 def _rollout_of(site, pom, create_line):
@@ -165,6 +280,18 @@ def _rollout_of(site, pom, create_line):
         go_live_date=date.today(),
     )
     return rollout, version
+
+
+def _signed_request(db, rollout, pom, stakeholder):
+    from rollout.models import SignOff, SignOffRequest
+
+    request = SignOffRequest(
+        rollout=rollout, requested_by=pom, report_pdf=b"%PDF-1.7", report_sha256="2" * 64
+    )
+    request.sign_offs = [SignOff(stakeholder=stakeholder)]
+    db.session.add(request)
+    db.session.flush()
+    return request.sign_offs[0]
 
 
 def _url(rule: str, arguments: dict) -> str:

@@ -1,0 +1,123 @@
+"""Calibration forms: input shape only; the rules live in ``calibration.services``."""
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    DateTimeLocalField,
+    FloatField,
+    HiddenField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from rollcal.forms import choices
+
+LEVEL_CHOICES = choices(
+    [("nominal", "Nominal (unordered categories)"), ("ordinal", "Ordinal (an ordered scale)")]
+)
+
+
+class SessionForm(FlaskForm):
+    """A calibration session: what is labelled, by when, and how results are judged."""
+
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(
+        "Instructions for raters",
+        validators=[Optional()],
+        description="Shown to raters above every case.",
+    )
+    rollout = SelectField(
+        "Rollout",
+        coerce=int,
+        description="The rollout whose readiness gate this session feeds; its policy version "
+        "and thresholds are used unless you set others.",
+    )
+    policy_version = SelectField("Policy version", coerce=int)
+    label_options = TextAreaField(
+        "Label options",
+        validators=[Optional()],
+        description="One per line, in order: key | name | description (2 to 9 options). "
+        "Leave empty to copy them from the policy version.",
+    )
+    label_level = SelectField("Scale", choices=LEVEL_CHOICES)
+    opens_at = DateTimeLocalField(
+        "Opens at",
+        validators=[Optional()],
+        description="In your time zone. Leave empty to open it by hand.",
+    )
+    closes_at = DateTimeLocalField(
+        "Closes at",
+        validators=[Optional()],
+        description="In your time zone. Labels can be changed until then.",
+    )
+    alpha_threshold = FloatField(
+        "Alpha threshold",
+        validators=[Optional(), NumberRange(min=0.01, max=1)],
+        description="Krippendorff's alpha below this is flagged as misaligned (default 0.667).",
+    )
+    accuracy_target = FloatField(
+        "Accuracy target",
+        validators=[Optional(), NumberRange(min=0.01, max=1)],
+        description="Share of labels matching golden answers, e.g. 0.90.",
+    )
+    submit = SubmitField("Save session")
+
+
+class HumanRaterForm(FlaskForm):
+    """Add a QA lead as a rater for one of their vendor's sites."""
+
+    person = SelectField("QA lead", coerce=int)
+    site = SelectField("Labels for site", coerce=int)
+    submit = SubmitField("Add rater")
+
+
+class ModelRaterForm(FlaskForm):
+    """Add a model as a rater."""
+
+    model_name = StringField("Model name", validators=[DataRequired(), Length(max=120)])
+    model_version = StringField("Version", validators=[DataRequired(), Length(max=60)])
+    submit = SubmitField("Add model")
+
+
+class UploadForm(FlaskForm):
+    """A CSV file to import."""
+
+    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file.")])
+    submit = SubmitField("Import")
+
+
+class GoldenForm(FlaskForm):
+    """A case's golden answer and why."""
+
+    golden_label = SelectField("Golden label")
+    golden_rationale = TextAreaField("Rationale", validators=[Optional()])
+    submit = SubmitField("Save golden answer")
+
+
+class LabelForm(FlaskForm):
+    """The option a rater chose for a case (sent by the option's button) and a comment."""
+
+    option = StringField("Label")
+    comment = TextAreaField("Comment (optional)", validators=[Optional(), Length(max=2000)])
+
+
+class FlagForm(FlaskForm):
+    """Triage a flag."""
+
+    status = SelectField(
+        "Status",
+        choices=choices(
+            [("open", "Open"), ("acknowledged", "Acknowledged"), ("resolved", "Resolved")]
+        ),
+    )
+    root_cause = TextAreaField(
+        "Root cause", validators=[Optional()], description="Needed to resolve the flag."
+    )
+    action = TextAreaField(
+        "Action taken", validators=[Optional()], description="Needed to resolve the flag."
+    )
+    version = HiddenField()
+    submit = SubmitField("Save")

@@ -1,0 +1,336 @@
+"""Calibration sessions: raters, shared cases, blind labels, stored results and flags.
+
+A session may name the policy version it calibrates and the rollout whose readiness gate
+it feeds. Both are plain foreign keys to the ``policy_versions`` and ``rollouts`` tables:
+``calibration`` never imports ``rollout`` (the rollout side reads calibration, not the
+other way round).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from rollcal.extensions import db
+from rollcal.models import Market, Site, User, Vendor
+from rollcal.types import UTCDateTime, enum_type, utcnow
+
+
+class SessionStatus(StrEnum):
+    """Where a session is: prepared, labelling, closed (results computed), revealed."""
+
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+    REVEALED = "revealed"
+
+    @property
+    def title(self) -> str:
+        """The status as people read it."""
+        return {
+            "draft": "Draft",
+            "open": "Open for labelling",
+            "closed": "Closed",
+            "revealed": "Revealed",
+        }[self.value]
+
+
+class LabelLevel(StrEnum):
+    """How label options relate: unordered categories, or an ordered scale."""
+
+    NOMINAL = "nominal"
+    ORDINAL = "ordinal"
+
+
+class RaterKind(StrEnum):
+    """A person who labels, or a model whose labels are compared like anyone's."""
+
+    HUMAN = "human"
+    MODEL = "model"
+
+
+class Severity(StrEnum):
+    """How urgently a flag needs attention."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class FlagStatus(StrEnum):
+    """Where a flag is in triage."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+    @property
+    def title(self) -> str:
+        """The status as people read it."""
+        return self.value.capitalize()
+
+
+class CalibrationSession(db.Model):
+    """Raters label the same cases blind; once closed, their agreement is measured.
+
+    ``label_options`` is an ordered list of ``{"key", "name", "description"}`` (at most
+    nine, one per number key), copied from the policy version when the session is
+    created so later edits to the version do not change a running session.
+    ``golden_changed_at`` tells the results page that a golden answer changed after the
+    stored results were computed.
+    """
+
+    __tablename__ = "calibration_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    policy_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("policy_versions.id", ondelete="SET NULL"), index=True
+    )
+    rollout_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("rollouts.id", ondelete="SET NULL"), index=True
+    )
+    label_options: Mapped[list] = mapped_column(sa.JSON, default=list)
+    label_level: Mapped[LabelLevel] = mapped_column(
+        enum_type(LabelLevel, "label_level"), default=LabelLevel.NOMINAL
+    )
+    status: Mapped[SessionStatus] = mapped_column(
+        enum_type(SessionStatus, "session_status"), default=SessionStatus.DRAFT, index=True
+    )
+    opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    alpha_threshold: Mapped[float] = mapped_column(default=0.667)
+    accuracy_target: Mapped[float] = mapped_column(default=0.90)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    golden_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(default=1)
+
+    created_by: Mapped[User | None] = relationship()
+    raters: Mapped[list[Rater]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", order_by="Rater.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def option_keys(self) -> list[str]:
+        """The label keys, in order."""
+        return [option["key"] for option in self.label_options]
+
+    def option_name(self, key: str | None) -> str:
+        """The name people read for a label key (the key itself if unknown)."""
+        if key is None:
+            return "—"
+        return next((o["name"] for o in self.label_options if o["key"] == key), key)
+
+    @property
+    def is_labelling(self) -> bool:
+        """Whether raters may label now: open, and its closing time not yet passed."""
+        return self.status == SessionStatus.OPEN and (
+            self.closes_at is None or utcnow() < self.closes_at
+        )
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Rater(db.Model):
+    """Someone, or some model, whose labels the session compares.
+
+    A human rater is a QA lead labelling for one site of their vendor; the vendor and
+    site are kept on the rater so results group by them as they were at the time.
+    """
+
+    __tablename__ = "calibration_raters"
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "user_id", name="uq_calibration_raters_session_user"),
+        sa.UniqueConstraint(
+            "session_id",
+            "model_name",
+            "model_version",
+            name="uq_calibration_raters_session_model",
+        ),
+        sa.CheckConstraint(
+            "(kind = 'human' AND user_id IS NOT NULL AND vendor_id IS NOT NULL "
+            "AND site_id IS NOT NULL AND model_name IS NULL) "
+            "OR (kind = 'model' AND user_id IS NULL AND vendor_id IS NULL AND site_id IS NULL "
+            "AND model_name IS NOT NULL AND model_version IS NOT NULL)",
+            name="human_or_model",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("calibration_sessions.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[RaterKind] = mapped_column(enum_type(RaterKind, "rater_kind"))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    vendor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("vendors.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id"))
+    model_name: Mapped[str | None] = mapped_column(sa.String(120))
+    model_version: Mapped[str | None] = mapped_column(sa.String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    session: Mapped[CalibrationSession] = relationship(back_populates="raters")
+    user: Mapped[User | None] = relationship()
+    vendor: Mapped[Vendor | None] = relationship()
+    site: Mapped[Site | None] = relationship()
+
+    @property
+    def name(self) -> str:
+        """The person's name, or the model's name and version."""
+        if self.kind == RaterKind.MODEL:
+            return f"{self.model_name} {self.model_version}"
+        return self.user.name
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Case(db.Model):
+    """A piece of content every rater labels; the golden label is what it should get."""
+
+    __tablename__ = "calibration_cases"
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "reference", name="uq_calibration_cases_reference"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("calibration_sessions.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column()
+    reference: Mapped[str] = mapped_column(sa.String(120))
+    content_text: Mapped[str | None] = mapped_column(sa.Text)
+    content_url: Mapped[str | None] = mapped_column(sa.String(500))
+    market_id: Mapped[int | None] = mapped_column(sa.ForeignKey("markets.id"))
+    policy_area: Mapped[str | None] = mapped_column(sa.String(120))
+    golden_label: Mapped[str | None] = mapped_column(sa.String(40))
+    golden_rationale: Mapped[str | None] = mapped_column(sa.Text)
+    golden_set_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    golden_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    market: Mapped[Market | None] = relationship()
+    golden_set_by: Mapped[User | None] = relationship()
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class Label(db.Model):
+    """One rater's label on one case; one per pair, replaced until the session closes."""
+
+    __tablename__ = "calibration_labels"
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "rater_id", name="uq_calibration_labels_case_rater"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("calibration_cases.id", ondelete="CASCADE"))
+    rater_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("calibration_raters.id", ondelete="CASCADE"), index=True
+    )
+    option_key: Mapped[str] = mapped_column(sa.String(40))
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship()
+    rater: Mapped[Rater] = relationship()
+
+
+class AgreementSnapshot(db.Model):
+    """The results of a session as computed at one time; pages read these, never recompute.
+
+    ``report`` is ``AgreementReport.to_dict()`` (None when there was nothing to analyse,
+    with ``problem`` saying why). ``subjects`` maps the names the report uses back to
+    ids — ``{"raters": {name: {"id", "vendor_id", "site_id", "user_id"}}, "groups":
+    {vendor name: vendor id}, "sites": {site label: site id}}`` — so pages can scope
+    rows to a vendor. ``gate_figures`` holds, per site id, just what the rollout gate
+    reads (``alpha``, ``alpha_lower``, ``accuracy``), so a board of many rollouts never
+    loads whole reports.
+    """
+
+    __tablename__ = "agreement_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("calibration_sessions.id", ondelete="CASCADE"), index=True
+    )
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    computed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    n_labels: Mapped[int] = mapped_column(default=0)
+    report: Mapped[dict | None] = mapped_column(sa.JSON)
+    subjects: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    gate_figures: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    problem: Mapped[str | None] = mapped_column(sa.Text)
+
+    computed_by: Mapped[User | None] = relationship()
+
+
+class Flag(db.Model):
+    """A misalignment the results raised, triaged by a POM: open → acknowledged → resolved.
+
+    ``vendor_id`` and ``site_id`` (taken from the subject when it is a vendor, site or
+    human rater) scope who may see the flag; session-wide and label flags have neither.
+    """
+
+    __tablename__ = "calibration_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("calibration_sessions.id", ondelete="CASCADE"), index=True
+    )
+    snapshot_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("agreement_snapshots.id", ondelete="SET NULL")
+    )
+    scope: Mapped[str] = mapped_column(sa.String(16))
+    subject: Mapped[str | None] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    severity: Mapped[Severity] = mapped_column(enum_type(Severity, "severity"))
+    value: Mapped[float | None] = mapped_column()
+    threshold: Mapped[float | None] = mapped_column()
+    message: Mapped[str] = mapped_column(sa.Text)
+    vendor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("vendors.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id"))
+    rater_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("calibration_raters.id", ondelete="SET NULL")
+    )
+    status: Mapped[FlagStatus] = mapped_column(
+        enum_type(FlagStatus, "flag_status"), default=FlagStatus.OPEN, index=True
+    )
+    root_cause: Mapped[str | None] = mapped_column(sa.Text)
+    action: Mapped[str | None] = mapped_column(sa.Text)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(default=1)
+
+    session: Mapped[CalibrationSession] = relationship()
+    vendor: Mapped[Vendor | None] = relationship()
+    site: Mapped[Site | None] = relationship()
+    resolved_by: Mapped[User | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def scope_title(self) -> str:
+        """What the flag is about, as people say it."""
+        where = {
+            "overall": "Whole session",
+            "group": "Vendor",
+            "site": "Site",
+            "rater": "Rater",
+            "label": "Label option",
+        }.get(self.scope, self.scope.capitalize())
+        return f"{where}: {self.subject}" if self.subject else where

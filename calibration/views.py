@@ -1,0 +1,770 @@
+"""Calibration pages: sessions, raters, cases and golden answers, blind labelling,
+results and flags. Thin: parse, call a service or a query, redirect or render."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+from sqlalchemy.orm import selectinload
+
+from calibration import imports, queries, services
+from calibration.forms import (
+    FlagForm,
+    GoldenForm,
+    HumanRaterForm,
+    LabelForm,
+    ModelRaterForm,
+    SessionForm,
+    UploadForm,
+)
+from calibration.models import (
+    CalibrationSession,
+    Case,
+    Flag,
+    FlagStatus,
+    Label,
+    Rater,
+    RaterKind,
+    SessionStatus,
+)
+from rollcal.errors import Conflict, Forbidden, ValidationError
+from rollcal.extensions import db
+from rollcal.forms import ConfirmForm, apply_errors, choices
+from rollcal.models import Role, Site, User, Vendor
+from rollcal.permissions import Action, may, requires
+
+bp = Blueprint("calibration", __name__, url_prefix="/calibration")
+
+EDITABLE = (SessionStatus.DRAFT, SessionStatus.OPEN)
+CONTESTED_SHOWN = 15
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    """Rules the templates ask about, answered by the same queries as the views."""
+    return {"may_see_results": queries.may_see_results}
+
+
+def _page(statement: sa.Select):
+    return db.paginate(statement, per_page=current_app.config["ROLLCAL_PAGE_SIZE"], error_out=False)
+
+
+def _to_utc(value: datetime | None) -> datetime | None:
+    """A time typed in the person's own time zone, as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=ZoneInfo(current_user.timezone)).astimezone(UTC)
+
+
+def _to_local(value: datetime | None) -> datetime | None:
+    """A stored UTC time as the person's wall-clock time, for a datetime-local input."""
+    if value is None:
+        return None
+    return value.astimezone(ZoneInfo(current_user.timezone)).replace(tzinfo=None)
+
+
+def _session_url(session: CalibrationSession) -> str:
+    return url_for("calibration.session", session_id=session.id)
+
+
+# Sessions ----------------------------------------------------------------------------
+
+
+@bp.get("/sessions")
+@login_required
+def sessions():
+    """The sessions the person may see, newest first, with their progress."""
+    status = request.args.get("status")
+    statement = queries.visible_sessions(current_user)
+    if status in {s.value for s in SessionStatus}:
+        statement = statement.where(CalibrationSession.status == SessionStatus(status))
+    page = _page(statement)
+    ids = [session.id for session in page.items]
+    case_counts = dict(
+        db.session.execute(
+            sa.select(Case.session_id, sa.func.count(Case.id))
+            .where(Case.session_id.in_(ids))
+            .group_by(Case.session_id)
+        ).all()
+    )
+    rater_counts: dict[int, int] = {}
+    own_counts: dict[int, int] = {}
+    own_sessions: set[int] = set()
+    if current_user.role == Role.QA_LEAD:
+        own_sessions = set(
+            db.session.scalars(
+                sa.select(Rater.session_id).where(
+                    Rater.session_id.in_(ids), Rater.user_id == current_user.id
+                )
+            )
+        )
+        own_counts = dict(
+            db.session.execute(
+                sa.select(Rater.session_id, sa.func.count(Label.id))
+                .join(Label, Label.rater_id == Rater.id)
+                .where(Rater.session_id.in_(ids), Rater.user_id == current_user.id)
+                .group_by(Rater.session_id)
+            ).all()
+        )
+    else:
+        rater_counts = dict(
+            db.session.execute(
+                sa.select(Rater.session_id, sa.func.count(Rater.id))
+                .where(Rater.session_id.in_(ids))
+                .group_by(Rater.session_id)
+            ).all()
+        )
+    return render_template(
+        "calibration/sessions.html",
+        page=page,
+        status=status,
+        statuses=list(SessionStatus),
+        case_counts=case_counts,
+        rater_counts=rater_counts,
+        own_counts=own_counts,
+        own_sessions=own_sessions,
+    )
+
+
+def _link_choices(form: SessionForm) -> None:
+    form.rollout.choices = choices([(0, "— none —"), *queries.rollout_choices()])
+    form.policy_version.choices = choices([(0, "— none —"), *queries.policy_version_choices()])
+
+
+@bp.route("/sessions/new", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_CALIBRATION)
+def new_session():
+    """Create a draft session."""
+    form = SessionForm()
+    _link_choices(form)
+    if not form.is_submitted():
+        form.rollout.data = request.args.get("rollout", 0, type=int)
+    if form.validate_on_submit():
+        try:
+            session = services.create_session(
+                current_user,
+                title=form.title.data,
+                description=form.description.data,
+                rollout_id=form.rollout.data or None,
+                policy_version_id=form.policy_version.data or None,
+                label_options=form.label_options.data,
+                label_level=form.label_level.data if form.label_options.data else None,
+                opens_at=_to_utc(form.opens_at.data),
+                closes_at=_to_utc(form.closes_at.data),
+                alpha_threshold=form.alpha_threshold.data,
+                accuracy_target=form.accuracy_target.data,
+            )
+        except ValidationError as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            flash(f"Session “{session.title}” is created. Add raters and cases next.", "success")
+            return redirect(url_for("calibration.raters", session_id=session.id))
+    return render_template(
+        "calibration/form.html",
+        form=form,
+        heading="New calibration session",
+        back=url_for("calibration.sessions"),
+    )
+
+
+@bp.get("/sessions/<int:session_id>")
+@login_required
+def session(session_id: int):
+    """A session: what it asks, its timing, and the progress the person may see."""
+    session = queries.get_session(current_user, session_id)
+    rater = queries.rater_for(current_user, session)
+    total = queries.case_count(session)
+    manage = may(current_user, Action.MANAGE_CALIBRATION)
+    raters, counts = [], {}
+    if manage:
+        # Progress by rater is for the POM: raters never see how far others have got.
+        raters, counts = queries.raters_of(session), queries.label_counts(session)
+    own = len(queries.own_labels(rater)) if rater else 0
+    return render_template(
+        "calibration/session.html",
+        session=session,
+        links=queries.describe_links(session),
+        rater=rater,
+        total=total,
+        own=own,
+        raters=raters,
+        counts=counts,
+        manage=manage,
+        results=queries.may_see_results(current_user, session),
+        snapshot=queries.latest_snapshot(session) if manage else None,
+        action_form=ConfirmForm(),
+    )
+
+
+@bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_CALIBRATION)
+def edit_session(session_id: int):
+    """Edit a session: everything while a draft, less once raters have started."""
+    session = queries.get_session(current_user, session_id)
+    form = SessionForm(obj=session)
+    # The links are fixed at creation: results and gates hang on them.
+    del form.rollout, form.policy_version
+    if session.status != SessionStatus.DRAFT:
+        del form.label_options, form.label_level, form.opens_at
+        del form.alpha_threshold, form.accuracy_target
+    if session.status not in EDITABLE:
+        del form.closes_at
+    if not form.is_submitted():
+        if "label_options" in form:
+            form.label_options.data = services.format_label_options(session.label_options)
+            form.label_level.data = session.label_level.value
+            form.opens_at.data = _to_local(session.opens_at)
+        if "closes_at" in form:
+            form.closes_at.data = _to_local(session.closes_at)
+    if form.validate_on_submit():
+
+        def data(name):
+            return form[name].data if name in form else None
+
+        try:
+            services.update_session(
+                current_user,
+                session,
+                title=form.title.data,
+                description=form.description.data,
+                label_options=data("label_options"),
+                label_level=data("label_level"),
+                opens_at=_to_utc(data("opens_at")),
+                closes_at=_to_utc(data("closes_at")),
+                alpha_threshold=data("alpha_threshold"),
+                accuracy_target=data("accuracy_target"),
+            )
+        except ValidationError as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            flash("The session is saved.", "success")
+            return redirect(_session_url(session))
+    return render_template(
+        "calibration/form.html",
+        form=form,
+        heading=f"Edit “{session.title}”",
+        back=_session_url(session),
+        note=None
+        if session.status == SessionStatus.DRAFT
+        else "Raters have started, so the label options, scale, thresholds and opening time "
+        "stay as they are.",
+    )
+
+
+_STEPS = {
+    "open": (services.open_session, "is open for labelling."),
+    "close": (services.close_session, "is closed; its results are computed."),
+    "reveal": (services.reveal_session, "is revealed to its raters."),
+}
+
+
+@bp.post("/sessions/<int:session_id>/open", defaults={"step": "open"})
+@bp.post("/sessions/<int:session_id>/close", defaults={"step": "close"})
+@bp.post("/sessions/<int:session_id>/reveal", defaults={"step": "reveal"})
+@login_required
+@requires(Action.MANAGE_CALIBRATION)
+def change_status(session_id: int, step: str):
+    """Open, close or reveal a session by hand (the scheduler does it by time)."""
+    session = queries.get_session(current_user, session_id)
+    if ConfirmForm().validate_on_submit():
+        service, done = _STEPS[step]
+        try:
+            service(current_user, session)
+        except (ValidationError, Conflict) as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            flash(f"“{session.title}” {done}", "success")
+    return redirect(_session_url(session))
+
+
+@bp.post("/sessions/<int:session_id>/recompute")
+@login_required
+@requires(Action.MANAGE_CALIBRATION)
+def recompute(session_id: int):
+    """Compute and store the results again (after golden answers changed)."""
+    session = queries.get_session(current_user, session_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.recompute_results(current_user, session)
+        except Conflict as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            return redirect(_session_url(session))
+        flash("The results are computed again.", "success")
+    return redirect(url_for("calibration.results", session_id=session.id))
+
+
+# Raters ------------------------------------------------------------------------------
+
+
+@bp.route("/sessions/<int:session_id>/raters", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_CALIBRATION)
+def raters(session_id: int):
+    """The session's raters; add QA leads for a site, or models."""
+    session = queries.get_session(current_user, session_id)
+    human = HumanRaterForm(prefix="human")
+    model = ModelRaterForm(prefix="model")
+    leads = db.session.scalars(
+        sa.select(User)
+        .join(Vendor, Vendor.id == User.vendor_id)
+        .where(User.role == Role.QA_LEAD, User.active.is_(True))
+        .options(selectinload(User.vendor))
+        .order_by(Vendor.name, User.name)
+    ).all()
+    human.person.choices = choices((lead.id, f"{lead.name} — {lead.vendor.name}") for lead in leads)
+    sites = db.session.scalars(
+        sa.select(Site)
+        .join(Vendor, Vendor.id == Site.vendor_id)
+        .where(Site.active.is_(True))
+        .options(selectinload(Site.vendor))
+        .order_by(Vendor.name, Site.name)
+    ).all()
+    human.site.choices = choices((site.id, site.label) for site in sites)
+    if session.status in EDITABLE:
+        try:
+            if human.submit.data and human.validate_on_submit():
+                rater = services.add_human_rater(
+                    current_user, session, user_id=human.person.data, site_id=human.site.data
+                )
+                flash(f"{rater.name} labels for {rater.site.label}.", "success")
+                return redirect(request.url)
+            if model.submit.data and model.validate_on_submit():
+                rater = services.add_model_rater(
+                    current_user,
+                    session,
+                    name=model.model_name.data,
+                    version=model.model_version.data,
+                )
+                flash(f"The model {rater.name} is a rater. Import its labels as a CSV.", "success")
+                return redirect(request.url)
+        except ValidationError as error:
+            db.session.rollback()
+            apply_errors(human if human.submit.data else model, error)
+    return render_template(
+        "calibration/raters.html",
+        session=session,
+        raters=queries.raters_of(session),
+        counts=queries.label_counts(session),
+        human=human,
+        model=model,
+        editable=session.status in EDITABLE,
+        remove_form=ConfirmForm(),
+    )
+
+
+@bp.post("/sessions/<int:session_id>/raters/<int:rater_id>/remove")
+@login_required
+@requires(Action.MANAGE_CALIBRATION)
+def remove_rater(session_id: int, rater_id: int):
+    """Remove a rater who has not labelled yet."""
+    session = queries.get_session(current_user, session_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            rater = services.remove_rater(current_user, session, rater_id)
+        except Conflict as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            flash(f"{rater.name} is no longer a rater.", "success")
+    return redirect(url_for("calibration.raters", session_id=session.id))
+
+
+# Cases, golden answers and imports ---------------------------------------------------
+
+
+@bp.route("/sessions/<int:session_id>/import", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_CALIBRATION)
+def import_files(session_id: int):
+    """Import cases (with golden answers) or a model's labels from CSV files."""
+    session = queries.get_session(current_user, session_id)
+    cases_form = UploadForm(prefix="cases")
+    labels_form = UploadForm(prefix="labels")
+    if session.status in EDITABLE:
+        for form, service, done in (
+            (cases_form, services.import_cases, "cases are added"),
+            (labels_form, services.import_model_labels, "model labels are saved"),
+        ):
+            if not (form.submit.data and form.validate_on_submit()):
+                continue
+            try:
+                count = service(current_user, session, form.file.data.read())
+            except ValidationError as error:
+                db.session.rollback()
+                form.file.errors = [
+                    imports.describe(item) if "line" in item else item["message"]
+                    for item in error.errors
+                ] or [error.message]
+                flash("Nothing was imported: fix the file and try again.", "error")
+            else:
+                flash(f"{count} {done}.", "success")
+                return redirect(_session_url(session))
+    return render_template(
+        "calibration/import.html",
+        session=session,
+        cases_form=cases_form,
+        labels_form=labels_form,
+        editable=session.status in EDITABLE,
+        case_columns=imports.CASE_COLUMNS,
+        has_models=any(r.kind == RaterKind.MODEL for r in queries.raters_of(session)),
+    )
+
+
+@bp.get("/sessions/<int:session_id>/cases")
+@login_required
+def cases(session_id: int):
+    """The session's cases. Raters see their own label on each, and golden answers only
+    after reveal; POMs see golden answers and how many labels each case has."""
+    session = queries.get_session(current_user, session_id)
+    page = _page(queries.cases_of(session))
+    ids = [case.id for case in page.items]
+    rater = queries.rater_for(current_user, session)
+    manage = may(current_user, Action.MANAGE_CALIBRATION)
+    counts, own = {}, {}
+    if manage:
+        counts = dict(
+            db.session.execute(
+                sa.select(Label.case_id, sa.func.count(Label.id))
+                .where(Label.case_id.in_(ids))
+                .group_by(Label.case_id)
+            ).all()
+        )
+    if rater is not None:
+        own = {
+            label.case_id: label
+            for label in db.session.scalars(
+                sa.select(Label).where(Label.rater_id == rater.id, Label.case_id.in_(ids))
+            )
+        }
+    return render_template(
+        "calibration/cases.html",
+        session=session,
+        page=page,
+        rater=rater,
+        manage=manage,
+        counts=counts,
+        own=own,
+        golden=queries.may_see_golden(current_user, session),
+    )
+
+
+@bp.get("/sessions/<int:session_id>/cases/<int:case_id>")
+@login_required
+def case(session_id: int, case_id: int):
+    """One case with the labels the person may see, and its golden answer if allowed."""
+    session = queries.get_session(current_user, session_id)
+    case = queries.get_case(session, case_id)
+    labels = db.session.scalars(
+        queries.visible_labels(current_user, session)
+        .where(Label.case_id == case.id)
+        .options(
+            selectinload(Label.rater).selectinload(Rater.user),
+            selectinload(Label.rater).selectinload(Rater.site).selectinload(Site.vendor),
+        )
+    ).all()
+    return render_template(
+        "calibration/case.html",
+        session=session,
+        case=case,
+        labels=labels,
+        golden=queries.may_see_golden(current_user, session),
+        rater=queries.rater_for(current_user, session),
+    )
+
+
+@bp.route("/sessions/<int:session_id>/cases/<int:case_id>/golden", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_CALIBRATION)
+def golden(session_id: int, case_id: int):
+    """Set or change a case's golden answer."""
+    session = queries.get_session(current_user, session_id)
+    case = queries.get_case(session, case_id)
+    form = GoldenForm(obj=case)
+    form.golden_label.choices = choices(
+        [("", "— no golden answer —")] + [(o["key"], o["name"]) for o in session.label_options]
+    )
+    if form.validate_on_submit():
+        try:
+            services.set_golden(
+                current_user,
+                case,
+                golden_label=form.golden_label.data,
+                rationale=form.golden_rationale.data,
+            )
+        except ValidationError as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            flash(f"The golden answer of {case.reference} is saved.", "success")
+            return redirect(url_for("calibration.case", session_id=session.id, case_id=case.id))
+    return render_template(
+        "calibration/form.html",
+        form=form,
+        heading=f"Golden answer for {case.reference}",
+        back=url_for("calibration.case", session_id=session.id, case_id=case.id),
+        case=case,
+        note="The results were computed already: after changing golden answers, recompute "
+        "them on the results page."
+        if session.status in (SessionStatus.CLOSED, SessionStatus.REVEALED)
+        else None,
+    )
+
+
+# Labelling ---------------------------------------------------------------------------
+
+
+def _rater_or_403(session: CalibrationSession) -> Rater:
+    rater = queries.rater_for(current_user, session)
+    if rater is None:
+        raise Forbidden("You are not a rater in this session.")
+    return rater
+
+
+@bp.get("/sessions/<int:session_id>/label")
+@login_required
+@requires(Action.LABEL_CASES)
+def label_next(session_id: int):
+    """Go to the next case the rater has not labelled."""
+    session = queries.get_session(current_user, session_id)
+    rater = _rater_or_403(session)
+    after = request.args.get("after", -1, type=int)
+    case = queries.next_case_to_label(rater, after)
+    if case is None:
+        flash(
+            "You have labelled every case. You can change a label until the session closes.",
+            "success",
+        )
+        return redirect(_session_url(session))
+    return redirect(url_for("calibration.label", session_id=session.id, case_id=case.id))
+
+
+@bp.route("/sessions/<int:session_id>/label/<int:case_id>", methods=["GET", "POST"])
+@login_required
+@requires(Action.LABEL_CASES)
+def label(session_id: int, case_id: int):
+    """Label one case: one large button per option, keys 1–9 choose; then the next case."""
+    session = queries.get_session(current_user, session_id)
+    rater = _rater_or_403(session)
+    case = queries.get_case(session, case_id)
+    mine = db.session.scalar(
+        sa.select(Label).where(Label.case_id == case.id, Label.rater_id == rater.id)
+    )
+    form = LabelForm(obj=mine)
+    if form.validate_on_submit():
+        try:
+            services.save_label(
+                current_user, session, case, option=form.option.data, comment=form.comment.data
+            )
+        except (ValidationError, Conflict) as error:
+            db.session.rollback()
+            if isinstance(error, ValidationError):
+                apply_errors(form, error)
+            else:
+                form.form_errors.append(error.message)
+        else:
+            return redirect(
+                url_for("calibration.label_next", session_id=session.id, after=case.position)
+            )
+    previous, following = queries.neighbours(case)
+    labelled = len(queries.own_labels(rater))
+    return render_template(
+        "calibration/label.html",
+        session=session,
+        case=case,
+        rater=rater,
+        form=form,
+        mine=mine,
+        previous=previous,
+        following=following,
+        labelled=labelled,
+        total=queries.case_count(session),
+        position=db.session.scalar(
+            sa.select(sa.func.count(Case.id)).where(
+                Case.session_id == session.id, Case.position <= case.position
+            )
+        ),
+    )
+
+
+# Results -----------------------------------------------------------------------------
+
+
+@bp.get("/sessions/<int:session_id>/results")
+@login_required
+def results(session_id: int):
+    """The stored results, as the person may read them; never recomputed on read."""
+    session = queries.get_session(current_user, session_id)
+    if not queries.may_see_results(current_user, session):
+        message = (
+            "The results are shown once the session is revealed."
+            if session.status == SessionStatus.CLOSED
+            else "The results are computed when the session closes."
+        )
+        # 409: the page exists but not in this state; said in words, not as an error.
+        return render_template(
+            "calibration/results_pending.html", session=session, message=message
+        ), 409
+    snapshot = queries.latest_snapshot(session)
+    report = queries.scoped_report(current_user, snapshot) if snapshot else None
+    flags = db.session.scalars(
+        queries.visible_flags(current_user)
+        .where(Flag.session_id == session.id)
+        .order_by(queries.STATUS_ORDER, queries.SEVERITY_ORDER, Flag.id)
+    ).all()
+    rater = queries.rater_for(current_user, session)
+    answers = queries.own_answers(rater) if rater else []
+    items = {item["item"]: item for item in report["items"]} if report and answers else {}
+    differs = [a for a in answers if a.golden_label and a.golden_label != a.option_key]
+    own_figures = None
+    if rater is not None and report is not None:
+        names = {facts["id"]: name for name, facts in snapshot.subjects["raters"].items()}
+        own_figures = next((r for r in report["raters"] if r["rater"] == names.get(rater.id)), None)
+    contested = (
+        [item for item in report["items"] if item["entropy"] > 0][:CONTESTED_SHOWN]
+        if report
+        else []
+    )
+    contested_ids = dict(
+        db.session.execute(
+            sa.select(Case.reference, Case.id).where(
+                Case.session_id == session.id,
+                Case.reference.in_([item["item"] for item in contested]),
+            )
+        ).all()
+    )
+    stale = bool(
+        snapshot and session.golden_changed_at and session.golden_changed_at > snapshot.computed_at
+    )
+    return render_template(
+        "calibration/results.html",
+        session=session,
+        snapshot=snapshot,
+        report=report,
+        flags=flags,
+        rater=rater,
+        answers=answers,
+        items=items,
+        own_figures=own_figures,
+        differs=differs,
+        contested=contested,
+        contested_ids=contested_ids,
+        stale=stale,
+        manage=may(current_user, Action.MANAGE_CALIBRATION),
+        action_form=ConfirmForm(),
+    )
+
+
+@bp.get("/sessions/<int:session_id>/labels.csv")
+@login_required
+def export_labels(session_id: int):
+    """The labels the person may read as CSV; golden answers only where they may see them."""
+    session = queries.get_session(current_user, session_id)
+    show_golden = queries.may_see_golden(current_user, session)
+    labels = db.session.scalars(
+        queries.visible_labels(current_user, session).options(
+            selectinload(Label.case),
+            selectinload(Label.rater).selectinload(Rater.user),
+            selectinload(Label.rater).selectinload(Rater.vendor),
+            selectinload(Label.rater).selectinload(Rater.site),
+        )
+    ).all()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    header = ["reference", "rater", "vendor", "site", "label", "comment", "updated_at"]
+    writer.writerow(header + (["golden"] if show_golden else []))
+    for label in labels:
+        rater = label.rater
+        row = [
+            label.case.reference,
+            rater.name,
+            rater.vendor.name if rater.vendor else "",
+            rater.site.name if rater.site else "",
+            label.option_key,
+            label.comment or "",
+            label.updated_at.isoformat(),
+        ]
+        writer.writerow(row + ([label.case.golden_label or ""] if show_golden else []))
+    filename = f"calibration-{session.id}-labels.csv"
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# Flags -------------------------------------------------------------------------------
+
+
+@bp.get("/flags")
+@login_required
+def flags():
+    """Misalignment flags the person may see; open ones first."""
+    status = request.args.get("status", "open")
+    statement = queries.visible_flags(current_user).order_by(
+        queries.STATUS_ORDER, queries.SEVERITY_ORDER, Flag.raised_at.desc(), Flag.id
+    )
+    if status in {s.value for s in FlagStatus}:
+        statement = statement.where(Flag.status == FlagStatus(status))
+    else:
+        status = "all"
+    return render_template(
+        "calibration/flags.html", page=_page(statement), status=status, statuses=list(FlagStatus)
+    )
+
+
+@bp.route("/flags/<int:flag_id>", methods=["GET", "POST"])
+@login_required
+def flag(flag_id: int):
+    """A flag with the figures behind it; POMs record the root cause and the action."""
+    flag = queries.get_flag(current_user, flag_id)
+    form = None
+    if may(current_user, Action.MANAGE_CALIBRATION):
+        form = FlagForm(obj=flag)
+        if not form.is_submitted():
+            form.status.data = flag.status.value
+    elif request.method == "POST":
+        raise Forbidden()
+    if form is not None and form.validate_on_submit():
+        try:
+            services.triage_flag(
+                current_user,
+                flag,
+                status=form.status.data,
+                root_cause=form.root_cause.data,
+                action=form.action.data,
+                version=int(form.version.data) if form.version.data else None,
+            )
+        except ValidationError as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        except Conflict as error:
+            db.session.rollback()
+            db.session.refresh(flag)
+            flash(error.message, "error")
+            form = FlagForm(formdata=None, obj=flag)
+            form.status.data = flag.status.value
+        else:
+            flash("The flag is saved.", "success")
+            return redirect(url_for("calibration.flag", flag_id=flag.id))
+    return render_template("calibration/flag.html", flag=flag, form=form)

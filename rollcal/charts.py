@@ -1,0 +1,101 @@
+"""Charts drawn on the server as SVG, the same for web pages and PDF reports.
+
+WeasyPrint runs no JavaScript, so charts are finished SVG. pygal draws them; its
+tooltip script is left out (``js=[]``), and pages show a chart through an ``<img>`` of an
+SVG response, so its internal stylesheet never meets the page's Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import pygal
+from pygal.style import Style
+
+# pygal appends a legacy import hook (for its map plug-ins, unused here) to sys.meta_path;
+# it has no find_spec, so every failed import anywhere afterwards warns, and on newer
+# Pythons misbehaves. Take it out again.
+sys.meta_path[:] = [
+    finder for finder in sys.meta_path if type(finder).__name__ != "PluginImportFixer"
+]
+
+RELIABLE, TENTATIVE = 0.800, 0.667
+COLOURS = {
+    "reliable": "#1f7a46",
+    "tentative": "#c08a00",
+    "misaligned": "#b3261e",
+    "none": "#9aa3ad",
+}
+
+
+@dataclass(frozen=True)
+class AlphaBar:
+    """One bar: a group's alpha and its 95% interval (either may be unknown)."""
+
+    label: str
+    alpha: float | None
+    low: float | None = None
+    high: float | None = None
+
+
+def band(alpha: float | None, threshold: float = TENTATIVE) -> str:
+    """Krippendorff's reading of an alpha: reliable, tentative or misaligned."""
+    if alpha is None:
+        return "none"
+    if alpha >= RELIABLE:
+        return "reliable"
+    if alpha >= threshold:
+        return "tentative"
+    return "misaligned"
+
+
+def alpha_chart(
+    bars: list[AlphaBar], *, title: str, threshold: float = TENTATIVE, width: int = 760
+) -> str:
+    """A horizontal bar chart of alpha per group with 95% interval whiskers, as SVG.
+
+    Bars are coloured by band (reliable, tentative, misaligned) so the chart reads in
+    grey print as well through its labels and the table beside it.
+    """
+    style = Style(
+        background="white",
+        plot_background="white",
+        foreground="#1d232b",
+        foreground_strong="#1d232b",
+        foreground_subtle="#c9ced6",
+        font_family="DejaVu Sans, Helvetica, Arial, sans-serif",
+        title_font_size=14,
+        label_font_size=11,
+        major_label_font_size=11,
+        value_font_size=10,
+        colors=("#2457c5",),
+    )
+    height = 90 + 28 * max(len(bars), 1)
+    chart = pygal.HorizontalBar(
+        style=style,
+        width=width,
+        height=height,
+        js=[],
+        show_legend=False,
+        range=(min(0.0, *(b.low or b.alpha or 0 for b in bars)) if bars else 0.0, 1.0),
+        title=f"{title} (threshold {threshold:.3f})",
+        print_values=True,
+        value_formatter=lambda value: f"{value:.3f}",
+        margin=8,
+        show_y_guides=False,
+        x_title="Krippendorff's alpha, bars with 95% bootstrap interval",
+    )
+    ordered = list(reversed(bars))  # pygal draws the first bar at the bottom
+    chart.x_labels = [bar.label for bar in ordered]
+    values = []
+    for bar in ordered:
+        value: dict = {
+            "value": bar.alpha if bar.alpha is not None else 0.0,
+            "color": COLOURS[band(bar.alpha, threshold)],
+        }
+        if bar.low is not None and bar.high is not None:
+            value["ci"] = {"low": bar.low, "high": bar.high}
+        values.append(value)
+    chart.add("alpha", values)
+    return chart.render(is_unicode=True)

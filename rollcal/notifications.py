@@ -1,0 +1,642 @@
+"""Notifications: in-app (the bell), e-mail through an outbox, and each person's choices.
+
+Every notification carries a ``key`` naming what it tells and whom (``checklist_due:42:
+2026-03-02:u7``). The database keeps keys unique and notifications are inserted with
+``INSERT … ON CONFLICT DO NOTHING``, so a job that runs twice, or in two scheduler
+processes at once, tells a person once: the second insert waits for the first
+transaction and then does nothing. An e-mail is queued in the same transaction as the
+notification (or digest) it carries, so it exists exactly when that does.
+
+E-mail leaves through the outbox. ``queue_email`` writes an ``EmailMessage``; the
+``email_delivery`` job claims queued messages one at a time (``FOR UPDATE SKIP LOCKED``
+on PostgreSQL) and sends them over SMTP. Without SMTP settings a message is kept as
+``held`` for an admin to read in the app, and nothing is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask_login import current_user
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from rollcal import mail
+from rollcal.errors import NotFound, ValidationError
+from rollcal.extensions import db
+from rollcal.models import Role, User
+from rollcal.scheduler import claim_rows
+from rollcal.types import UTCDateTime, enum_type, utcnow
+
+log = logging.getLogger("rollcal.notifications")
+
+# A failing message is retried after 2, 4, 8 and 16 minutes, then left as failed.
+MAX_ATTEMPTS = 5
+# The hour of the day, in each person's own time zone, that digests go out after.
+DIGEST_HOUR = 8
+
+EVERYONE = frozenset(Role)
+MANAGERS = frozenset({Role.ADMIN, Role.POM})
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """What a kind of notification is about, for the preferences page."""
+
+    title: str
+    description: str
+    roles: frozenset[Role]
+    is_digest: bool = False
+
+
+class Kind(StrEnum):
+    """The kinds of notification; a person chooses how to get each one."""
+
+    CHECKLIST_DUE = "checklist_due"
+    SESSION_OPENED = "session_opened"
+    SESSION_CLOSING = "session_closing"
+    SESSION_REVEALED = "session_revealed"
+    SESSION_CLOSED = "session_closed"
+    SESSION_PROBLEM = "session_problem"
+    ROLLOUT_LIVE = "rollout_live"
+    DAILY_DIGEST = "daily_digest"
+    WEEKLY_SUMMARY = "weekly_summary"
+
+    @property
+    def info(self) -> KindInfo:
+        """Title, description and who gets this kind."""
+        return KINDS[self]
+
+
+KINDS: dict[Kind, KindInfo] = {
+    Kind.CHECKLIST_DUE: KindInfo(
+        "Checklist items due or overdue",
+        "Once a day for each item of yours that is due within two days or overdue.",
+        frozenset({Role.ADMIN, Role.POM, Role.QA_LEAD}),
+    ),
+    Kind.SESSION_OPENED: KindInfo(
+        "Calibration session opened",
+        "When a session you label in opens.",
+        frozenset({Role.QA_LEAD}),
+    ),
+    Kind.SESSION_CLOSING: KindInfo(
+        "Cases left to label",
+        "24 hours before a session closes, if you still have cases to label.",
+        frozenset({Role.QA_LEAD}),
+    ),
+    Kind.SESSION_REVEALED: KindInfo(
+        "Calibration results revealed",
+        "When you can see your labels against the golden answers and the group.",
+        frozenset({Role.QA_LEAD}),
+    ),
+    Kind.SESSION_CLOSED: KindInfo(
+        "Calibration session closed",
+        "When a session you run closes by itself: its results and the flags raised.",
+        MANAGERS,
+    ),
+    Kind.SESSION_PROBLEM: KindInfo(
+        "A session could not open",
+        "When a session you run reaches its start time but cannot open, and why.",
+        MANAGERS,
+    ),
+    Kind.ROLLOUT_LIVE: KindInfo(
+        "Rollout went live",
+        "When a signed-off rollout you own, or signed off, reaches its go-live date.",
+        frozenset({Role.ADMIN, Role.POM, Role.STAKEHOLDER}),
+    ),
+    Kind.DAILY_DIGEST: KindInfo(
+        "Daily digest",
+        f"An e-mail at {DIGEST_HOUR:02d}:00 your time: for POMs, rollouts at risk, overdue "
+        "items and new flags; for everyone, what you chose to get in the digest.",
+        EVERYONE - {Role.STAKEHOLDER},
+        is_digest=True,
+    ),
+    Kind.WEEKLY_SUMMARY: KindInfo(
+        "Weekly summary",
+        f"An e-mail on Mondays at {DIGEST_HOUR:02d}:00 your time: rollouts, readiness, "
+        "sign-offs and calibration across the organisation.",
+        frozenset({Role.STAKEHOLDER}),
+        is_digest=True,
+    ),
+}
+
+
+class Delivery(StrEnum):
+    """How a person gets one kind of notification."""
+
+    IMMEDIATELY = "immediately"
+    DIGEST = "digest"
+    OFF = "off"
+
+    def title_for(self, kind: Kind) -> str:
+        """The choice as the preferences page words it for ``kind``."""
+        if kind.info.is_digest:
+            return "Send it" if self == Delivery.IMMEDIATELY else "Off"
+        return {
+            "immediately": "In rollcal and by e-mail at once",
+            "digest": "In rollcal, and by e-mail in the daily digest",
+            "off": "Off",
+        }[self.value]
+
+
+def choices_for(kind: Kind) -> list[Delivery]:
+    """The deliveries a person may choose for ``kind`` (a digest is never in a digest)."""
+    if kind.info.is_digest:
+        return [Delivery.IMMEDIATELY, Delivery.OFF]
+    return list(Delivery)
+
+
+class EmailStatus(StrEnum):
+    """Where an e-mail is: waiting to be sent, sent, given up on, or kept (no SMTP)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    HELD = "held"
+
+    @property
+    def title(self) -> str:
+        """The status as an admin reads it."""
+        return {
+            "queued": "Queued",
+            "sent": "Sent",
+            "failed": "Failed",
+            "held": "In the outbox (SMTP not configured)",
+        }[self.value]
+
+
+class DigestKind(StrEnum):
+    """The periodic e-mails."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class EmailMessage(db.Model):
+    """One e-mail in the outbox, with both bodies as they were rendered."""
+
+    __tablename__ = "email_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    to_address: Mapped[str] = mapped_column(sa.String(254))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    text_body: Mapped[str] = mapped_column(sa.Text)
+    html_body: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[EmailStatus] = mapped_column(
+        enum_type(EmailStatus, "email_status"), default=EmailStatus.QUEUED, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+    user: Mapped[User | None] = relationship()
+
+
+class Notification(db.Model):
+    """Something a person should know, shown under the bell until they read it.
+
+    ``delivery`` is how it was delivered when made: ``immediately`` (an e-mail was
+    queued with it) or ``digest`` (it waits for the next daily digest, which sets
+    ``digested_at``).
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (sa.Index("ix_notifications_user_unread", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[Kind] = mapped_column(enum_type(Kind, "notification_kind"))
+    key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    title: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    link: Mapped[str | None] = mapped_column(sa.String(500))
+    delivery: Mapped[Delivery] = mapped_column(enum_type(Delivery, "delivery"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    digested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("email_messages.id", ondelete="SET NULL")
+    )
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def is_read(self) -> bool:
+        """Whether the person has read it."""
+        return self.read_at is not None
+
+
+class NotificationPreference(db.Model):
+    """A person's choice for one kind; without a row the kind is delivered immediately."""
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[Kind] = mapped_column(enum_type(Kind, "notification_kind"), primary_key=True)
+    delivery: Mapped[Delivery] = mapped_column(enum_type(Delivery, "delivery"))
+
+
+class Digest(db.Model):
+    """A daily digest or weekly summary made for one person and period.
+
+    The unique (person, kind, period) row is what makes a digest go out once: it is
+    inserted before the digest is built, in the same transaction as its e-mail. An empty
+    digest is recorded too (without an e-mail), so the period is never looked at again.
+    """
+
+    __tablename__ = "digests"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "kind", "period", name="uq_digests_user_kind_period"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[DigestKind] = mapped_column(enum_type(DigestKind, "digest_kind"))
+    period: Mapped[date] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    summary: Mapped[str] = mapped_column(sa.Text, default="")
+    email_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("email_messages.id", ondelete="SET NULL")
+    )
+
+    email: Mapped[EmailMessage | None] = relationship()
+
+
+# Inserting once ----------------------------------------------------------------------
+
+
+def insert_once(model: type[db.Model], values: dict, unique: list[str]):
+    """Insert a row unless one with the same ``unique`` columns exists; return the new
+    object, or None if the row was there already.
+
+    On PostgreSQL a concurrent insert of the same values waits for the other transaction
+    and then does nothing, so exactly one of two racing schedulers gets the object.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(model).values(**values).on_conflict_do_nothing(index_elements=unique)
+    ).returning(model)
+    return db.session.scalars(statement).first()
+
+
+# Links and times ---------------------------------------------------------------------
+
+
+def path_for(endpoint: str, **values) -> str:
+    """The path of a page, built without a request (jobs have none)."""
+    adapter = current_app.url_map.bind("localhost")
+    return adapter.build(endpoint, values)
+
+
+def absolute_url(path: str) -> str:
+    """A link for an e-mail, on ``ROLLCAL_BASE_URL``."""
+    return current_app.config["ROLLCAL_BASE_URL"].rstrip("/") + path
+
+
+def local_time(value: datetime | None, zone: str) -> str:
+    """A time as the person in ``zone`` reads it, through the same ``localtime`` filter
+    the pages use."""
+    return current_app.jinja_env.filters["localtime"](value, zone=zone)
+
+
+# Preferences -------------------------------------------------------------------------
+
+
+def kinds_for(user: User) -> list[Kind]:
+    """The kinds a person's role may receive, in the order the preferences page lists."""
+    return [kind for kind in Kind if user.role in kind.info.roles]
+
+
+def preferences_for(user: User) -> dict[Kind, Delivery]:
+    """How the person gets each kind of notification their role may receive."""
+    chosen = dict(
+        db.session.execute(
+            sa.select(NotificationPreference.kind, NotificationPreference.delivery).where(
+                NotificationPreference.user_id == user.id
+            )
+        ).all()
+    )
+    return {kind: chosen.get(kind, Delivery.IMMEDIATELY) for kind in kinds_for(user)}
+
+
+def delivery_for(user: User, kind: Kind) -> Delivery:
+    """How the person gets ``kind``: their choice, or immediately."""
+    chosen = db.session.scalar(
+        sa.select(NotificationPreference.delivery).where(
+            NotificationPreference.user_id == user.id, NotificationPreference.kind == kind
+        )
+    )
+    return chosen or Delivery.IMMEDIATELY
+
+
+def save_preferences(user: User, choices: dict[str, str]) -> dict[Kind, Delivery]:
+    """Store the person's choice for every kind their role receives; each must be given
+    and allowed for its kind, or nothing is saved."""
+    kinds = kinds_for(user)
+    parsed: dict[Kind, Delivery] = {}
+    for kind in kinds:
+        raw = choices.get(kind.value)
+        try:
+            delivery = Delivery(raw)
+        except ValueError:
+            raise ValidationError.field(kind.value, "choose how to get these.") from None
+        if delivery not in choices_for(kind):
+            raise ValidationError.field(kind.value, "that choice is not available here.")
+        parsed[kind] = delivery
+    existing = {
+        preference.kind: preference
+        for preference in db.session.scalars(
+            sa.select(NotificationPreference).where(NotificationPreference.user_id == user.id)
+        )
+    }
+    for kind, delivery in parsed.items():
+        if kind in existing:
+            existing[kind].delivery = delivery
+        else:
+            db.session.add(NotificationPreference(user_id=user.id, kind=kind, delivery=delivery))
+    db.session.commit()
+    return parsed
+
+
+# Making notifications and e-mails -----------------------------------------------------
+
+
+def notification_key(kind: Kind, about: str, user: User) -> str:
+    """The unique key of one notification: what it tells, about what, to whom."""
+    return f"{kind.value}:{about}:u{user.id}"
+
+
+def already_notified(keys: list[str]) -> set[str]:
+    """Which of ``keys`` exist already: lets frequent jobs skip known work cheaply (the
+    unique key, not this check, is what keeps two schedulers from doubling)."""
+    if not keys:
+        return set()
+    return set(db.session.scalars(sa.select(Notification.key).where(Notification.key.in_(keys))))
+
+
+def notify(
+    user: User,
+    kind: Kind,
+    *,
+    about: str,
+    title: str,
+    body: str = "",
+    link: str | None = None,
+    email: bool = True,
+) -> Notification | None:
+    """Tell ``user`` something once; return the notification, or None if they turned
+    this kind off or were told already (``about`` names the subject, e.g. an item and a
+    day). With ``email`` and the person's choice "immediately", the e-mail is queued in
+    the same transaction. The caller commits."""
+    if not user.active:
+        return None
+    delivery = delivery_for(user, kind)
+    if delivery == Delivery.OFF:
+        return None
+    notification = insert_once(
+        Notification,
+        {
+            "user_id": user.id,
+            "kind": kind,
+            "key": notification_key(kind, about, user),
+            "title": title[:300],
+            "body": body,
+            "link": link,
+            "delivery": delivery,
+            "created_at": utcnow(),
+        },
+        ["key"],
+    )
+    if notification is not None and email and delivery == Delivery.IMMEDIATELY:
+        message = queue_email(
+            user,
+            kind.value,
+            subject=title,
+            template="notification",
+            notifications=[notification],
+        )
+        notification.email_id = message.id
+    return notification
+
+
+def queue_email(user: User, kind: str, *, subject: str, template: str, **context) -> EmailMessage:
+    """Render ``email/<template>.txt`` and ``.html`` for ``user`` and put the e-mail in the
+    outbox: queued for SMTP, or held when SMTP is not configured. The caller commits."""
+    context = {
+        "recipient": user,
+        "zone": user.timezone,
+        "url": absolute_url,
+        "subject": subject,
+        "preferences_url": absolute_url(path_for("notifications.preferences")),
+        **context,
+    }
+    text, html = mail.render(template, context)
+    configured = mail.smtp_configured(current_app.config)
+    message = EmailMessage(
+        user_id=user.id,
+        to_address=user.email,
+        kind=kind,
+        subject=subject[:300],
+        text_body=text,
+        html_body=html,
+        status=EmailStatus.QUEUED if configured else EmailStatus.HELD,
+        created_at=utcnow(),
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+# Sending ----------------------------------------------------------------------------
+
+
+def deliver_queued() -> str:
+    """Send queued e-mails over SMTP, one claimed row at a time (the ``email_delivery``
+    job). A message is locked while it is sent and marked sent in the same transaction,
+    so two schedulers never send it twice; a failure is retried later with backoff."""
+    config = current_app.config
+    if not mail.smtp_configured(config):
+        return "SMTP is not configured; e-mails are kept in the outbox"
+    sent = failed = 0
+    problem = None
+    with mail.Connection(config) as connection:
+        while problem is None:
+            now = utcnow()
+            message = db.session.scalars(
+                claim_rows(
+                    sa.select(EmailMessage)
+                    .where(
+                        EmailMessage.status == EmailStatus.QUEUED,
+                        EmailMessage.next_attempt_at <= now,
+                    )
+                    .order_by(EmailMessage.id)
+                    .limit(1)
+                )
+            ).first()
+            if message is None:
+                break
+            message.attempts += 1
+            mime = mail.build_message(
+                sender=config["ROLLCAL_MAIL_FROM"],
+                to=message.to_address,
+                subject=message.subject,
+                text=message.text_body,
+                html=message.html_body,
+            )
+            # Lets an operator match a delivered e-mail to its row in the outbox.
+            mime["X-Rollcal-Email"] = str(message.id)
+            try:
+                connection.send(mime)
+            except (OSError, smtplib.SMTPException) as error:
+                # Stop at the first failure: the server is probably down, and the other
+                # messages are better left for the next run than failed one by one.
+                problem = f"{type(error).__name__}: {error}"
+                message.last_error = problem
+                if message.attempts >= MAX_ATTEMPTS:
+                    message.status = EmailStatus.FAILED
+                else:
+                    message.next_attempt_at = now + timedelta(minutes=2**message.attempts)
+                failed += 1
+                log.warning("E-mail %s to %s failed: %s", message.id, message.to_address, problem)
+            else:
+                message.status, message.sent_at, message.last_error = EmailStatus.SENT, now, None
+                sent += 1
+            db.session.commit()
+    summary = f"sent {sent} e-mail{'s' if sent != 1 else ''}"
+    if problem:
+        summary += f"; stopped after a failure: {problem}"
+    return summary
+
+
+# Reading ----------------------------------------------------------------------------
+
+
+def notifications_of(user: User) -> sa.Select:
+    """The person's notifications, unread first, newest first."""
+    return (
+        sa.select(Notification)
+        .where(Notification.user_id == user.id)
+        .order_by(Notification.read_at.is_not(None), Notification.created_at.desc())
+    )
+
+
+def unread_count(user: User) -> int:
+    """How many of the person's notifications are unread (the bell's number)."""
+    return db.session.scalar(
+        sa.select(sa.func.count(Notification.id)).where(
+            Notification.user_id == user.id, Notification.read_at.is_(None)
+        )
+    )
+
+
+def get_notification(user: User, notification_id: int) -> Notification:
+    """One of the person's own notifications; anyone else's is ``NotFound``."""
+    notification = db.session.scalar(
+        sa.select(Notification).where(
+            Notification.id == notification_id, Notification.user_id == user.id
+        )
+    )
+    if notification is None:
+        raise NotFound("Notification was not found.")
+    return notification
+
+
+def mark_read(user: User, notification: Notification) -> Notification:
+    """Mark one of the person's notifications read (reading it twice changes nothing)."""
+    if notification.user_id != user.id:
+        raise NotFound("Notification was not found.")
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        db.session.commit()
+    return notification
+
+
+def mark_all_read(user: User) -> int:
+    """Mark every unread notification of the person read; return how many."""
+    result = db.session.execute(
+        sa.update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
+    db.session.commit()
+    return result.rowcount
+
+
+def pending_digest(user: User) -> list[Notification]:
+    """Notifications waiting for the person's next daily digest, oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Notification)
+            .where(
+                Notification.user_id == user.id,
+                Notification.delivery == Delivery.DIGEST,
+                Notification.digested_at.is_(None),
+            )
+            .order_by(Notification.created_at)
+        )
+    )
+
+
+def outbox() -> sa.Select:
+    """Every e-mail, newest first (the admin's outbox)."""
+    return sa.select(EmailMessage).order_by(EmailMessage.id.desc())
+
+
+def get_email(email_id: int) -> EmailMessage:
+    """One e-mail of the outbox, or ``NotFound``."""
+    message = db.session.get(EmailMessage, email_id)
+    if message is None:
+        raise NotFound("E-mail was not found.")
+    return message
+
+
+# Digests ----------------------------------------------------------------------------
+
+
+def claim_digest(user: User, kind: DigestKind, period: date) -> Digest | None:
+    """Record that ``user``'s digest of ``kind`` for ``period`` is being made; None if it
+    was made already (by this or another scheduler). The caller builds it and commits."""
+    return insert_once(
+        Digest,
+        {"user_id": user.id, "kind": kind, "period": period, "created_at": utcnow()},
+        ["user_id", "kind", "period"],
+    )
+
+
+def previous_digest(user: User, kind: DigestKind, before: date) -> Digest | None:
+    """The person's last digest of ``kind`` before ``period``, if any."""
+    return db.session.scalar(
+        sa.select(Digest)
+        .where(Digest.user_id == user.id, Digest.kind == kind, Digest.period < before)
+        .order_by(Digest.period.desc())
+        .limit(1)
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Give every page the signed-in person's unread count, for the bell."""
+
+    @app.context_processor
+    def bell():
+        def unread_notifications() -> int:
+            if not current_user.is_authenticated:
+                return 0
+            return unread_count(current_user)
+
+        return {"unread_notifications": unread_notifications}

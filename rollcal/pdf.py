@@ -1,0 +1,322 @@
+"""PDF rendering with WeasyPrint: only the app's own static files, big jobs in a child
+process, and a cache so each distinct report is rendered once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import multiprocessing
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy.orm import Mapped, mapped_column
+from weasyprint import HTML, Attachment
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from rollcal.extensions import db
+from rollcal.types import UTCDateTime, enum_type, utcnow
+
+# Reports name their stylesheets and images under this base; the fetcher maps it onto the
+# static folder and refuses every other address (no file://, no network).
+STATIC_BASE = "https://rollcal.invalid/static/"
+# How long a request waits for a render before showing "preparing…" instead.
+WAIT_SECONDS = 1.0
+
+
+class StaticOnlyFetcher(URLFetcher):
+    """A WeasyPrint URL fetcher that serves files of one folder and nothing else."""
+
+    def __init__(self, static_folder: str | Path):
+        super().__init__(allowed_protocols=("https",))
+        self._root = Path(static_folder).resolve()
+
+    def fetch(self, url, headers=None):  # noqa: D102 - WeasyPrint's interface
+        if not url.startswith(STATIC_BASE):
+            raise ValueError(f"reports load only rollcal's own static files, not {url}")
+        path = (self._root / url[len(STATIC_BASE) :].split("?")[0]).resolve()
+        if self._root not in path.parents or not path.is_file():
+            raise ValueError(f"no static file at {url}")
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
+
+
+@dataclass(frozen=True)
+class PdfAttachment:
+    """A file embedded in the PDF (for example the data behind a report, as CSV)."""
+
+    name: str
+    content: bytes
+    description: str = ""
+
+
+def render_pdf(
+    html: str,
+    static_folder: str,
+    *,
+    attachments: tuple[PdfAttachment, ...] = (),
+    pdf_variant: str | None = None,
+) -> bytes:
+    """The PDF of ``html``, in this process."""
+    fetcher = StaticOnlyFetcher(static_folder)
+    embedded = [
+        Attachment(
+            string=item.content, name=item.name, description=item.description, url_fetcher=fetcher
+        )
+        for item in attachments
+    ]
+    document = HTML(string=html, base_url=STATIC_BASE, url_fetcher=fetcher)
+    return document.write_pdf(attachments=embedded or None, pdf_variant=pdf_variant)
+
+
+def peak_memory_kib() -> int:
+    """This process's peak resident memory so far, in KiB (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _child(connection, html, static_folder, attachments, pdf_variant) -> None:
+    try:
+        pdf = render_pdf(html, static_folder, attachments=attachments, pdf_variant=pdf_variant)
+        connection.send(("ok", pdf, peak_memory_kib()))
+    except Exception as error:  # the parent re-raises it with the message
+        connection.send(("error", f"{type(error).__name__}: {error}", 0))
+    finally:
+        connection.close()
+
+
+_context = multiprocessing.get_context("forkserver")
+# "__main__" first: the fork server imports the main module once, so that each child need
+# not import it again (multiprocessing otherwise re-runs it for every child).
+_context.set_forkserver_preload(["__main__", "weasyprint", "rollcal.pdf"])
+
+
+def render_pdf_in_child(
+    html: str,
+    static_folder: str,
+    *,
+    attachments: tuple[PdfAttachment, ...] = (),
+    pdf_variant: str | None = None,
+    timeout: float = 300,
+) -> bytes:
+    """The PDF of ``html``, rendered in a short-lived child process.
+
+    WeasyPrint holds on to memory after a large document; a child returns all of it to
+    the system when it exits, so a web worker stays small. The fork server already has
+    WeasyPrint imported, so a child starts in milliseconds.
+    """
+    return render_in_child_measured(
+        html, static_folder, attachments=attachments, pdf_variant=pdf_variant, timeout=timeout
+    )[0]
+
+
+def render_in_child_measured(
+    html: str,
+    static_folder: str,
+    *,
+    attachments: tuple[PdfAttachment, ...] = (),
+    pdf_variant: str | None = None,
+    timeout: float = 300,
+) -> tuple[bytes, int]:
+    """``render_pdf_in_child``, also returning the child's peak memory in KiB."""
+    receiver, sender = _context.Pipe(duplex=False)
+    process = _context.Process(
+        target=_child, args=(sender, html, static_folder, attachments, pdf_variant), daemon=True
+    )
+    process.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout):
+            raise RuntimeError(f"rendering the PDF took longer than {timeout:.0f} s")
+        outcome, payload, peak_kib = receiver.recv()
+    finally:
+        receiver.close()
+        process.join(5)
+        if process.is_alive():
+            process.kill()
+    if outcome != "ok":
+        raise RuntimeError(f"rendering the PDF failed: {payload}")
+    return payload, peak_kib
+
+
+# The cache of rendered reports ----------------------------------------------------------
+
+
+class RenderStatus(StrEnum):
+    """Where a cached report is."""
+
+    PREPARING = "preparing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class ReportFile(db.Model):
+    """One rendered report, keyed by a hash of its content so it is rendered once."""
+
+    __tablename__ = "report_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    subject_id: Mapped[int] = mapped_column()
+    # Who the copy is for: "all", or "vendor:<id>" for a QA lead's vendor-scoped copy.
+    audience: Mapped[str] = mapped_column(sa.String(32), default="all")
+    title: Mapped[str] = mapped_column(sa.String(300))
+    content_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    status: Mapped[RenderStatus] = mapped_column(enum_type(RenderStatus, "render_status"))
+    pdf: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
+    sha256: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def filename(self) -> str:
+        """A file name for downloads."""
+        return f"rollcal-{self.kind}-{self.subject_id}-{(self.sha256 or '')[:8]}.pdf"
+
+
+def audience_of(user) -> str:
+    """The audience of the copy a person may read: their vendor for QA leads, else all."""
+    if user is not None and user.vendor_id is not None:
+        return f"vendor:{user.vendor_id}"
+    return "all"
+
+
+@dataclass(frozen=True)
+class ReportSource:
+    """What a report is made of: HTML whose ``{{generated_at}}`` marker is filled in at
+    render time, so that the cache key depends on the content alone."""
+
+    kind: str
+    subject_id: int
+    title: str
+    html: str
+    audience: str = "all"
+    attachments: tuple[PdfAttachment, ...] = ()
+    pdf_variant: str | None = None
+
+    GENERATED_MARKER = "%%GENERATED_AT%%"
+
+    @property
+    def content_key(self) -> str:
+        """The SHA-256 of everything that shapes the PDF except the time of generation."""
+        digest = hashlib.sha256()
+        for part in (
+            self.kind,
+            str(self.subject_id),
+            self.audience,
+            self.pdf_variant or "",
+            self.html,
+        ):
+            digest.update(part.encode())
+            digest.update(b"\0")
+        for item in self.attachments:
+            digest.update(item.name.encode() + b"\0" + item.content + b"\0")
+        return digest.hexdigest()
+
+    def final_html(self, at: datetime) -> str:
+        """The HTML with the generation time written in."""
+        return self.html.replace(self.GENERATED_MARKER, at.strftime("%d %b %Y %H:%M UTC"))
+
+
+# Documents larger than this are rendered in a child process; smaller ones cost less to
+# render here than to hand to a child.
+CHILD_THRESHOLD_BYTES = 40_000
+
+
+def render_source(source: ReportSource, static_folder: str) -> bytes:
+    """Render a report source now, without the cache (large ones in a child process)."""
+    if len(source.html) < CHILD_THRESHOLD_BYTES:
+        return render_pdf(
+            source.final_html(utcnow()),
+            static_folder,
+            attachments=source.attachments,
+            pdf_variant=source.pdf_variant,
+        )
+    return render_pdf_in_child(
+        source.final_html(utcnow()),
+        static_folder,
+        attachments=source.attachments,
+        pdf_variant=source.pdf_variant,
+    )
+
+
+def _render_into(app: Flask, report_id: int, source: ReportSource) -> None:
+    """Render and store one cached report; runs in a background thread."""
+    with app.app_context():
+        try:
+            pdf = render_source(source, app.static_folder)
+        except Exception as error:
+            app.logger.exception("report %s failed", report_id)
+            values = {"status": RenderStatus.FAILED, "error": str(error)}
+        else:
+            values = {
+                "status": RenderStatus.READY,
+                "pdf": pdf,
+                "sha256": hashlib.sha256(pdf).hexdigest(),
+            }
+        db.session.execute(
+            sa.update(ReportFile)
+            .where(ReportFile.id == report_id)
+            .values(finished_at=utcnow(), **values)
+        )
+        db.session.commit()
+        db.session.remove()
+
+
+def cached_report(source: ReportSource, *, wait: float = WAIT_SECONDS) -> ReportFile:
+    """The cached report for this content, rendering it first if needed.
+
+    A render that finishes within ``wait`` seconds is returned ready; a longer one goes
+    on in the background and the row comes back ``preparing`` for the page to poll.
+    """
+    key = source.content_key
+    existing = db.session.scalar(sa.select(ReportFile).where(ReportFile.content_key == key))
+    if existing is not None and existing.status != RenderStatus.FAILED:
+        return existing
+    if existing is not None:
+        db.session.delete(existing)
+        db.session.flush()
+    report = ReportFile(
+        kind=source.kind,
+        subject_id=source.subject_id,
+        title=source.title[:300],
+        content_key=key,
+        status=RenderStatus.PREPARING,
+    )
+    db.session.add(report)
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        # Someone asked for the same content at the same moment: theirs is the render.
+        db.session.rollback()
+        return db.session.scalar(sa.select(ReportFile).where(ReportFile.content_key == key))
+    app = current_app._get_current_object()
+    if app.config.get("ROLLCAL_RENDER_INLINE"):
+        # Tests render in the request: their database transaction is not shared with a thread.
+        _render_inline(report, source, app.static_folder)
+        return report
+    worker = threading.Thread(target=_render_into, args=(app, report.id, source), daemon=True)
+    worker.start()
+    worker.join(wait)
+    db.session.expire(report)
+    return report
+
+
+def _render_inline(report: ReportFile, source: ReportSource, static_folder: str) -> None:
+    try:
+        pdf = render_source(source, static_folder)
+    except Exception as error:
+        report.status, report.error = RenderStatus.FAILED, str(error)
+    else:
+        report.status, report.pdf = RenderStatus.READY, pdf
+        report.sha256 = hashlib.sha256(pdf).hexdigest()
+    report.finished_at = utcnow()
+    db.session.commit()

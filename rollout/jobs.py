@@ -1,0 +1,561 @@
+"""What the scheduler runs for rollouts: reminders, go-live, daily digests, weekly summary.
+
+Each function runs inside an app context (``rollcal.scheduler`` wraps it), returns a
+one-line summary, and is safe to run twice or in two schedulers at once: rollouts are
+claimed with ``FOR UPDATE SKIP LOCKED`` before they change state, every notification has
+a unique key, and every digest a unique (person, kind, period) record, inserted in the
+same transaction as its e-mail (see ``rollcal.notifications``).
+
+"Today" is each person's own day, in their time zone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from calibration.models import AgreementSnapshot, CalibrationSession, Flag, FlagStatus
+from rollcal.audit import record
+from rollcal.extensions import db
+from rollcal.models import Role, Site, User, vendor_owners
+from rollcal.notifications import (
+    DIGEST_HOUR,
+    Delivery,
+    DigestKind,
+    Kind,
+    Notification,
+    already_notified,
+    claim_digest,
+    delivery_for,
+    notification_key,
+    notify,
+    path_for,
+    pending_digest,
+    previous_digest,
+    queue_email,
+)
+from rollcal.scheduler import claim_rows
+from rollcal.types import utcnow
+from rollout import readiness
+from rollout.models import (
+    ChecklistItem,
+    ItemStatus,
+    PolicyVersion,
+    Rollout,
+    RolloutStatus,
+    Side,
+)
+from rollout.queries import build_boards
+
+log = logging.getLogger("rollcal.jobs")
+
+REMIND_WITHIN_DAYS = readiness.DUE_SOON_DAYS
+UNDER_WAY = (RolloutStatus.PLANNING, RolloutStatus.IN_PROGRESS, RolloutStatus.AWAITING_SIGNOFF)
+OPEN_ITEM = (ItemStatus.TODO, ItemStatus.IN_PROGRESS, ItemStatus.BLOCKED)
+SEVERITY_ORDER = sa.case({"high": 0, "medium": 1, "low": 2}, value=Flag.severity, else_=3)
+# Digests list this many overdue items and flags; the rest are counted and linked.
+DIGEST_LIST_LIMIT = 10
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
+def local_now(user: User, now: datetime) -> datetime:
+    """``now`` in the person's time zone."""
+    return now.astimezone(ZoneInfo(user.timezone))
+
+
+# Checklist reminders ----------------------------------------------------------------
+
+
+def remind_assignees() -> str:
+    """Remind people of open checklist items due within two days or overdue: once per
+    item per day of theirs. Unassigned vendor items go to the vendor's QA leads,
+    unassigned POM items to the rollout's owner. One e-mail per person lists the items."""
+    now = utcnow()
+    # The furthest "today + 2" anywhere on Earth is at most a day past UTC's.
+    horizon = now.date() + timedelta(days=REMIND_WITHIN_DAYS + 1)
+    items = db.session.scalars(
+        sa.select(ChecklistItem)
+        .join(Rollout, Rollout.id == ChecklistItem.rollout_id)
+        .where(
+            ChecklistItem.status.in_(OPEN_ITEM),
+            ChecklistItem.gate.is_(False),
+            ChecklistItem.due_date <= horizon,
+            # After sign-off an item left open is history, not work: no more nagging.
+            Rollout.status.in_(UNDER_WAY),
+        )
+        .options(
+            selectinload(ChecklistItem.site).selectinload(Site.vendor),
+            selectinload(ChecklistItem.assignee),
+            selectinload(ChecklistItem.rollout).selectinload(Rollout.owner),
+            selectinload(ChecklistItem.rollout)
+            .selectinload(Rollout.policy_version)
+            .selectinload(PolicyVersion.policy),
+        )
+        .order_by(ChecklistItem.id)
+    ).all()
+    qa_leads = _qa_leads_by_vendor({item.site.vendor_id for item in items})
+    by_person: dict[int, tuple[User, list[ChecklistItem]]] = {}
+    for item in items:
+        if item.assignee is not None:
+            people = [item.assignee]
+        elif item.side == Side.VENDOR:
+            people = qa_leads.get(item.site.vendor_id, [])
+        else:
+            people = [item.rollout.owner]
+        for person in people:
+            by_person.setdefault(person.id, (person, []))[1].append(item)
+    reminded = people_told = 0
+    for person_id in sorted(by_person):
+        person, candidates = by_person[person_id]
+        told = _remind(person, candidates, now)
+        reminded += told
+        people_told += bool(told)
+    return f"{_plural(reminded, 'reminder')} to {_plural(people_told, 'person', 'people')}"
+
+
+def _qa_leads_by_vendor(vendor_ids: set[int]) -> dict[int, list[User]]:
+    leads: dict[int, list[User]] = defaultdict(list)
+    if vendor_ids:
+        for user in db.session.scalars(
+            sa.select(User)
+            .where(User.vendor_id.in_(vendor_ids), User.role == Role.QA_LEAD, User.active)
+            .order_by(User.id)
+        ):
+            leads[user.vendor_id].append(user)
+    return leads
+
+
+def _due_words(due: date, today: date) -> str:
+    days = (due - today).days
+    if days < 0:
+        return f"Overdue by {_plural(-days, 'day')}"
+    return {0: "Due today", 1: "Due tomorrow"}.get(days, f"Due in {days} days")
+
+
+def _remind(person: User, candidates: list[ChecklistItem], now: datetime) -> int:
+    """Remind one person of their items due by their today + 2, in one transaction."""
+    today = local_now(person, now).date()
+    due = [item for item in candidates if item.due_date <= today + timedelta(REMIND_WITHIN_DAYS)]
+    about = {item.id: f"{item.id}:{today.isoformat()}" for item in due}
+    known = already_notified(
+        [notification_key(Kind.CHECKLIST_DUE, about[item.id], person) for item in due]
+    )
+    created: list[tuple[Notification, ChecklistItem]] = []
+    # Item id order: two schedulers insert the same keys in the same order, so the second
+    # waits on the first rather than deadlocking with it.
+    for item in due:
+        if notification_key(Kind.CHECKLIST_DUE, about[item.id], person) in known:
+            continue
+        notification = notify(
+            person,
+            Kind.CHECKLIST_DUE,
+            about=about[item.id],
+            title=f"{_due_words(item.due_date, today)}: {item.title}",
+            body=f"{item.site.label} · {item.rollout.title}. "
+            f"Due {item.due_date:%d %b %Y}; {item.status.title.lower()}.",
+            link=path_for("rollout.item", item_id=item.id),
+            email=False,
+        )
+        if notification is not None:
+            created.append((notification, item))
+    if created and created[0][0].delivery == Delivery.IMMEDIATELY:
+        subject = (
+            created[0][0].title
+            if len(created) == 1
+            else f"{len(created)} checklist items are due or overdue"
+        )
+        message = queue_email(
+            person,
+            Kind.CHECKLIST_DUE.value,
+            subject=subject,
+            template="checklist_due",
+            entries=[
+                {
+                    "item": item,
+                    "when": _due_words(item.due_date, today),
+                    "link": notification.link,
+                }
+                for notification, item in created
+            ],
+        )
+        for notification, _ in created:
+            notification.email_id = message.id
+    db.session.commit()
+    return len(created)
+
+
+# Go-live -----------------------------------------------------------------------------
+
+
+def take_rollouts_live() -> str:
+    """Move signed-off rollouts to live once the go-live date has come in the owner's time
+    zone; tell the owner and the stakeholders."""
+    now = utcnow()
+    went_live = 0
+    skipped: set[int] = set()
+    # No time zone is more than 14 hours ahead of UTC: tomorrow (UTC) bounds every owner's today.
+    due = sa.select(Rollout).where(
+        Rollout.status == RolloutStatus.SIGNED_OFF,
+        Rollout.go_live_date <= now.date() + timedelta(days=1),
+    )
+    while True:
+        statement = due.where(Rollout.id.not_in(skipped)) if skipped else due
+        rollout = db.session.scalars(claim_rows(statement.order_by(Rollout.id).limit(1))).first()
+        if rollout is None:
+            break
+        if rollout.go_live_date > local_now(rollout.owner, now).date():
+            skipped.add(rollout.id)
+            db.session.rollback()
+            continue
+        rollout_id = rollout.id
+        try:
+            rollout.status = RolloutStatus.LIVE
+            # The versioned UPDATE first: if someone changed the rollout meanwhile (it is
+            # locked only on PostgreSQL), nothing else of this rollout is written.
+            db.session.flush()
+            record(
+                None,
+                "rollout.status",
+                rollout,
+                f"Status Signed off → Live: go-live date {rollout.go_live_date:%d %b %Y} reached",
+                before={"status": RolloutStatus.SIGNED_OFF.value},
+                after={"status": RolloutStatus.LIVE.value},
+                rollout_id=rollout.id,
+            )
+            _tell_live(rollout)
+            db.session.commit()
+        except StaleDataError:
+            db.session.rollback()
+            skipped.add(rollout_id)
+            continue
+        went_live += 1
+        log.info("Rollout %s is live", rollout_id)
+    return f"{_plural(went_live, 'rollout')} went live"
+
+
+def _tell_live(rollout: Rollout) -> None:
+    stakeholders = db.session.scalars(
+        sa.select(User).where(User.role == Role.STAKEHOLDER, User.active).order_by(User.id)
+    ).all()
+    people = {rollout.owner.id: rollout.owner} | {user.id: user for user in stakeholders}
+    for person_id in sorted(people):
+        notify(
+            people[person_id],
+            Kind.ROLLOUT_LIVE,
+            about=str(rollout.id),
+            title=f"Live: {rollout.title}",
+            body=f"Signed off and live from {rollout.go_live_date:%d %b %Y} at "
+            f"{_plural(len(rollout.rollout_sites), 'site')}.",
+            link=path_for("rollout.board", rollout_id=rollout.id),
+        )
+
+
+# Daily digest ------------------------------------------------------------------------
+
+
+@dataclass
+class SiteRisk:
+    """One site of a rollout that is at risk or blocked, and why."""
+
+    site: str
+    state: readiness.State
+    reasons: tuple[str, ...]
+
+
+@dataclass
+class RolloutRisk:
+    """A rollout with sites at risk or blocked."""
+
+    rollout: Rollout
+    link: str
+    sites: list[SiteRisk]
+
+
+@dataclass
+class PomReport:
+    """What a POM's daily digest tells: rollouts at risk, overdue items, new flags."""
+
+    at_risk: list[RolloutRisk] = field(default_factory=list)
+    overdue: list[ChecklistItem] = field(default_factory=list)
+    overdue_total: int = 0
+    new_flags: list[Flag] = field(default_factory=list)
+    new_flags_total: int = 0
+
+    @property
+    def has_news(self) -> bool:
+        """Whether there is anything to tell."""
+        return bool(self.at_risk or self.overdue_total or self.new_flags_total)
+
+    @property
+    def summary(self) -> str:
+        """One line for the admin's record of the digest."""
+        return (
+            f"{_plural(len(self.at_risk), 'rollout')} at risk, "
+            f"{_plural(self.overdue_total, 'overdue item')}, "
+            f"{_plural(self.new_flags_total, 'new flag')}"
+        )
+
+
+def pom_report(pom: User, today: date, since: datetime) -> PomReport:
+    """The POM's rollouts at risk and their overdue items today, and the flags raised
+    since ``since`` in sessions they run, on their rollouts or at vendors they own."""
+    report = PomReport()
+    rollouts = list(
+        db.session.scalars(
+            sa.select(Rollout)
+            .where(Rollout.owner_id == pom.id, Rollout.status.in_(UNDER_WAY))
+            .order_by(Rollout.go_live_date, Rollout.id)
+        )
+    )
+    for board in build_boards(None, rollouts, today):
+        risky = [
+            SiteRisk(row.site.label, row.readiness.state, row.readiness.reasons)
+            for row in board.rows
+            if row.readiness.state in (readiness.State.AT_RISK, readiness.State.BLOCKED)
+        ]
+        if risky:
+            link = path_for("rollout.board", rollout_id=board.rollout.id)
+            report.at_risk.append(RolloutRisk(board.rollout, link, risky))
+    overdue = sorted(
+        (
+            item
+            for rollout in rollouts
+            for item in rollout.items
+            if item.required and not item.gate and not item.is_closed and item.due_date < today
+        ),
+        key=lambda item: (item.due_date, item.rollout_id, item.position, item.site_id),
+    )
+    report.overdue, report.overdue_total = overdue[:DIGEST_LIST_LIMIT], len(overdue)
+    owned_vendors = sa.select(vendor_owners.c.vendor_id).where(vendor_owners.c.user_id == pom.id)
+    flags = (
+        sa.select(Flag)
+        .join(CalibrationSession, CalibrationSession.id == Flag.session_id)
+        .where(
+            Flag.status == FlagStatus.OPEN,
+            Flag.raised_at >= since,
+            sa.or_(
+                CalibrationSession.created_by_id == pom.id,
+                CalibrationSession.rollout_id.in_(
+                    sa.select(Rollout.id).where(Rollout.owner_id == pom.id)
+                ),
+                Flag.vendor_id.in_(owned_vendors),
+            ),
+        )
+    )
+    report.new_flags_total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(flags.subquery())
+    )
+    report.new_flags = list(
+        db.session.scalars(
+            flags.options(selectinload(Flag.session))
+            .order_by(SEVERITY_ORDER, Flag.raised_at.desc(), Flag.id)
+            .limit(DIGEST_LIST_LIMIT)
+        )
+    )
+    return report
+
+
+def send_daily_digests() -> str:
+    """After 08:00 in each person's time zone, once a day, e-mail each POM their digest
+    and anyone with notifications waiting for the digest their digest; an empty digest
+    is recorded but not sent."""
+    now = utcnow()
+    waiting = sa.select(Notification.user_id).where(
+        Notification.delivery == Delivery.DIGEST, Notification.digested_at.is_(None)
+    )
+    people = db.session.scalars(
+        sa.select(User)
+        .where(User.active, sa.or_(User.role == Role.POM, User.id.in_(waiting)))
+        .order_by(User.id)
+    ).all()
+    made = emailed = 0
+    for person in people:
+        local = local_now(person, now)
+        if local.hour < DIGEST_HOUR:
+            continue
+        digest = claim_digest(person, DigestKind.DAILY, local.date())
+        if digest is None:
+            db.session.rollback()
+            continue
+        made += 1
+        previous = previous_digest(person, DigestKind.DAILY, local.date())
+        since = previous.created_at if previous else now - timedelta(days=1)
+        report = pom_report(person, local.date(), since) if person.role == Role.POM else None
+        pending = pending_digest(person)
+        has_news = bool((report and report.has_news) or pending)
+        parts = [report.summary] if report else []
+        if pending:
+            parts.append(_plural(len(pending), "waiting notification"))
+        digest.summary = "; ".join(parts) or "nothing to tell"
+        if has_news and delivery_for(person, Kind.DAILY_DIGEST) != Delivery.OFF:
+            message = queue_email(
+                person,
+                Kind.DAILY_DIGEST.value,
+                subject=f"rollcal daily digest — {local:%a %d %b %Y}",
+                template="daily_digest",
+                day=local.date(),
+                report=report,
+                pending=pending,
+                flags_link=path_for("calibration.flags"),
+                my_items_link=path_for("rollout.my_items"),
+            )
+            digest.email_id = message.id
+            emailed += 1
+        for notification in pending:
+            notification.digested_at = now
+            notification.email_id = digest.email_id
+        db.session.commit()
+    return f"made {_plural(made, 'digest')}, e-mailed {emailed}"
+
+
+# Weekly summary ----------------------------------------------------------------------
+
+
+@dataclass
+class RolloutLine:
+    """One rollout in the weekly summary, with its sites counted by readiness."""
+
+    rollout: Rollout
+    link: str
+    counts: dict
+
+
+@dataclass
+class SessionLine:
+    """A session that closed this week, with its overall agreement."""
+
+    session: CalibrationSession
+    link: str
+    alpha: float | None
+
+
+@dataclass
+class WeeklyReport:
+    """The organisation's week: rollouts under way, awaiting sign-off, live; calibration."""
+
+    under_way: list[RolloutLine] = field(default_factory=list)
+    awaiting_signoff: list[RolloutLine] = field(default_factory=list)
+    went_live: list[RolloutLine] = field(default_factory=list)
+    sessions: list[SessionLine] = field(default_factory=list)
+    open_flags: int = 0
+    open_high_flags: int = 0
+
+
+def weekly_report(today: date, now: datetime) -> WeeklyReport:
+    """The week up to ``now``, rollout readiness as of ``today``."""
+    report = WeeklyReport()
+    week_ago = now - timedelta(days=7)
+    rollouts = list(
+        db.session.scalars(
+            sa.select(Rollout)
+            .where(
+                sa.or_(
+                    Rollout.status.in_([*UNDER_WAY, RolloutStatus.SIGNED_OFF]),
+                    sa.and_(
+                        Rollout.status == RolloutStatus.LIVE,
+                        Rollout.go_live_date > today - timedelta(days=7),
+                    ),
+                )
+            )
+            .order_by(Rollout.go_live_date, Rollout.id)
+        )
+    )
+    for board in build_boards(None, rollouts, today):
+        rollout = board.rollout
+        line = RolloutLine(
+            rollout, path_for("rollout.board", rollout_id=rollout.id), dict(board.counts)
+        )
+        if rollout.status == RolloutStatus.LIVE:
+            report.went_live.append(line)
+        elif rollout.status == RolloutStatus.AWAITING_SIGNOFF:
+            report.awaiting_signoff.append(line)
+        else:
+            report.under_way.append(line)
+    closed = db.session.scalars(
+        sa.select(CalibrationSession)
+        .where(CalibrationSession.closed_at >= week_ago)
+        .order_by(CalibrationSession.closed_at)
+    ).all()
+    latest = {}
+    if closed:
+        newest = (
+            sa.select(sa.func.max(AgreementSnapshot.id))
+            .where(AgreementSnapshot.session_id.in_([s.id for s in closed]))
+            .group_by(AgreementSnapshot.session_id)
+            .scalar_subquery()
+        )
+        latest = {
+            snapshot.session_id: snapshot
+            for snapshot in db.session.scalars(
+                sa.select(AgreementSnapshot).where(AgreementSnapshot.id.in_(newest))
+            )
+        }
+    for session in closed:
+        snapshot = latest.get(session.id)
+        alpha = (snapshot.report or {}).get("alpha") if snapshot else None
+        link = path_for("calibration.session", session_id=session.id)
+        report.sessions.append(SessionLine(session, link, alpha))
+    counts = dict(
+        db.session.execute(
+            sa.select(Flag.severity, sa.func.count(Flag.id))
+            .where(Flag.status == FlagStatus.OPEN)
+            .group_by(Flag.severity)
+        ).all()
+    )
+    report.open_flags = sum(counts.values())
+    report.open_high_flags = counts.get("high", 0)
+    return report
+
+
+def send_weekly_summaries() -> str:
+    """After 08:00 on Monday in each stakeholder's time zone, once a week, e-mail them the
+    organisation's week. A scheduler that was down on Monday catches up later that week."""
+    now = utcnow()
+    stakeholders = db.session.scalars(
+        sa.select(User).where(User.active, User.role == Role.STAKEHOLDER).order_by(User.id)
+    ).all()
+    reports: dict[date, WeeklyReport] = {}
+    made = emailed = 0
+    for person in stakeholders:
+        local = local_now(person, now)
+        monday = local.date() - timedelta(days=local.weekday())
+        if local.weekday() == 0 and local.hour < DIGEST_HOUR:
+            continue
+        digest = claim_digest(person, DigestKind.WEEKLY, monday)
+        if digest is None:
+            db.session.rollback()
+            continue
+        made += 1
+        if local.date() not in reports:
+            reports[local.date()] = weekly_report(local.date(), now)
+        report = reports[local.date()]
+        digest.summary = (
+            f"{_plural(len(report.under_way), 'rollout')} under way, "
+            f"{len(report.awaiting_signoff)} awaiting sign-off, {len(report.went_live)} live, "
+            f"{_plural(len(report.sessions), 'session')} closed"
+        )
+        if delivery_for(person, Kind.WEEKLY_SUMMARY) != Delivery.OFF:
+            message = queue_email(
+                person,
+                Kind.WEEKLY_SUMMARY.value,
+                subject=f"rollcal weekly summary — week of {monday:%d %b %Y}",
+                template="weekly_summary",
+                monday=monday,
+                report=report,
+                flags_link=path_for("calibration.flags"),
+                rollouts_link=path_for("rollout.rollouts"),
+            )
+            digest.email_id = message.id
+            emailed += 1
+        db.session.commit()
+    return f"made {_plural(made, 'weekly summary', 'weekly summaries')}, e-mailed {emailed}"

@@ -1,0 +1,243 @@
+"""Sign-off: the only code that writes sign-off requests and decisions.
+
+A request freezes the readiness report as it stands: those PDF bytes and their SHA-256
+are what stakeholders approve and what anyone can verify later, byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from flask import current_app
+
+from rollcal.audit import AuditEvent, record
+from rollcal.errors import Forbidden, NotFound, ValidationError
+from rollcal.extensions import db
+from rollcal.models import Role, User
+from rollcal.pdf import RenderStatus, ReportFile, audience_of, render_source
+from rollcal.permissions import Action, require
+from rollcal.types import utcnow
+from rollout.models import (
+    Decision,
+    Rollout,
+    RolloutStatus,
+    SignOff,
+    SignOffRequest,
+    SignOffStatus,
+)
+from rollout.queries import build_board, visible_rollouts
+from rollout.readiness import State
+from rollout.report import readiness_source
+
+MAX_PDF_BYTES = 50 * 1024 * 1024
+
+
+def _pending_request(rollout: Rollout) -> SignOffRequest | None:
+    return db.session.scalar(
+        sa.select(SignOffRequest).where(
+            SignOffRequest.rollout_id == rollout.id, SignOffRequest.status == SignOffStatus.PENDING
+        )
+    )
+
+
+def request_signoff(
+    actor: User,
+    rollout: Rollout,
+    *,
+    stakeholder_ids: list[int],
+    message: str = "",
+    today: date | None = None,
+) -> SignOffRequest:
+    """Ask stakeholders to sign off a rollout whose every site is ready; freeze the report."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    today = today or utcnow().date()
+    if rollout.status not in (
+        RolloutStatus.IN_PROGRESS,
+        RolloutStatus.AWAITING_SIGNOFF,
+        RolloutStatus.PLANNING,
+    ):
+        raise ValidationError.field("rollout", f"the rollout is {rollout.status.title.lower()}.")
+    if _pending_request(rollout) is not None:
+        raise ValidationError.field("stakeholders", "a sign-off request is already pending.")
+    board = build_board(None, rollout, today)
+    not_ready = [row.site.label for row in board.rows if row.readiness.state != State.READY]
+    if not_ready:
+        raise ValidationError.field(
+            "stakeholders",
+            f"every site must be ready (or overridden) first; not yet: "
+            f"{', '.join(not_ready[:5])}{' …' if len(not_ready) > 5 else ''}.",
+        )
+    stakeholders = list(
+        db.session.scalars(
+            sa.select(User)
+            .where(
+                User.id.in_(stakeholder_ids or []),
+                User.active.is_(True),
+                User.role == Role.STAKEHOLDER,
+            )
+            .order_by(User.name)
+        )
+    )
+    if not stakeholders or len(stakeholders) != len(set(stakeholder_ids)):
+        raise ValidationError.field("stakeholders", "choose at least one active stakeholder.")
+
+    request = SignOffRequest(
+        rollout=rollout,
+        requested_by=actor,
+        message=(message or "").strip(),
+        report_pdf=b"",
+        report_sha256="pending",
+    )
+    request.sign_offs = [SignOff(stakeholder=person) for person in stakeholders]
+    before = rollout.status
+    rollout.status = RolloutStatus.AWAITING_SIGNOFF
+    db.session.add(request)
+    db.session.flush()
+    # The frozen copy shows the request and its (still empty) decisions.
+    pdf = render_source(readiness_source(rollout, None, today), current_app.static_folder)
+    request.report_pdf, request.report_sha256 = pdf, hashlib.sha256(pdf).hexdigest()
+    record(
+        actor,
+        "signoff.requested",
+        rollout,
+        f"Sign-off requested from {', '.join(p.name for p in stakeholders)}; report frozen "
+        f"(SHA-256 {request.report_sha256[:12]}…)",
+        rollout_id=rollout.id,
+        before={"status": before.value},
+        after={"status": rollout.status.value, "sha256": request.report_sha256},
+    )
+    db.session.commit()
+    return request
+
+
+def decide(actor: User, sign_off: SignOff, decision: str, comment: str = "") -> SignOff:
+    """A stakeholder approves or rejects; all approvals sign the rollout off, a rejection
+    sends it back to in progress with the reason."""
+    if actor.role != Role.STAKEHOLDER or sign_off.stakeholder_id != actor.id:
+        raise Forbidden("Only the stakeholder asked can decide this sign-off.")
+    request = sign_off.request
+    if request.status != SignOffStatus.PENDING or sign_off.decision is not None:
+        raise ValidationError.field("decision", "this sign-off has already been decided.")
+    try:
+        choice = Decision(decision)
+    except ValueError:
+        raise ValidationError.field("decision", "choose approve or reject.") from None
+    comment = (comment or "").strip()
+    if choice == Decision.REJECT and not comment:
+        raise ValidationError.field("comment", "say why you reject, so the POM can act on it.")
+    now = utcnow()
+    sign_off.decision, sign_off.comment, sign_off.decided_at = choice, comment or None, now
+    rollout = request.rollout
+    before = rollout.status
+    if choice == Decision.REJECT:
+        request.status, request.decided_at = SignOffStatus.REJECTED, now
+        rollout.status = RolloutStatus.IN_PROGRESS
+    elif all(s.decision == Decision.APPROVE for s in request.sign_offs):
+        request.status, request.decided_at = SignOffStatus.APPROVED, now
+        rollout.status = RolloutStatus.SIGNED_OFF
+    verb = "approved" if choice == Decision.APPROVE else "rejected"
+    record(
+        actor,
+        f"signoff.{verb}",
+        rollout,
+        f"{actor.name} {verb} the sign-off" + (f": {comment}" if comment else ""),
+        rollout_id=rollout.id,
+        before={"status": before.value},
+        after={"status": rollout.status.value, "decision": choice.value},
+    )
+    db.session.commit()
+    return sign_off
+
+
+def signed_request(rollout: Rollout) -> SignOffRequest | None:
+    """The approved request of a rollout (its signed report), if any."""
+    return db.session.scalar(
+        sa.select(SignOffRequest)
+        .where(
+            SignOffRequest.rollout_id == rollout.id, SignOffRequest.status == SignOffStatus.APPROVED
+        )
+        .order_by(SignOffRequest.decided_at.desc())
+        .limit(1)
+    )
+
+
+def changes_since_signoff(rollout: Rollout) -> list[AuditEvent]:
+    """What changed in a signed-off rollout after its signature, oldest first."""
+    signed = signed_request(rollout)
+    if signed is None:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent)
+            .where(
+                AuditEvent.rollout_id == rollout.id,
+                AuditEvent.created_at > signed.decided_at,
+                AuditEvent.action.not_like("signoff.%"),
+            )
+            .order_by(AuditEvent.created_at, AuditEvent.id)
+        )
+    )
+
+
+@dataclass
+class Verification:
+    """What a PDF is: a signed rollcal report, a generated one, or unknown to rollcal."""
+
+    sha256: str
+    request: SignOffRequest | None = None
+    report: ReportFile | None = None
+
+    @property
+    def known(self) -> bool:
+        """Whether rollcal made this exact file."""
+        return self.request is not None or self.report is not None
+
+
+def verify(reader: User, content: bytes) -> Verification:
+    """Identify an uploaded PDF by its SHA-256, within what the reader may see."""
+    if not content:
+        raise ValidationError.field("file", "choose a PDF file.")
+    if len(content) > MAX_PDF_BYTES:
+        raise ValidationError.field("file", "is larger than 50 MB; no rollcal report is.")
+    if not content.startswith(b"%PDF-"):
+        raise ValidationError.field("file", "is not a PDF.")
+    digest = hashlib.sha256(content).hexdigest()
+    visible = visible_rollouts(reader).with_only_columns(Rollout.id)
+    request = db.session.scalar(
+        sa.select(SignOffRequest).where(
+            SignOffRequest.report_sha256 == digest, SignOffRequest.rollout_id.in_(visible)
+        )
+    )
+    if request is not None and reader.role == Role.QA_LEAD:
+        request = None  # frozen reports show every vendor; QA leads read only their own
+    report = None
+    if request is None:
+        report = db.session.scalar(
+            sa.select(ReportFile).where(
+                ReportFile.sha256 == digest, ReportFile.status == RenderStatus.READY
+            )
+        )
+        if report is not None and not _may_read(reader, report):
+            report = None
+    return Verification(digest, request, report)
+
+
+def _may_read(reader: User, report: ReportFile) -> bool:
+    return report.audience == audience_of(reader) or (
+        reader.role != Role.QA_LEAD and report.audience == "all"
+    )
+
+
+def get_sign_off(actor: User, sign_off_id: int) -> SignOff:
+    """A sign-off the stakeholder was asked for (POMs and admins may read any)."""
+    sign_off = db.session.get(SignOff, sign_off_id)
+    if (
+        sign_off is None
+        or (actor.role == Role.STAKEHOLDER and sign_off.stakeholder_id != actor.id)
+        or actor.role == Role.QA_LEAD
+    ):
+        raise NotFound("Sign-off was not found.")
+    return sign_off

@@ -1,0 +1,135 @@
+"""A rollout site's calibration gate reads the rollout's latest revealed session."""
+
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from calibration import services
+from rollcal.extensions import db as _db
+from rollcal.models import Role
+from rollout import services as rollout_services
+from rollout.gate import site_gates
+from rollout.models import Rollout
+from rollout.readiness import GateState
+from tests.calibration_factories import run_session
+
+GOLDEN = ("violating", "authentic")
+
+
+@pytest.fixture
+def gate_world(rollout_world, create_user):
+    """The rollout world with a second QA lead at each site."""
+    world = dict(rollout_world)
+    world["maria2"] = create_user(Role.QA_LEAD, vendor=world["maria"].vendor, name="Ana Reyes")
+    world["liam2"] = create_user(Role.QA_LEAD, vendor=world["liam"].vendor, name="Niamh Kelly")
+    world["raters"] = [
+        (world["maria"], world["cebu"]),
+        (world["maria2"], world["cebu"]),
+        (world["liam"], world["dublin"]),
+        (world["liam2"], world["dublin"]),
+    ]
+    return world
+
+
+def _cebu_right_dublin_split(rater: int, case: int) -> str:
+    if rater < 2:
+        return GOLDEN[case % 2]
+    return GOLDEN[(case * (rater + 1) // 2) % 2]
+
+
+def _calibrate(world, title="Gate round", until="revealed", answer=_cebu_right_dublin_split, **kw):
+    return run_session(
+        world["pom"],
+        kw.pop("raters", world["raters"]),
+        cases=12,
+        golden=lambda i: GOLDEN[i % 2],
+        answer=answer,
+        until=until,
+        title=title,
+        rollout_id=world["rollout"].id,
+        label_options="",
+        **kw,
+    )
+
+
+def _gates(world):
+    rollout = world["rollout"]
+    gates = site_gates([rollout])
+    return gates[(rollout.id, world["cebu"].id)], gates[(rollout.id, world["dublin"].id)]
+
+
+def test_every_site_is_pending_until_a_linked_session_is_revealed(db, gate_world):
+    assert all(g.state == GateState.PENDING for g in _gates(gate_world))
+    session = _calibrate(gate_world, until="closed")
+    assert all(g.state == GateState.PENDING for g in _gates(gate_world))
+    services.reveal_session(gate_world["pom"], session)
+    assert any(g.state != GateState.PENDING for g in _gates(gate_world))
+
+
+def test_a_site_passes_or_fails_on_its_own_raters_figures(db, gate_world):
+    _calibrate(gate_world)
+    cebu, dublin = _gates(gate_world)
+    assert cebu.state == GateState.PASS
+    assert dublin.state == GateState.FAIL
+    assert dublin.reasons == (
+        "calibration gate failed: alpha -0.278 is below the threshold 0.667 by 0.945",
+        "calibration gate failed: accuracy 50.0% is below the target 90% by 40.0 points",
+    )
+
+
+def test_a_site_without_raters_in_the_session_stays_pending(db, gate_world):
+    _calibrate(gate_world, raters=gate_world["raters"][:2])
+    cebu, dublin = _gates(gate_world)
+    assert cebu.state == GateState.PASS
+    assert dublin.state == GateState.PENDING
+    assert dublin.reasons == ("gate pending: no rater of this site took part in “Gate round”",)
+
+
+def test_the_latest_revealed_session_decides(db, gate_world):
+    _calibrate(gate_world, title="Round 1")
+    assert _gates(gate_world)[1].state == GateState.FAIL
+    _calibrate(gate_world, title="Round 2", answer=lambda rater, case: GOLDEN[case % 2])
+    assert [g.state for g in _gates(gate_world)] == [GateState.PASS, GateState.PASS]
+    _calibrate(gate_world, title="Round 3 (still open)", until="open")
+    assert [g.state for g in _gates(gate_world)] == [GateState.PASS, GateState.PASS]
+
+
+def test_the_gate_uses_the_rollouts_thresholds(db, gate_world):
+    _calibrate(gate_world)
+    rollout = gate_world["rollout"]
+    rollout.accuracy_target = 0.2
+    rollout.alpha_threshold = -1.0
+    _db.session.commit()
+    assert _gates(gate_world)[1].state == GateState.PASS
+
+
+def test_gates_of_many_rollouts_take_one_statement(db, gate_world):
+    _calibrate(gate_world)
+    world = gate_world
+    for _ in range(3):
+        rollout_services.create_rollout(
+            world["pom"],
+            policy_version_id=world["version"].id,
+            template_id=1,
+            site_ids=[world["cebu"].id, world["dublin"].id],
+            go_live_date=date.today() + timedelta(days=40),
+        )
+    rollouts = _db.session.scalars(
+        sa.select(Rollout).options(selectinload(Rollout.rollout_sites))
+    ).all()
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(_db.engine, "before_cursor_execute", count)
+    try:
+        gates = site_gates(rollouts[:1])
+        one = len(statements)
+        gates = site_gates(rollouts)
+    finally:
+        sa.event.remove(_db.engine, "before_cursor_execute", count)
+    assert one == 1 and len(statements) == 2
+    assert len(gates) == 2 * len(rollouts)

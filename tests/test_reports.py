@@ -1,0 +1,294 @@
+"""Readiness reports as PDFs, and the sign-off workflow around them."""
+
+import hashlib
+import io
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from pypdf import PdfReader
+
+from rollcal.errors import ValidationError
+from rollcal.models import Role
+from rollcal.pdf import STATIC_BASE, ReportFile, StaticOnlyFetcher
+from rollout import services, signoff
+from rollout.models import RolloutStatus, SignOffRequest
+from tests.test_rollout import step
+
+
+def pdf_text(content: bytes) -> str:
+    reader = PdfReader(io.BytesIO(content))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def make_ready(rollout_world):
+    """Override every site so the rollout can be signed off."""
+    for site in (rollout_world["cebu"], rollout_world["dublin"]):
+        services.override_site(
+            rollout_world["pom"],
+            rollout_world["rollout"],
+            site.id,
+            "Identical rule already live at this site since June",
+        )
+
+
+@pytest.fixture
+def stakeholders(create_user):
+    return [
+        create_user(Role.STAKEHOLDER, name="Sam Okafor", timezone="Europe/London"),
+        create_user(Role.STAKEHOLDER, name="Priya Raman", timezone="Asia/Kolkata"),
+    ]
+
+
+def test_readiness_report_names_sites_reasons_and_is_pdf_a_with_calibration_csv(
+    client, auth, rollout_world
+):
+    auth.login(rollout_world["pom"])
+    item = step(rollout_world["rollout"], rollout_world["dublin"], "Tooling test")
+    services.update_item(
+        rollout_world["liam"],
+        item,
+        version=item.version,
+        status="blocked",
+        reason="Build 4.2 lacks the new reason code",
+    )
+    response = client.get(f"/rollouts/{rollout_world['rollout'].id}/report.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = pdf_text(response.data)
+    assert "SHOP-CF v3.0" in text and "Counterfeit goods" in text
+    assert "Meridian CX · Cebu" in text and "Harbor Review · Dublin" in text
+    assert "Build 4.2 lacks the new reason code" in text
+    assert "Page 1 of" in text
+    reader = PdfReader(io.BytesIO(response.data))
+    assert "calibration.csv" in reader.attachments
+    assert reader.attachments["calibration.csv"][0].startswith(b"level,name,raters")
+    metadata = reader.trailer["/Root"]["/Metadata"].get_object().get_data()
+    assert b"pdfaid:part" in metadata and b"3" in metadata  # PDF/A-3 identification
+
+
+def test_report_is_rendered_once_per_content(client, auth, db, rollout_world):
+    auth.login(rollout_world["pom"])
+    url = f"/rollouts/{rollout_world['rollout'].id}/report.pdf"
+    first, second = client.get(url), client.get(url)
+    assert first.data == second.data
+    assert first.headers["X-Content-SHA256"] == hashlib.sha256(first.data).hexdigest()
+    assert db.session.scalar(sa.select(sa.func.count(ReportFile.id))) == 1
+
+
+def test_qa_lead_report_shows_only_their_vendor(client, auth, rollout_world):
+    auth.login(rollout_world["maria"])
+    text = pdf_text(client.get(f"/rollouts/{rollout_world['rollout'].id}/report.pdf").data)
+    assert "Cebu" in text and "Dublin" not in text and "Harbor Review" not in text
+    assert "This copy shows Meridian CX's sites only." in text
+
+
+def test_report_fetcher_serves_only_the_apps_static_files(app):
+    fetcher = StaticOnlyFetcher(app.static_folder)
+    assert fetcher.fetch(STATIC_BASE + "report.css").read().startswith(b"/*")
+    for url in (
+        "file:///etc/passwd",
+        "https://example.com/x.css",
+        STATIC_BASE + "../__init__.py",
+        STATIC_BASE + "missing.css",
+    ):
+        with pytest.raises(ValueError):
+            fetcher.fetch(url)
+
+
+def test_user_text_is_escaped_in_reports(rollout_world, app):
+    from datetime import date
+
+    from rollout.report import readiness_source
+
+    item = step(rollout_world["rollout"], rollout_world["cebu"], "Tooling test")
+    services.update_item(
+        rollout_world["maria"],
+        item,
+        version=item.version,
+        status="blocked",
+        reason='<img src="file:///etc/passwd">',
+    )
+    with app.test_request_context():
+        html = readiness_source(rollout_world["rollout"], None, date.today()).html
+    assert '<img src="file:///etc/passwd">' not in html
+    assert "&lt;img src=" in html
+
+
+def test_sign_off_needs_every_site_ready(rollout_world, stakeholders):
+    with pytest.raises(ValidationError, match="every site must be ready"):
+        signoff.request_signoff(
+            rollout_world["pom"],
+            rollout_world["rollout"],
+            stakeholder_ids=[s.id for s in stakeholders],
+        )
+
+
+def test_full_sign_off_flow_freezes_a_byte_identical_report(
+    client, auth, db, rollout_world, stakeholders
+):
+    rollout = rollout_world["rollout"]
+    make_ready(rollout_world)
+    auth.login(rollout_world["pom"])
+    response = client.post(
+        f"/rollouts/{rollout.id}/signoff",
+        data={
+            "stakeholders": [s.id for s in stakeholders],
+            "message": "Please review before Friday",
+        },
+    )
+    assert response.status_code == 302
+    request = db.session.scalar(sa.select(SignOffRequest))
+    frozen = request.report_pdf
+    assert request.report_sha256 == hashlib.sha256(frozen).hexdigest()
+    assert "awaiting decision" in pdf_text(frozen)
+    db.session.expire_all()
+    assert rollout.status == RolloutStatus.AWAITING_SIGNOFF
+
+    for person in stakeholders:
+        auth.login(person)
+        assert "waiting for you" in client.get("/signoffs").get_data(as_text=True)
+        sign_off = next(s for s in request.sign_offs if s.stakeholder_id == person.id)
+        page = client.get(f"/signoffs/{sign_off.id}").get_data(as_text=True)
+        assert request.report_sha256 in page
+        assert (
+            client.post(
+                f"/signoffs/{sign_off.id}", data={"decision": "approve", "comment": "Looks right"}
+            ).status_code
+            == 302
+        )
+    db.session.expire_all()
+    assert rollout.status == RolloutStatus.SIGNED_OFF
+
+    first = client.get(f"/signoff-requests/{request.id}/report.pdf")
+    second = client.get(f"/signoff-requests/{request.id}/report.pdf")
+    assert first.data == second.data == frozen
+    assert first.headers["X-Content-SHA256"] == request.report_sha256
+
+
+def test_rejection_sends_the_rollout_back_with_the_reason(
+    client, auth, db, rollout_world, stakeholders
+):
+    rollout = rollout_world["rollout"]
+    make_ready(rollout_world)
+    request = signoff.request_signoff(
+        rollout_world["pom"], rollout, stakeholder_ids=[stakeholders[0].id]
+    )
+    auth.login(stakeholders[0])
+    refused = client.post(f"/signoffs/{request.sign_offs[0].id}", data={"decision": "reject"})
+    assert "say why you reject" in refused.get_data(as_text=True)
+    client.post(
+        f"/signoffs/{request.sign_offs[0].id}",
+        data={"decision": "reject", "comment": "Dublin's UAT evidence is missing"},
+    )
+    db.session.expire_all()
+    assert rollout.status == RolloutStatus.IN_PROGRESS
+    auth.login(rollout_world["pom"])
+    page = client.get(f"/rollouts/{rollout.id}/signoff").get_data(as_text=True)
+    assert "Dublin&#39;s UAT evidence is missing" in page and "rejected" in page
+
+
+def test_only_the_stakeholder_asked_may_decide(client, auth, rollout_world, stakeholders):
+    make_ready(rollout_world)
+    request = signoff.request_signoff(
+        rollout_world["pom"], rollout_world["rollout"], stakeholder_ids=[stakeholders[0].id]
+    )
+    auth.login(stakeholders[1])
+    assert client.get(f"/signoffs/{request.sign_offs[0].id}").status_code == 404
+    auth.login(rollout_world["maria"])
+    assert client.get(f"/signoffs/{request.sign_offs[0].id}").status_code == 404
+
+
+def test_verify_tells_a_signed_report_from_an_altered_one(
+    client, auth, rollout_world, stakeholders
+):
+    make_ready(rollout_world)
+    request = signoff.request_signoff(
+        rollout_world["pom"], rollout_world["rollout"], stakeholder_ids=[stakeholders[0].id]
+    )
+    signoff.decide(stakeholders[0], request.sign_offs[0], "approve", "Go")
+    auth.login(stakeholders[1])
+    genuine = client.post(
+        "/verify",
+        data={"file": (io.BytesIO(request.report_pdf), "r.pdf")},
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    assert "A frozen rollcal readiness report" in genuine and "Sam Okafor: approved" in genuine
+    altered = request.report_pdf[:-10] + b"0000000000"
+    answer = client.post(
+        "/verify", data={"file": (io.BytesIO(altered), "r.pdf")}, content_type="multipart/form-data"
+    ).get_data(as_text=True)
+    assert "Not a rollcal report" in answer
+    auth.login(rollout_world["maria"])
+    hidden = client.post(
+        "/verify",
+        data={"file": (io.BytesIO(request.report_pdf), "r.pdf")},
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    assert "Not a rollcal report" in hidden
+
+
+def test_changes_after_sign_off_are_shown_and_printed_with_the_signed_hash(
+    client, auth, db, rollout_world, stakeholders
+):
+    rollout = rollout_world["rollout"]
+    make_ready(rollout_world)
+    request = signoff.request_signoff(
+        rollout_world["pom"], rollout, stakeholder_ids=[stakeholders[0].id]
+    )
+    signoff.decide(stakeholders[0], request.sign_offs[0], "approve", "")
+    frozen = request.report_pdf
+    item = step(rollout, rollout_world["cebu"], "Trainers upskilled")
+    services.update_item(rollout_world["maria"], item, version=item.version, status="in_progress")
+    auth.login(rollout_world["pom"])
+    page = client.get(f"/rollouts/{rollout.id}/signoff").get_data(as_text=True)
+    assert "Changed since sign-off" in page and "Trainers upskilled" in page
+    fresh = client.get(f"/rollouts/{rollout.id}/report.pdf").data
+    assert request.report_sha256 in pdf_text(fresh).replace("\n", "")
+    db.session.expire_all()
+    assert db.session.get(SignOffRequest, request.id).report_pdf == frozen
+
+
+def test_report_status_page_says_preparing_and_refreshes(client, auth, db, create_user):
+    auth.login(create_user(Role.POM))
+    report = ReportFile(
+        kind="readiness",
+        subject_id=1,
+        title="Readiness report — X",
+        content_key="k" * 64,
+        status="preparing",
+    )
+    db.session.add(report)
+    db.session.commit()
+    page = client.get(f"/reports/{report.id}").get_data(as_text=True)
+    assert "Preparing…" in page and 'http-equiv="refresh"' in page
+
+
+def test_cli_writes_the_readiness_report(runner, rollout_world, tmp_path):
+    target = tmp_path / "readiness.pdf"
+    result = runner.invoke(
+        args=["report", "readiness", str(rollout_world["rollout"].id), "-o", str(target)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Dublin" in pdf_text(target.read_bytes())
+
+
+def test_api_serves_the_report_to_token_holders(client, rollout_world, token_for):
+    response = client.get(
+        f"/api/v1/rollouts/{rollout_world['rollout'].id}/report.pdf",
+        headers=token_for(rollout_world["maria"]),
+    )
+    assert response.status_code == 200
+    text = pdf_text(response.data)
+    assert "Cebu" in text and "Dublin" not in text
+
+
+def test_go_live_date_in_the_report_moves_with_the_rollout(rollout_world, app):
+    from datetime import date
+
+    from rollout.report import readiness_source
+
+    rollout = rollout_world["rollout"]
+    services.move_go_live(rollout_world["pom"], rollout, rollout.go_live_date + timedelta(7))
+    with app.test_request_context():
+        html = readiness_source(rollout, None, date.today()).html
+    assert rollout.go_live_date.strftime("%d %B %Y") in html

@@ -1,0 +1,258 @@
+"""The scheduler: where jobs run, how each run is recorded and logged, the admin's page of
+jobs with "run now", and the ``rollcal scheduler`` command."""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from rollcal import create_app, scheduler
+from rollcal.models import Role
+from rollcal.scheduler import Job, JobRun, RunOutcome
+
+NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def explode() -> str:
+    """A job that fails, for the tests below."""
+    raise RuntimeError("the SMTP relay is on fire")
+
+
+def say_hello() -> str:
+    """A job that succeeds, for the tests below."""
+    return "said hello"
+
+
+SEEN: dict = {}
+
+
+def look_around() -> str:
+    """A job that notes the app context it runs in."""
+    from flask import current_app, g
+
+    SEEN.update(app=current_app.name, marker=g.get("marker"))
+    return "looked"
+
+
+@pytest.fixture
+def test_jobs(monkeypatch):
+    """Extra jobs in the registry: one that fails, two that succeed."""
+    jobs = {
+        "explode": Job(
+            "explode",
+            "Explode",
+            "Fails.",
+            "every minute",
+            {"minute": "*"},
+            "tests.test_scheduler:explode",
+        ),
+        "hello": Job(
+            "hello",
+            "Say hello",
+            "Succeeds.",
+            "every minute",
+            {"minute": "*"},
+            "tests.test_scheduler:say_hello",
+        ),
+        "look": Job(
+            "look",
+            "Look around",
+            "Succeeds.",
+            "every minute",
+            {"minute": "*"},
+            "tests.test_scheduler:look_around",
+        ),
+    }
+    monkeypatch.setattr(scheduler, "JOBS", (*scheduler.JOBS, *jobs.values()))
+    monkeypatch.setattr(scheduler, "JOBS_BY_ID", {**scheduler.JOBS_BY_ID, **jobs})
+    return jobs
+
+
+def _run(db, run_id: int) -> JobRun:
+    return db.session.get(JobRun, run_id)
+
+
+def test_web_workers_never_start_the_scheduler_by_default(app):
+    assert app.config["ROLLCAL_RUN_SCHEDULER"] is False
+    assert scheduler.EXTENSION not in app.extensions
+
+
+def test_the_setting_starts_a_scheduler_in_the_app_process(tmp_path):
+    # A database of its own: nothing this scheduler might do can touch the tests' data.
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'own.sqlite'}",
+            "SECRET_KEY": "x",
+            "ROLLCAL_RUN_SCHEDULER": True,
+        }
+    )
+    try:
+        running = app.extensions[scheduler.EXTENSION]
+        assert running.running
+        assert {job.id for job in running.get_jobs()} == {
+            *scheduler.JOBS_BY_ID,
+            "run_requested",
+        }
+        assert scheduler.start(app) is running  # once per app
+    finally:
+        scheduler.stop(app)
+        with app.app_context():
+            from rollcal.extensions import db
+
+            db.engine.dispose()
+    assert scheduler.EXTENSION not in app.extensions
+
+
+def test_a_run_is_recorded_and_logged_from_start_to_outcome(app, db, test_jobs, caplog):
+    with caplog.at_level(logging.INFO, logger="rollcal.jobs"):
+        run = _run(db, scheduler.run_job(app, "hello"))
+    assert run.outcome == RunOutcome.SUCCEEDED
+    assert run.summary == "said hello"
+    assert run.started_at <= run.finished_at
+    assert run.runner.endswith(f":{os.getpid()}")
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages[0] == f"Job hello started (run {run.id} on {run.runner})"
+    assert messages[-1].startswith("Job hello succeeded in ")
+    assert messages[-1].endswith(f"(run {run.id}): said hello")
+
+
+def test_a_failing_job_is_recorded_with_its_traceback_and_does_not_raise(
+    app, db, test_jobs, caplog
+):
+    with caplog.at_level(logging.INFO, logger="rollcal.jobs"):
+        run = _run(db, scheduler.run_job(app, "explode"))
+    assert run.outcome == RunOutcome.FAILED
+    assert run.summary == "RuntimeError: the SMTP relay is on fire"
+    assert "Traceback (most recent call last)" in run.error
+    assert 'in explode\n    raise RuntimeError("the SMTP relay is on fire")' in run.error
+    assert any(
+        r.levelno == logging.ERROR and "Job explode failed" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_every_job_runs_in_an_app_context_of_its_own(app, db, test_jobs):
+    from flask import g
+
+    g.marker = "the test's context"
+    scheduler.run_job(app, "look")
+    assert SEEN == {"app": "rollcal", "marker": None}
+
+
+def test_next_run_follows_the_schedule_in_any_process():
+    every_minute, daily = (
+        scheduler.JOBS_BY_ID["email_delivery"],
+        scheduler.JOBS_BY_ID["housekeeping"],
+    )
+    assert every_minute.next_run_at(NOON) == datetime(2026, 3, 2, 12, 1, tzinfo=UTC)
+    assert daily.next_run_at(NOON) == datetime(2026, 3, 3, 3, 0, tzinfo=UTC)
+    assert scheduler.JOBS_BY_ID["daily_digest"].next_run_at(NOON) == datetime(
+        2026, 3, 2, 12, 15, tzinfo=UTC
+    )
+
+
+def test_run_now_asks_the_scheduler_which_runs_it(app, client, auth, db, create_user):
+    admin = auth.login(create_user(Role.ADMIN, name="Alex Morgan"))
+    response = client.post("/admin/jobs/checklist_reminders/run", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "will run within 5 seconds" in page
+    assert "Requested" in page
+    client.post("/admin/jobs/checklist_reminders/run")  # asking twice asks once
+    [requested] = db.session.scalars(sa.select(JobRun)).all()
+    assert requested.outcome == RunOutcome.REQUESTED and requested.started_at is None
+
+    assert scheduler.run_requested(app) == 1
+    assert scheduler.run_requested(app) == 0
+
+    db.session.refresh(requested)
+    assert requested.outcome == RunOutcome.SUCCEEDED
+    assert requested.requested_by_id == admin.id
+    assert requested.summary == "0 reminders to 0 people"
+    page = client.get("/admin/jobs").get_data(as_text=True)
+    assert "asked by Alex Morgan" in page
+
+
+def test_run_now_of_an_unknown_job_is_not_found(client, auth, db, create_user):
+    auth.login(create_user(Role.ADMIN))
+    assert client.post("/admin/jobs/no_such_job/run").status_code == 404
+
+
+def test_the_jobs_page_shows_last_run_outcome_next_run_and_last_error(
+    app, client, auth, db, create_user, test_jobs, time_machine
+):
+    time_machine.move_to(NOON, tick=False)
+    auth.login(create_user(Role.ADMIN, timezone="Asia/Singapore"))
+    scheduler.run_job(app, "explode")
+    scheduler.run_job(app, "hello")
+
+    page = client.get("/admin/jobs").get_data(as_text=True)
+
+    for job in scheduler.JOBS:
+        assert job.title in page
+    # Next runs in the admin's time zone: 12:01 UTC is 20:01 in Singapore.
+    assert "02 Mar 2026 20:01 +08" in page
+    assert "Succeeded" in page and "said hello" in page
+    assert "RuntimeError: the SMTP relay is on fire" in page
+    assert "Traceback (most recent call last)" in page
+    assert page.count("Run now</button>") == len(scheduler.JOBS)  # with the test jobs
+    assert "No scheduler seems to be running" not in page
+
+
+def test_the_jobs_page_warns_when_no_scheduler_has_run_lately(client, auth, db, create_user):
+    auth.login(create_user(Role.ADMIN))
+    page = client.get("/admin/jobs").get_data(as_text=True)
+    assert "No scheduler seems to be running." in page
+    assert "No job has run yet." in page
+
+
+def test_old_runs_are_pruned_by_housekeeping(app, db, test_jobs, time_machine):
+    time_machine.move_to(NOON, tick=False)
+    scheduler.run_job(app, "hello")
+    time_machine.move_to(datetime(2026, 4, 10, tzinfo=UTC), tick=False)
+    run_id = scheduler.run_job(app, "housekeeping")
+    assert _run(db, run_id).summary == "removed 1 old job runs"
+    assert [run.job_id for run in db.session.scalars(sa.select(JobRun))] == ["housekeeping"]
+
+
+def test_the_scheduler_command_once_runs_every_job(runner, db):
+    result = runner.invoke(args=["scheduler", "--once"])
+    assert result.exit_code == 0, result.output
+    for job in scheduler.JOBS:
+        assert f"{job.id}: succeeded" in result.output
+    assert "email_delivery: succeeded — SMTP is not configured" in result.output
+
+
+def test_the_scheduler_process_starts_and_stops_cleanly_on_sigterm(tmp_path):
+    rollcal = Path(sys.executable).with_name("rollcal")
+    environment = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'scheduler.sqlite'}",
+        "ROLLCAL_INSTANCE_PATH": str(tmp_path),
+    }
+    subprocess.run([rollcal, "db", "upgrade"], env=environment, check=True, capture_output=True)
+    process = subprocess.Popen(
+        [rollcal, "scheduler"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first_line = process.stdout.readline()
+        assert first_line.startswith("rollcal scheduler running 8 jobs")
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    assert "SQLite database: run no other scheduler" in errors
+    assert "Scheduler started on" in errors
+    assert "Scheduler received SIGTERM; stopping" in errors
+    assert "Scheduler stopped on" in errors
