@@ -370,3 +370,6 @@ def seed() -> None:
     _seed_revealed(pom, password_hash)
     _seed_open(pom, password_hash)
     _seed_draft(pom, password_hash)
+    # End the read transaction the look-ups above began: on SQLite an open reader would
+    # keep the demo server that starts next from writing.
+    db.session.commit()

@@ -58,9 +58,11 @@ class _Problems:
         self.items: list[dict] = []
 
     def add(self, line: int, field: str, message: str) -> None:
+        """Note one problem on one line and column."""
         self.items.append({"line": line, "field": field, "message": message})
 
     def raise_if_any(self) -> None:
+        """Raise every problem noted so far (the first few) as one ValidationError."""
         if not self.items:
             return
         shown = self.items[:MAX_REPORTED]

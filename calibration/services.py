@@ -580,6 +580,7 @@ def _save_labels(
     problems = []
 
     def field(index: int, name: str) -> str:
+        """The field an error names: ``labels.3.option`` in a batch, ``option`` alone."""
         return f"{field_prefix}.{index}.{name}" if field_prefix else name
 
     for index, entry in enumerate(entries):

@@ -237,6 +237,7 @@ def edit_session(session_id: int):
     if form.validate_on_submit():
 
         def data(name):
+            """A field's value, or None when the session's state removed the field."""
             return form[name].data if name in form else None
 
         try:

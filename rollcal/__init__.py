@@ -128,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _init_templates(app: Flask) -> None:
+    from rollcal.charts import data_uri
     from rollcal.forms import ConfirmForm
     from rollcal.models import Role
     from rollcal.permissions import Action, may
@@ -146,4 +147,5 @@ def _init_templates(app: Flask) -> None:
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["svg_data_uri"] = data_uri
     app.jinja_env.globals.update(may=may, Action=Action, Role=Role, ConfirmForm=ConfirmForm)

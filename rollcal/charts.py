@@ -1,12 +1,15 @@
 """Charts drawn on the server as SVG, the same for web pages and PDF reports.
 
 WeasyPrint runs no JavaScript, so charts are finished SVG. pygal draws them; its
-tooltip script is left out (``js=[]``), and pages show a chart through an ``<img>`` of an
-SVG response, so its internal stylesheet never meets the page's Content-Security-Policy.
+tooltip script is left out (``js=[]``). Pages and PDFs both show a chart as an ``<img>``
+of a ``data:`` URI: its internal stylesheet then never meets the page's
+Content-Security-Policy, and WeasyPrint draws it with its SVG renderer rather than
+reading pygal's SVG styles as HTML CSS.
 """
 
 from __future__ import annotations
 
+import base64
 import sys
 from dataclasses import dataclass
 
@@ -99,3 +102,8 @@ def alpha_chart(
         values.append(value)
     chart.add("alpha", values)
     return chart.render(is_unicode=True)
+
+
+def data_uri(svg: str) -> str:
+    """An SVG as a ``data:`` URI for an ``<img src>``."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()

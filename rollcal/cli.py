@@ -173,3 +173,26 @@ def report_readiness(rollout_id: int, output: str) -> None:
     pdf = render_source(readiness_source(rollout, None, utcnow().date()), current_app.static_folder)
     Path(output).write_bytes(pdf)
     click.echo(f"Wrote {output} ({len(pdf):,} bytes).")
+
+
+@report.command("calibration")
+@click.argument("session_id", type=int)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    help="Where to write the PDF.",
+)
+def report_calibration(session_id: int, output: str) -> None:
+    """Write the calibration report of a session (every vendor) as a PDF."""
+    from calibration.models import CalibrationSession
+    from calibration.report import calibration_source
+    from rollcal.pdf import render_source
+
+    session = db.session.get(CalibrationSession, session_id)
+    if session is None:
+        raise click.ClickException(f"No calibration session has the id {session_id}.")
+    pdf = render_source(calibration_source(session, None), current_app.static_folder)
+    Path(output).write_bytes(pdf)
+    click.echo(f"Wrote {output} ({len(pdf):,} bytes).")

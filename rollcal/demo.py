@@ -150,8 +150,10 @@ def seed_organisation() -> None:
 def seed_demo() -> None:
     """Everything the demo shows."""
     from calibration import demo as calibration_demo
+    from rollcal import scheduler_demo
     from rollout import demo as rollout_demo
 
     seed_organisation()
     rollout_demo.seed()
     calibration_demo.seed()
+    scheduler_demo.seed()

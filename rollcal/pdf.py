@@ -33,10 +33,13 @@ class StaticOnlyFetcher(URLFetcher):
     """A WeasyPrint URL fetcher that serves files of one folder and nothing else."""
 
     def __init__(self, static_folder: str | Path):
-        super().__init__(allowed_protocols=("https",))
+        super().__init__(allowed_protocols=("https", "data"))
         self._root = Path(static_folder).resolve()
 
     def fetch(self, url, headers=None):  # noqa: D102 - WeasyPrint's interface
+        if url.startswith("data:"):
+            # Inline content (the charts): decoded in memory, nothing is fetched.
+            return super().fetch(url, headers)
         if not url.startswith(STATIC_BASE):
             raise ValueError(f"reports load only rollcal's own static files, not {url}")
         path = (self._root / url[len(STATIC_BASE) :].split("?")[0]).resolve()

@@ -427,8 +427,18 @@ def create_scheduler(app: Flask) -> BackgroundScheduler:
         executors={"default": ThreadPoolExecutor(1 if is_sqlite else 4)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
+    started = datetime.now(UTC)
     for job in JOBS:
-        scheduler.add_job(run_job, job.trigger, args=(app, job.id), id=job.id, name=job.title)
+        # Each job also runs once at start: work that fell due while no scheduler ran is
+        # done now rather than at the next tick (safe, as every job is idempotent).
+        scheduler.add_job(
+            run_job,
+            job.trigger,
+            args=(app, job.id),
+            id=job.id,
+            name=job.title,
+            next_run_time=started,
+        )
     scheduler.add_job(
         run_requested,
         IntervalTrigger(seconds=REQUEST_POLL_SECONDS),

@@ -84,15 +84,22 @@ def test_web_workers_never_start_the_scheduler_by_default(app):
 
 
 def test_the_setting_starts_a_scheduler_in_the_app_process(tmp_path):
-    # A database of its own: nothing this scheduler might do can touch the tests' data.
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'own.sqlite'}",
-            "SECRET_KEY": "x",
-            "ROLLCAL_RUN_SCHEDULER": True,
-        }
-    )
+    from flask_migrate import upgrade
+
+    # A database of its own, migrated first: this scheduler runs every job as it starts,
+    # and nothing it does may touch the tests' data.
+    settings = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'own.sqlite'}",
+        "SECRET_KEY": "x",
+    }
+    plain = create_app(settings)
+    with plain.app_context():
+        upgrade()
+        from rollcal.extensions import db
+
+        db.engine.dispose()
+    app = create_app({**settings, "ROLLCAL_RUN_SCHEDULER": True})
     try:
         running = app.extensions[scheduler.EXTENSION]
         assert running.running
@@ -254,5 +261,8 @@ def test_the_scheduler_process_starts_and_stops_cleanly_on_sigterm(tmp_path):
     assert process.returncode == 0
     assert "SQLite database: run no other scheduler" in errors
     assert "Scheduler started on" in errors
+    # Every job runs once as the scheduler starts, and is logged.
+    assert "Job session_deadlines started" in errors
+    assert "Job session_deadlines succeeded" in errors
     assert "Scheduler received SIGTERM; stopping" in errors
     assert "Scheduler stopped on" in errors

@@ -1,0 +1,129 @@
+"""The calibration report of a session: context for its PDF template, and its source.
+
+It reads the stored snapshot, as the results page does, scoped to the reader; nothing is
+recomputed here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import render_template
+
+from calibration import queries
+from calibration.models import CalibrationSession, Case, Flag
+from rollcal.charts import AlphaBar, alpha_chart, band
+from rollcal.errors import NotFound
+from rollcal.extensions import db
+from rollcal.models import User
+from rollcal.pdf import PdfAttachment, ReportSource, audience_of
+
+CONTESTED_IN_REPORT = 15
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+def _raters_csv(report: dict) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "rater",
+            "vendor",
+            "site",
+            "cases",
+            "agreement",
+            "accuracy",
+            "kappa_vs_golden",
+            "alpha_without",
+            "loo_delta",
+        ]
+    )
+    for rater in report["raters"]:
+        writer.writerow(
+            [
+                rater["rater"],
+                rater["group"],
+                rater["site"],
+                rater["n"],
+                rater["agreement"],
+                rater["accuracy"],
+                rater["kappa_vs_golden"],
+                rater["alpha_without"],
+                rater["loo_delta"],
+            ]
+        )
+    return out.getvalue().encode()
+
+
+def calibration_source(session: CalibrationSession, reader: User | None) -> ReportSource:
+    """The calibration report of ``session`` as ``reader`` may see it (None: everything).
+
+    A reader who may not see the results yet gets ``NotFound``, as on every other face.
+    """
+    if reader is not None and not queries.may_see_results(reader, session):
+        raise NotFound("The results of this session are not available to you yet.")
+    snapshot = queries.latest_snapshot(session)
+    report = None
+    if snapshot is not None and snapshot.report is not None:
+        report = (
+            queries.scoped_report(reader, snapshot) if reader is not None else dict(snapshot.report)
+        )
+    flags_query = queries.visible_flags(reader) if reader is not None else db.select(Flag)
+    flags = sorted(
+        db.session.scalars(flags_query.where(Flag.session_id == session.id)).all(),
+        key=lambda flag: (SEVERITY_ORDER.get(flag.severity.value, 3), flag.id),
+    )
+    vendor_chart = None
+    contested = []
+    references = {}
+    if report is not None:
+        threshold = session.alpha_threshold
+        if report["groups"]:
+            vendor_chart = alpha_chart(
+                [
+                    AlphaBar(g["group"], g["alpha"], *(g.get("alpha_ci") or (None, None)))
+                    for g in report["groups"]
+                ],
+                title="Alpha by vendor",
+                threshold=threshold,
+            )
+        contested = [item for item in report["items"] if item["entropy"] > 0][:CONTESTED_IN_REPORT]
+        references = dict(
+            db.session.execute(
+                db.select(Case.reference, Case.content_text).where(
+                    Case.session_id == session.id,
+                    Case.reference.in_([item["item"] for item in contested]),
+                )
+            ).all()
+        )
+    html = render_template(
+        "reports/calibration.html",
+        session=session,
+        snapshot=snapshot,
+        report=report,
+        flags=flags,
+        vendor_chart=vendor_chart,
+        contested=contested,
+        contents=references,
+        band=band,
+        generated_at=ReportSource.GENERATED_MARKER,
+        scope_note=(
+            f"This copy shows {reader.vendor.name}'s raters only."
+            if reader is not None and reader.vendor is not None
+            else None
+        ),
+    )
+    attachments = ()
+    if report is not None:
+        attachments = (
+            PdfAttachment("raters.csv", _raters_csv(report), "Per-rater figures of this session"),
+        )
+    return ReportSource(
+        kind="calibration",
+        subject_id=session.id,
+        title=f"Calibration report — {session.title}",
+        html=html,
+        audience=audience_of(reader),
+        attachments=attachments,
+    )
