@@ -7,7 +7,7 @@ builds the schema with the real migrations, and prints:
 - the baseline: one ``krippendorff.alpha`` call on the 2,000-case x 30-rater reliability
   matrix (nominal, 4 labels), this run;
 - upserting 50,000 labels through the API: 25 raters each ``PUT`` 2,000 labels to
-  ``/api/v1/calibration/sessions/<id>/labels`` (bearer token, JSON, pydantic, service,
+  ``/api/v1/sessions/<id>/labels`` (bearer token, JSON, pydantic, service,
   ``INSERT … ON CONFLICT``), first as new labels and then again as changed labels
   (target: 10 s for 50,000);
 - closing the 2,000 x 30 session (60,000 labels): load the labels, compute the report with
@@ -103,7 +103,7 @@ def build_session(golden: np.ndarray) -> tuple[CalibrationSession, list[User], U
 def upsert_through_api(app, session_id: int, leads: list[User], labels: np.ndarray, shift: int):
     """Each of the first 25 raters PUTs all 2,000 of their labels in one request."""
     client = app.test_client()
-    url = f"/api/v1/calibration/sessions/{session_id}/labels"
+    url = f"/api/v1/sessions/{session_id}/labels"
     headers = {}
     for lead in leads[:API_RATERS]:
         _, token = create_token(lead, "benchmark")

@@ -12,14 +12,16 @@ from sqlalchemy.orm import selectinload
 
 from calibration import queries, services
 from calibration.models import CalibrationSession, Case, Flag, Label, Rater
-from rollcal.api import api_blueprint, api_user, operation, parse_body, respond
-from rollcal.errors import Conflict
+from calibration.report import calibration_source
+from rollcal.api import api_blueprint, api_user, operation, parse_body, pdf_answer, respond
+from rollcal.errors import NotFound
 from rollcal.extensions import db
+from rollcal.pdf import cached_report
 from rollcal.permissions import Action, require
 
 bp = api_blueprint("calibration_api", __name__)
 
-SESSION = "/calibration/sessions/<int:session_id>"
+SESSION = "/sessions/<int:session_id>"
 
 
 class LabelOption(BaseModel):
@@ -170,7 +172,7 @@ def _session_out(
 
 @operation(
     bp,
-    "/calibration/sessions",
+    "/sessions",
     "GET",
     "Calibration sessions visible to the caller",
     response=SessionList,
@@ -345,10 +347,7 @@ def save_labels(session_id: int):
     "GET",
     "A session's agreement results",
     response=Agreement,
-    errors={
-        404: "No such session visible to the caller",
-        409: "The results are not available to the caller yet",
-    },
+    errors={404: "No such session, or its results are not available to the caller yet"},
 )
 def agreement(session_id: int):
     """The stored results once the caller may see them (POMs after close, others after
@@ -357,7 +356,8 @@ def agreement(session_id: int):
     session = queries.get_session(user, session_id)
     snapshot = queries.latest_snapshot(session)
     if not queries.may_see_results(user, session) or snapshot is None:
-        raise Conflict("The results are not available to you yet.")
+        # Not 409: before reveal even the existence of results is not the rater's to know.
+        raise NotFound("Results were not found.")
     flags = db.session.scalars(
         queries.visible_flags(user).where(Flag.session_id == session.id).order_by(Flag.id)
     ).all()
@@ -386,3 +386,21 @@ def agreement(session_id: int):
             ],
         )
     )
+
+
+@operation(
+    bp,
+    f"{SESSION}/report.pdf",
+    "GET",
+    "The calibration report as PDF (202 while it is being prepared)",
+    binary="application/pdf",
+    errors={
+        202: "Being prepared; ask again after Retry-After seconds",
+        404: "No such session, or its results are not available to the caller yet",
+    },
+)
+def report_pdf(session_id: int):
+    """The calibration report as the caller may see it."""
+    user = api_user()
+    session = queries.get_session(user, session_id)
+    return pdf_answer(cached_report(calibration_source(session, user)))

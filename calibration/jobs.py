@@ -33,9 +33,10 @@ from rollcal.types import utcnow
 log = logging.getLogger("rollcal.jobs")
 
 REMIND_BEFORE_CLOSE = timedelta(hours=24)
-# Opened and revealed sessions are announced to raters if that happened this recently;
-# the bound keeps the every-minute scan small.
-ANNOUNCE_WITHIN = timedelta(days=7)
+# Opened and revealed sessions are announced to raters if that happened this recently:
+# it covers a scheduler down for a weekend, keeps the every-minute scan small, and does
+# not announce old news to raters when a scheduler first starts.
+ANNOUNCE_WITHIN = timedelta(days=2)
 
 
 def _plural(count: int, word: str) -> str:

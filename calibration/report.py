@@ -56,6 +56,17 @@ def _raters_csv(report: dict) -> bytes:
     return out.getvalue().encode()
 
 
+def vendor_chart(report: dict, threshold: float) -> str | None:
+    """The alpha-by-vendor chart of a stored report (SVG), or None without vendors."""
+    if not report["groups"]:
+        return None
+    bars = [
+        AlphaBar(g["group"], g["alpha"], *(g.get("alpha_ci") or (None, None)))
+        for g in report["groups"]
+    ]
+    return alpha_chart(bars, title="Alpha by vendor", threshold=threshold)
+
+
 def calibration_source(session: CalibrationSession, reader: User | None) -> ReportSource:
     """The calibration report of ``session`` as ``reader`` may see it (None: everything).
 
@@ -74,20 +85,11 @@ def calibration_source(session: CalibrationSession, reader: User | None) -> Repo
         db.session.scalars(flags_query.where(Flag.session_id == session.id)).all(),
         key=lambda flag: (SEVERITY_ORDER.get(flag.severity.value, 3), flag.id),
     )
-    vendor_chart = None
+    chart = None
     contested = []
     references = {}
     if report is not None:
-        threshold = session.alpha_threshold
-        if report["groups"]:
-            vendor_chart = alpha_chart(
-                [
-                    AlphaBar(g["group"], g["alpha"], *(g.get("alpha_ci") or (None, None)))
-                    for g in report["groups"]
-                ],
-                title="Alpha by vendor",
-                threshold=threshold,
-            )
+        chart = vendor_chart(report, session.alpha_threshold)
         contested = [item for item in report["items"] if item["entropy"] > 0][:CONTESTED_IN_REPORT]
         references = dict(
             db.session.execute(
@@ -103,7 +105,7 @@ def calibration_source(session: CalibrationSession, reader: User | None) -> Repo
         snapshot=snapshot,
         report=report,
         flags=flags,
-        vendor_chart=vendor_chart,
+        vendor_chart=chart,
         contested=contested,
         contents=references,
         band=band,

@@ -42,10 +42,12 @@ from calibration.models import (
     RaterKind,
     SessionStatus,
 )
+from calibration.report import calibration_source, vendor_chart
 from rollcal.errors import Conflict, Forbidden, ValidationError
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.models import Role, Site, User, Vendor
+from rollcal.pdf import answer_report, cached_report
 from rollcal.permissions import Action, may, requires
 
 bp = Blueprint("calibration", __name__, url_prefix="/calibration")
@@ -673,7 +675,16 @@ def results(session_id: int):
         stale=stale,
         manage=may(current_user, Action.MANAGE_CALIBRATION),
         action_form=ConfirmForm(),
+        chart=vendor_chart(report, session.alpha_threshold) if report else None,
     )
+
+
+@bp.get("/sessions/<int:session_id>/report.pdf")
+@login_required
+def report_pdf(session_id: int):
+    """The calibration report as the person may see it, rendered once per content."""
+    session = queries.get_session(current_user, session_id)
+    return answer_report(cached_report(calibration_source(session, current_user)))
 
 
 @bp.get("/sessions/<int:session_id>/labels.csv")

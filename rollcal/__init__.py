@@ -112,13 +112,14 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 def _register_blueprints(app: Flask) -> None:
     from calibration import api as calibration_api
     from calibration import views as calibration_views
-    from rollcal import api, auth, jobs_views, notification_views, views
+    from rollcal import api, auth, jobs_views, notification_views, report_views, views
     from rollout import api as rollout_api
     from rollout import views as rollout_views
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(report_views.bp)
     app.register_blueprint(calibration_views.bp)
     app.register_blueprint(calibration_api.bp)
     app.register_blueprint(rollout_views.bp)

@@ -125,6 +125,25 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
         raise ValidationError(f"{first['field']}: {first['message']}", errors) from None
 
 
+def pdf_answer(report):
+    """A cached report as an API answer: the PDF when ready, 202 with Retry-After while it
+    is prepared, 500 JSON if rendering failed."""
+    from rollcal.pdf import RenderStatus
+
+    if report.status == RenderStatus.READY:
+        response = current_app.response_class(report.pdf, mimetype="application/pdf")
+        response.headers["X-Content-SHA256"] = report.sha256
+        return response
+    if report.status == RenderStatus.PREPARING:
+        response = jsonify({"status": "preparing", "retry_after": 2})
+        response.status_code = 202
+        response.headers["Retry-After"] = "2"
+        return response
+    response = jsonify({"error": {"status": 500, "message": f"The report failed: {report.error}"}})
+    response.status_code = 500
+    return response
+
+
 def respond(model: BaseModel, status: int = 200):
     """A pydantic model as a JSON response."""
     return current_app.response_class(

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, redirect, url_for
 from sqlalchemy.orm import Mapped, mapped_column
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -323,3 +323,22 @@ def _render_inline(report: ReportFile, source: ReportSource, static_folder: str)
         report.sha256 = hashlib.sha256(pdf).hexdigest()
     report.finished_at = utcnow()
     db.session.commit()
+
+
+def send_pdf(content: bytes, filename: str, *, sha256: str | None = None) -> Response:
+    """A PDF download, its SHA-256 in a header so a copy can be checked."""
+    response = Response(
+        content,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+    if sha256:
+        response.headers["X-Content-SHA256"] = sha256
+    return response
+
+
+def answer_report(report: ReportFile):
+    """Download a ready report, or send the person to its preparing/failed page."""
+    if report.status == RenderStatus.READY:
+        return send_pdf(report.pdf, report.filename, sha256=report.sha256)
+    return redirect(url_for("reports.status", report_id=report.id))

@@ -146,7 +146,7 @@ JOBS: tuple[Job, ...] = (
         "Opens sessions whose start time has passed and closes those whose end time has "
         "passed (results and flags computed), telling the POM; tells raters when a session "
         "opens and when its results are revealed.",
-        "every minute",
+        "Every minute",
         EVERY_MINUTE,
         "calibration.jobs:session_deadlines",
     ),
@@ -154,7 +154,7 @@ JOBS: tuple[Job, ...] = (
         "session_reminders",
         "Remind raters before a session closes",
         "24 hours before a session closes, reminds each rater who still has cases to label.",
-        "every 15 minutes",
+        "Every 15 minutes",
         EVERY_QUARTER,
         "calibration.jobs:remind_raters",
     ),
@@ -163,7 +163,7 @@ JOBS: tuple[Job, ...] = (
         "Remind people of checklist items due",
         "Reminds the assignee of each open item due within two days or overdue, once a day "
         "(their day).",
-        "every 15 minutes",
+        "Every 15 minutes",
         EVERY_QUARTER,
         "rollout.jobs:remind_assignees",
     ),
@@ -172,7 +172,7 @@ JOBS: tuple[Job, ...] = (
         "Take signed-off rollouts live",
         "Moves signed-off rollouts to live once their go-live date has come, telling the "
         "owner and stakeholders.",
-        "every 15 minutes",
+        "Every 15 minutes",
         EVERY_QUARTER,
         "rollout.jobs:take_rollouts_live",
     ),
@@ -181,7 +181,7 @@ JOBS: tuple[Job, ...] = (
         "Daily digests",
         "After 08:00 in each person's time zone, once a day: each POM's rollouts at risk, "
         "overdue items and new flags, and what anyone chose to get in the digest.",
-        "every 15 minutes",
+        "Every 15 minutes",
         EVERY_QUARTER,
         "rollout.jobs:send_daily_digests",
     ),
@@ -190,7 +190,7 @@ JOBS: tuple[Job, ...] = (
         "Weekly stakeholder summary",
         "After 08:00 on Monday in each stakeholder's time zone, once a week: rollouts, "
         "readiness, sign-offs and calibration.",
-        "every 15 minutes",
+        "Every 15 minutes",
         EVERY_QUARTER,
         "rollout.jobs:send_weekly_summaries",
     ),
@@ -199,7 +199,7 @@ JOBS: tuple[Job, ...] = (
         "Send e-mail",
         "Sends queued e-mails over SMTP, retrying failures. Without SMTP settings e-mails "
         "stay in the outbox.",
-        "every minute",
+        "Every minute",
         EVERY_MINUTE,
         "rollcal.notifications:deliver_queued",
     ),
@@ -207,7 +207,7 @@ JOBS: tuple[Job, ...] = (
         "housekeeping",
         "Housekeeping",
         f"Removes records of job runs older than {KEEP_RUNS.days} days.",
-        "daily at 03:00 UTC",
+        "Daily at 03:00 UTC",
         {"hour": 3, "minute": 0},
         "rollcal.scheduler:prune_runs",
     ),

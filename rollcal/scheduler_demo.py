@@ -88,9 +88,7 @@ def seed() -> None:
             user,
             session,
             [
-                services.LabelInput(
-                    option=_answer(style, n, golden), reference=f"QC-{n + 1:02d}"
-                )
+                services.LabelInput(option=_answer(style, n, golden), reference=f"QC-{n + 1:02d}")
                 for n, (_, golden) in enumerate(LISTINGS[:count])
             ],
         )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import current_app, jsonify, request
+from flask import request
 from pydantic import BaseModel, ConfigDict
 
-from rollcal.api import api_blueprint, api_user, operation, parse_body, respond
+from rollcal.api import api_blueprint, api_user, operation, parse_body, pdf_answer, respond
 from rollcal.extensions import db
-from rollcal.pdf import RenderStatus, ReportFile, cached_report
+from rollcal.pdf import cached_report
 from rollcal.types import utcnow
 from rollout import queries, services
 from rollout.models import ChecklistItem, Rollout
@@ -265,19 +265,3 @@ def readiness_report(rollout_id: int):
     rollout = queries.get_rollout(user, rollout_id)
     report = cached_report(readiness_source(rollout, user, utcnow().date()))
     return pdf_answer(report)
-
-
-def pdf_answer(report: ReportFile):
-    """A ready report's bytes, 202 while it is prepared, 500 JSON if it failed."""
-    if report.status == RenderStatus.READY:
-        response = current_app.response_class(report.pdf, mimetype="application/pdf")
-        response.headers["X-Content-SHA256"] = report.sha256
-        return response
-    if report.status == RenderStatus.PREPARING:
-        response = jsonify({"status": "preparing", "retry_after": 2})
-        response.status_code = 202
-        response.headers["Retry-After"] = "2"
-        return response
-    response = jsonify({"error": {"status": 500, "message": f"The report failed: {report.error}"}})
-    response.status_code = 500
-    return response

@@ -24,7 +24,7 @@ from rollcal.errors import Conflict, NotFound, ValidationError
 from rollcal.extensions import db
 from rollcal.forms import apply_errors, choices
 from rollcal.models import LineOfBusiness, Market, Role, Site, User, Vendor
-from rollcal.pdf import RenderStatus, ReportFile, audience_of, cached_report
+from rollcal.pdf import answer_report, cached_report, send_pdf
 from rollcal.permissions import Action, may, requires, visible_sites
 from rollcal.types import utcnow
 from rollout import queries, services
@@ -686,56 +686,12 @@ def remove_step(template_id: int, step_id: int):
 # Reports and sign-off -----------------------------------------------------------------
 
 
-def send_pdf(content: bytes, filename: str, *, sha256: str | None = None):
-    """A PDF download, its SHA-256 in a header so a copy can be checked."""
-    response = Response(
-        content,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-    if sha256:
-        response.headers["X-Content-SHA256"] = sha256
-    return response
-
-
-def answer_report(report: ReportFile):
-    """Download a ready report, or show its preparing/failed page."""
-    if report.status == RenderStatus.READY:
-        return send_pdf(report.pdf, report.filename, sha256=report.sha256)
-    return redirect(url_for("rollout.report_status", report_id=report.id))
-
-
 @bp.get("/rollouts/<int:rollout_id>/report.pdf")
 @login_required
 def readiness_report(rollout_id: int):
     """The readiness report as the person may see it, rendered once per content."""
     rollout = queries.get_rollout(current_user, rollout_id)
     return answer_report(cached_report(readiness_source(rollout, current_user, _today())))
-
-
-@bp.get("/reports/<int:report_id>")
-@login_required
-def report_status(report_id: int):
-    """A report being prepared (the page refreshes itself), ready, or failed."""
-    report = _readable_report(report_id)
-    return render_template("rollout/report_status.html", report=report)
-
-
-@bp.get("/reports/<int:report_id>/download")
-@login_required
-def report_download(report_id: int):
-    """A ready report's PDF."""
-    report = _readable_report(report_id)
-    if report.status != RenderStatus.READY:
-        return redirect(url_for("rollout.report_status", report_id=report.id))
-    return send_pdf(report.pdf, report.filename, sha256=report.sha256)
-
-
-def _readable_report(report_id: int) -> ReportFile:
-    report = db.session.get(ReportFile, report_id)
-    if report is None or report.audience != audience_of(current_user):
-        raise NotFound("Report was not found.")
-    return report
 
 
 def _stakeholder_choices():

@@ -32,14 +32,14 @@ def world(create_user, create_site, create_vendor):
 
 
 def _url(world, tail=""):
-    return f"/api/v1/calibration/sessions/{world['session'].id}{tail}"
+    return f"/api/v1/sessions/{world['session'].id}{tail}"
 
 
 def test_rater_lists_sessions_with_their_progress(client, world, token_for):
     services.save_labels(
         world["maria"], world["session"], [services.LabelInput(option="remove", reference="C-1")]
     )
-    answer = client.get("/api/v1/calibration/sessions", headers=token_for(world["maria"])).json
+    answer = client.get("/api/v1/sessions", headers=token_for(world["maria"])).json
     [session] = answer["sessions"]
     assert session["status"] == "open" and session["cases"] == 2
     assert session["you_label"] is True and session["your_labels"] == 1
@@ -161,9 +161,9 @@ def test_agreement_is_refused_until_the_caller_may_see_it_then_scoped(client, wo
             ],
         )
     maria = token_for(world["maria"])
-    assert client.get(_url(world, "/agreement"), headers=maria).status_code == 409
+    assert client.get(_url(world, "/agreement"), headers=maria).status_code == 404
     services.close_session(world["pom"], world["session"])
-    assert client.get(_url(world, "/agreement"), headers=maria).status_code == 409
+    assert client.get(_url(world, "/agreement"), headers=maria).status_code == 404
     assert client.get(_url(world, "/agreement"), headers=token_for(world["pom"])).status_code == 200
     services.reveal_session(world["pom"], world["session"])
     answer = client.get(_url(world, "/agreement"), headers=maria).json
@@ -180,16 +180,16 @@ def test_another_vendors_qa_lead_gets_404_from_every_session_route(
     headers = token_for(create_user(Role.QA_LEAD))
     for tail in ("", "/cases", "/labels", "/agreement"):
         assert client.get(_url(world, tail), headers=headers).status_code == 404, tail
-    listing = client.get("/api/v1/calibration/sessions", headers=headers).json
+    listing = client.get("/api/v1/sessions", headers=headers).json
     assert listing == {"sessions": []}
 
 
 def test_openapi_describes_the_calibration_routes(client):
     document = client.get("/api/v1/openapi.json").json
-    labels = document["paths"]["/api/v1/calibration/sessions/{session_id}/labels"]
+    labels = document["paths"]["/api/v1/sessions/{session_id}/labels"]
     assert set(labels) == {"get", "put"}
     assert labels["put"]["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/LabelBatch"
     }
     assert "409" in labels["put"]["responses"]
-    assert "/api/v1/calibration/sessions/{session_id}/agreement" in document["paths"]
+    assert "/api/v1/sessions/{session_id}/agreement" in document["paths"]

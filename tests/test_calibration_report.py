@@ -103,3 +103,38 @@ def test_cli_writes_the_calibration_report(runner, revealed, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert target.read_bytes().startswith(b"%PDF-")
+
+
+def test_qa_lead_downloads_the_report_after_reveal_in_the_browser_and_api(
+    client, auth, revealed, token_for
+):
+    session = revealed["session"]
+    auth.login(revealed["maria"])
+    page = client.get(f"/calibration/sessions/{session.id}/results").get_data(as_text=True)
+    assert "Calibration report (PDF)" in page and 'img class="chart"' in page
+    response = client.get(f"/calibration/sessions/{session.id}/report.pdf")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF-")
+    api = client.get(
+        f"/api/v1/sessions/{session.id}/report.pdf", headers=token_for(revealed["maria"])
+    )
+    assert api.status_code == 200 and api.headers["X-Content-SHA256"]
+
+
+def test_report_of_an_unrevealed_session_answers_404_to_its_raters(
+    client, auth, rollout_world, token_for
+):
+    raters = [
+        (rollout_world["maria"], rollout_world["cebu"]),
+        (rollout_world["liam"], rollout_world["dublin"]),
+    ]
+    session = run_session(
+        rollout_world["pom"], raters, cases=3, answer=lambda r, c: "remove", until="closed"
+    )
+    auth.login(rollout_world["maria"])
+    assert client.get(f"/calibration/sessions/{session.id}/report.pdf").status_code == 404
+    assert (
+        client.get(
+            f"/api/v1/sessions/{session.id}/report.pdf", headers=token_for(rollout_world["maria"])
+        ).status_code
+        == 404
+    )

@@ -517,3 +517,28 @@ def test_running_every_job_twice_has_the_effect_of_running_it_once(
     assert once == twice
     assert once["Notification"] > 0 and once["Digest"] > 0
     assert db.session.get(CalibrationSession, session.id).status == SessionStatus.CLOSED
+
+
+def test_the_demo_session_closes_by_itself_minutes_after_the_demo_starts(db, at_noon):
+    from rollcal import scheduler_demo
+    from rollcal.demo import seed_demo
+
+    seed_demo()
+    session = db.session.scalar(
+        sa.select(CalibrationSession).where(CalibrationSession.title == scheduler_demo.TITLE)
+    )
+    assert session.status == SessionStatus.OPEN
+    calibration_jobs.session_deadlines()
+    assert session.status == SessionStatus.OPEN
+
+    at_noon.move_to(NOON + scheduler_demo.CLOSES_AFTER, tick=False)
+    calibration_jobs.session_deadlines()
+
+    db.session.refresh(session)
+    assert session.status == SessionStatus.CLOSED
+    flags = flags_of(session)
+    assert any(flag.subject == "Tessera Global · Bogotá" for flag in flags)
+    [told] = _notifications(db, session.created_by, Kind.SESSION_CLOSED)
+    assert told.title == f"“{scheduler_demo.TITLE}” closed: {len(flags)} flags"
+    [email] = _emails(db, session.created_by, Kind.SESSION_CLOSED.value)
+    assert email.status == "held"

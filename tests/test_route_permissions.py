@@ -144,12 +144,12 @@ EXPECTED = {
         "POST",
         MANAGERS_POST,
     ),
-    "/api/v1/calibration/sessions": ("GET", API_SIGNED_IN),
-    "/api/v1/calibration/sessions/<int:session_id>": ("GET", API_OTHER_VENDOR),
-    "/api/v1/calibration/sessions/<int:session_id>/cases": ("GET", API_OTHER_VENDOR),
+    "/api/v1/sessions": ("GET", API_SIGNED_IN),
+    "/api/v1/sessions/<int:session_id>": ("GET", API_OTHER_VENDOR),
+    "/api/v1/sessions/<int:session_id>/cases": ("GET", API_OTHER_VENDOR),
     # GET here; the PUT of the same path is pinned in tests/test_calibration_api.py.
-    "/api/v1/calibration/sessions/<int:session_id>/labels": ("GET", API_OTHER_VENDOR),
-    "/api/v1/calibration/sessions/<int:session_id>/agreement": ("GET", API_OTHER_VENDOR),
+    "/api/v1/sessions/<int:session_id>/labels": ("GET", API_OTHER_VENDOR),
+    "/api/v1/sessions/<int:session_id>/agreement": ("GET", API_OTHER_VENDOR),
     # Notifications: someone else's notification is not found, whoever asks.
     "/notifications": ("GET", SIGNED_IN),
     "/notifications/preferences": ("GET", SIGNED_IN),
@@ -170,6 +170,8 @@ EXPECTED = {
     "/admin/outbox/<int:email_id>/html": ("GET", ADMIN_ONLY),
     "/admin/jobs": ("GET", ADMIN_ONLY),
     "/admin/jobs/<job_id>/run": ("POST", ADMIN_POST),
+    "/calibration/sessions/<int:session_id>/report.pdf": ("GET", OTHER_VENDOR),
+    "/api/v1/sessions/<int:session_id>/report.pdf": ("GET", API_OTHER_VENDOR),
     # Last: it removes the step the rules above read.
     "/admin/templates/<int:template_id>/steps/<int:step_id>/remove": ("POST", ADMIN_POST),
 }

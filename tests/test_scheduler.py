@@ -266,3 +266,33 @@ def test_the_scheduler_process_starts_and_stops_cleanly_on_sigterm(tmp_path):
     assert "Job session_deadlines succeeded" in errors
     assert "Scheduler received SIGTERM; stopping" in errors
     assert "Scheduler stopped on" in errors
+
+
+def test_the_demo_serves_with_the_scheduler_running_in_its_own_process(runner, db, monkeypatch):
+    events = []
+
+    def fake_start(app):
+        events.append("scheduler started")
+        app.extensions[scheduler.EXTENSION] = "running"
+
+    def fake_serve(host, port, app, **options):
+        events.append(f"serving {host}:{port} with {app.extensions[scheduler.EXTENSION]}")
+        assert app.config["ROLLCAL_BASE_URL"] == f"http://{host}:{port}"
+
+    def fake_stop(app):
+        events.append("scheduler stopped")
+        app.extensions.pop(scheduler.EXTENSION)
+
+    monkeypatch.setattr(scheduler, "start", fake_start)
+    monkeypatch.setattr(scheduler, "stop", fake_stop)
+    monkeypatch.setattr("rollcal.cli.run_simple", fake_serve)
+    monkeypatch.delenv("ROLLCAL_BASE_URL", raising=False)
+
+    result = runner.invoke(args=["demo", "--port", "5099"])
+
+    assert result.exit_code == 0, result.output
+    assert events == [
+        "scheduler started",
+        "serving 127.0.0.1:5099 with running",
+        "scheduler stopped",
+    ]
