@@ -115,6 +115,11 @@ def format_label_options(options: list[dict]) -> str:
     )
 
 
+def label_options_from_text(text: str) -> list[dict]:
+    """Parse label option lines and check there are two to nine of them."""
+    return _check_options(parse_label_options(text))
+
+
 def _check_options(options: list[dict]) -> list[dict]:
     if len(options) < 2:
         raise ValidationError.field("label_options", "give at least two label options.")

@@ -146,6 +146,15 @@ def users_token(email: str, name: str) -> None:
     click.echo(token)
 
 
+def _write_report(source, output: str) -> None:
+    """Render a report source to a PDF file and say so."""
+    from rollcal.pdf import render_source
+
+    pdf = render_source(source, current_app.static_folder)
+    Path(output).write_bytes(pdf)
+    click.echo(f"Wrote {output} ({len(pdf):,} bytes).")
+
+
 @click.group("report")
 def report() -> None:
     """Write PDF reports."""
@@ -162,7 +171,6 @@ def report() -> None:
 )
 def report_readiness(rollout_id: int, output: str) -> None:
     """Write the readiness report of a rollout (every site) as a PDF."""
-    from rollcal.pdf import render_source
     from rollcal.types import utcnow
     from rollout.models import Rollout
     from rollout.report import readiness_source
@@ -170,9 +178,7 @@ def report_readiness(rollout_id: int, output: str) -> None:
     rollout = db.session.get(Rollout, rollout_id)
     if rollout is None:
         raise click.ClickException(f"No rollout has the id {rollout_id}.")
-    pdf = render_source(readiness_source(rollout, None, utcnow().date()), current_app.static_folder)
-    Path(output).write_bytes(pdf)
-    click.echo(f"Wrote {output} ({len(pdf):,} bytes).")
+    _write_report(readiness_source(rollout, None, utcnow().date()), output)
 
 
 @report.command("calibration")
@@ -188,11 +194,8 @@ def report_calibration(session_id: int, output: str) -> None:
     """Write the calibration report of a session (every vendor) as a PDF."""
     from calibration.models import CalibrationSession
     from calibration.report import calibration_source
-    from rollcal.pdf import render_source
 
     session = db.session.get(CalibrationSession, session_id)
     if session is None:
         raise click.ClickException(f"No calibration session has the id {session_id}.")
-    pdf = render_source(calibration_source(session, None), current_app.static_folder)
-    Path(output).write_bytes(pdf)
-    click.echo(f"Wrote {output} ({len(pdf):,} bytes).")
+    _write_report(calibration_source(session, None), output)

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
+from calibration.services import label_options_from_text
 from rollcal.audit import record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
 from rollcal.extensions import db
@@ -38,7 +39,6 @@ from rollout.models import (
 from rollout.queries import build_board
 
 FROZEN = frozenset({RolloutStatus.CANCELLED, RolloutStatus.LIVE})
-LABEL_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 
 def _required(value: str | None, field: str) -> str:
@@ -84,36 +84,6 @@ def create_policy(
     return policy
 
 
-def parse_label_options(text: str) -> list[dict]:
-    """Label options from lines ``key | name | description`` (description optional).
-
-    The order of the lines is the order of the labels, which matters for ordinal scales.
-    """
-    options, seen = [], set()
-    for number, line in enumerate((text or "").splitlines(), 1):
-        if not line.strip():
-            continue
-        parts = [part.strip() for part in line.split("|")]
-        key = parts[0].lower()
-        if not LABEL_KEY.fullmatch(key):
-            raise ValidationError.field(
-                "label_options",
-                f"line {number}: the key “{parts[0]}” must be lower-case letters, digits, "
-                "- or _ (up to 40).",
-            )
-        if key in seen:
-            raise ValidationError.field("label_options", f"line {number}: “{key}” is repeated.")
-        seen.add(key)
-        name = parts[1] if len(parts) > 1 and parts[1] else key.replace("_", " ").capitalize()
-        description = parts[2] if len(parts) > 2 else ""
-        options.append({"key": key, "name": name, "description": description})
-    if len(options) < 2:
-        raise ValidationError.field("label_options", "give at least two label options.")
-    if len(options) > 9:
-        raise ValidationError.field("label_options", "give at most nine label options.")
-    return options
-
-
 def create_version(
     actor: User,
     policy: Policy,
@@ -144,7 +114,7 @@ def create_version(
         change_summary=_required(change_summary, "change_summary"),
         effective_date=effective_date,
         document_url=_url(document_url, "document_url"),
-        label_options=parse_label_options(label_options),
+        label_options=label_options_from_text(label_options),
         label_level=label_level,
     )
     db.session.add(version)
