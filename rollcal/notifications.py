@@ -65,6 +65,8 @@ class Kind(StrEnum):
     SESSION_CLOSED = "session_closed"
     SESSION_PROBLEM = "session_problem"
     ROLLOUT_LIVE = "rollout_live"
+    SIGNOFF_REQUESTED = "signoff_requested"
+    SIGNOFF_DECIDED = "signoff_decided"
     DAILY_DIGEST = "daily_digest"
     WEEKLY_SUMMARY = "weekly_summary"
 
@@ -109,6 +111,16 @@ KINDS: dict[Kind, KindInfo] = {
         "Rollout went live",
         "When a signed-off rollout you own, or signed off, reaches its go-live date.",
         frozenset({Role.ADMIN, Role.POM, Role.STAKEHOLDER}),
+    ),
+    Kind.SIGNOFF_REQUESTED: KindInfo(
+        "Sign-off requested",
+        "When a POM asks you to sign off a rollout's readiness report.",
+        frozenset({Role.STAKEHOLDER}),
+    ),
+    Kind.SIGNOFF_DECIDED: KindInfo(
+        "Sign-off decided",
+        "When a stakeholder approves or rejects a rollout you asked them to sign off.",
+        MANAGERS,
     ),
     Kind.DAILY_DIGEST: KindInfo(
         "Daily digest",
@@ -473,7 +485,7 @@ def deliver_queued() -> str:
     config = current_app.config
     if not mail.smtp_configured(config):
         return "SMTP is not configured; e-mails are kept in the outbox"
-    sent = failed = 0
+    sent = 0
     problem = None
     with mail.Connection(config) as connection:
         while problem is None:
@@ -512,7 +524,6 @@ def deliver_queued() -> str:
                     message.status = EmailStatus.FAILED
                 else:
                     message.next_attempt_at = now + timedelta(minutes=2**message.attempts)
-                failed += 1
                 log.warning("E-mail %s to %s failed: %s", message.id, message.to_address, problem)
             else:
                 message.status, message.sent_at, message.last_error = EmailStatus.SENT, now, None

@@ -22,7 +22,6 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from calibration.models import AgreementSnapshot, CalibrationSession, Flag, FlagStatus
-from rollcal.audit import record
 from rollcal.extensions import db
 from rollcal.models import Role, Site, User, vendor_owners
 from rollcal.notifications import (
@@ -43,7 +42,7 @@ from rollcal.notifications import (
 )
 from rollcal.scheduler import claim_rows
 from rollcal.types import utcnow
-from rollout import readiness
+from rollout import readiness, services
 from rollout.models import (
     ChecklistItem,
     ItemStatus,
@@ -219,19 +218,9 @@ def take_rollouts_live() -> str:
             continue
         rollout_id = rollout.id
         try:
-            rollout.status = RolloutStatus.LIVE
             # The versioned UPDATE first: if someone changed the rollout meanwhile (it is
             # locked only on PostgreSQL), nothing else of this rollout is written.
-            db.session.flush()
-            record(
-                None,
-                "rollout.status",
-                rollout,
-                f"Status Signed off → Live: go-live date {rollout.go_live_date:%d %b %Y} reached",
-                before={"status": RolloutStatus.SIGNED_OFF.value},
-                after={"status": RolloutStatus.LIVE.value},
-                rollout_id=rollout.id,
-            )
+            services.mark_live(rollout)
             _tell_live(rollout)
             db.session.commit()
         except StaleDataError:

@@ -710,3 +710,22 @@ def refresh_rollout_status(
         )
         db.session.commit()
     return new
+
+
+def mark_live(rollout: Rollout, actor: User | None = None) -> None:
+    """Move a signed-off rollout to live, recording why. The caller commits, so that the
+    scheduler's claim of the row, this change and the notifications are one transaction;
+    the versioned UPDATE is flushed first so a concurrent change stops it here."""
+    if rollout.status != RolloutStatus.SIGNED_OFF:
+        raise ValidationError.field("status", "only a signed-off rollout can go live.")
+    rollout.status = RolloutStatus.LIVE
+    db.session.flush()
+    record(
+        actor,
+        "rollout.status",
+        rollout,
+        f"Status Signed off → Live: go-live date {rollout.go_live_date:%d %b %Y} reached",
+        before={"status": RolloutStatus.SIGNED_OFF.value},
+        after={"status": RolloutStatus.LIVE.value},
+        rollout_id=rollout.id,
+    )

@@ -17,6 +17,7 @@ from rollcal.audit import AuditEvent, record
 from rollcal.errors import Forbidden, NotFound, ValidationError
 from rollcal.extensions import db
 from rollcal.models import Role, User
+from rollcal.notifications import Kind, notify, path_for
 from rollcal.pdf import RenderStatus, ReportFile, audience_of, render_source
 from rollcal.permissions import Action, require
 from rollcal.types import utcnow
@@ -99,6 +100,16 @@ def request_signoff(
     # The frozen copy shows the request and its (still empty) decisions.
     pdf = render_source(readiness_source(rollout, None, today), current_app.static_folder)
     request.report_pdf, request.report_sha256 = pdf, hashlib.sha256(pdf).hexdigest()
+    for sign_off in request.sign_offs:
+        notify(
+            sign_off.stakeholder,
+            Kind.SIGNOFF_REQUESTED,
+            about=f"sign-off:{sign_off.id}",
+            title=f"Sign-off requested: {rollout.title}",
+            body=f"{actor.name} asks you to sign off go-live on {rollout.go_live_date:%d %B %Y}."
+            + (f" “{request.message}”" if request.message else ""),
+            link=path_for("rollout.decide", sign_off_id=sign_off.id),
+        )
     record(
         actor,
         "signoff.requested",
@@ -139,6 +150,18 @@ def decide(actor: User, sign_off: SignOff, decision: str, comment: str = "") -> 
         request.status, request.decided_at = SignOffStatus.APPROVED, now
         rollout.status = RolloutStatus.SIGNED_OFF
     verb = "approved" if choice == Decision.APPROVE else "rejected"
+    outcome = {
+        SignOffStatus.APPROVED: " The rollout is signed off.",
+        SignOffStatus.REJECTED: " The rollout is back in progress.",
+    }.get(request.status, "")
+    notify(
+        request.requested_by,
+        Kind.SIGNOFF_DECIDED,
+        about=f"sign-off:{sign_off.id}:{choice.value}",
+        title=f"{actor.name} {verb} the sign-off of {rollout.title}",
+        body=(f"“{comment}”" if comment else "") + outcome,
+        link=path_for("rollout.signoff", rollout_id=rollout.id),
+    )
     record(
         actor,
         f"signoff.{verb}",

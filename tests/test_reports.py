@@ -292,3 +292,30 @@ def test_go_live_date_in_the_report_moves_with_the_rollout(rollout_world, app):
     with app.test_request_context():
         html = readiness_source(rollout, None, date.today()).html
     assert rollout.go_live_date.strftime("%d %B %Y") in html
+
+
+def test_stakeholders_are_told_of_a_request_and_the_pom_of_each_decision(
+    client, auth, db, rollout_world, stakeholders
+):
+    from rollcal.notifications import Notification
+
+    make_ready(rollout_world)
+    request = signoff.request_signoff(
+        rollout_world["pom"],
+        rollout_world["rollout"],
+        stakeholder_ids=[stakeholders[0].id],
+        message="Before Friday please",
+    )
+    told = db.session.scalars(
+        sa.select(Notification).where(Notification.user_id == stakeholders[0].id)
+    ).all()
+    assert [n.kind.value for n in told] == ["signoff_requested"]
+    assert "Before Friday please" in told[0].body
+    signoff.decide(stakeholders[0], request.sign_offs[0], "reject", "UAT evidence missing")
+    pom_told = db.session.scalars(
+        sa.select(Notification).where(
+            Notification.user_id == rollout_world["pom"].id, Notification.kind == "signoff_decided"
+        )
+    ).all()
+    assert len(pom_told) == 1 and "rejected" in pom_told[0].title
+    assert "UAT evidence missing" in pom_told[0].body
