@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-postgresql lint format install clean
+.PHONY: demo test test-sqlite test-postgresql lint format install clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ test-sqlite: $(STAMP)
 
 test-postgresql: $(STAMP)
 	ROLLCAL_TEST_DATABASE=postgresql $(BIN)/pytest -q
+
+# Figures, not assertions: each script prints its measurements beside a baseline of the same run.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/agreement.py
+	$(BIN)/python benchmarks/board.py
+	$(BIN)/python benchmarks/reports.py
+	$(BIN)/python benchmarks/calibration.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

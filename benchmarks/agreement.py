@@ -20,6 +20,13 @@ least 50x faster than the loop; 50,000 x 10 within 2 s and 600 MB.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, Python puts benchmarks/ first on sys.path, where calibration.py would
+# stand in for the calibration package: the repository root takes its place.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
 import os
 import resource
 import statistics

@@ -7,6 +7,13 @@ board load. Run: ``.venv/bin/python benchmarks/board.py``.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, Python puts benchmarks/ first on sys.path, where calibration.py would
+# stand in for the calibration package: the repository root takes its place.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
 import os
 import statistics
 import tempfile

@@ -19,6 +19,13 @@ The database is dropped afterwards, whatever happens. No timing is asserted anyw
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, Python puts benchmarks/ first on sys.path, where calibration.py would
+# stand in for the calibration package: the repository root takes its place.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
 import os
 import secrets
 import statistics
@@ -32,14 +39,12 @@ import krippendorff
 import numpy as np
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from calibration import services  # noqa: E402
-from calibration.models import CalibrationSession  # noqa: E402
-from rollcal import create_app  # noqa: E402
-from rollcal.extensions import db  # noqa: E402
-from rollcal.models import Role, Site, User, Vendor  # noqa: E402
-from rollcal.services import create_token  # noqa: E402
+from calibration import services
+from calibration.models import CalibrationSession
+from rollcal import create_app
+from rollcal.extensions import db
+from rollcal.models import Role, Site, User, Vendor
+from rollcal.services import create_token
 
 SERVER = os.environ.get(
     "ROLLCAL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -8,6 +8,13 @@ a child of its own — measured in the same run. Run: ``.venv/bin/python benchma
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, Python puts benchmarks/ first on sys.path, where calibration.py would
+# stand in for the calibration package: the repository root takes its place.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
 import multiprocessing
 import os
 import statistics
@@ -17,25 +24,23 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from flask_migrate import upgrade
 
-from flask_migrate import upgrade  # noqa: E402
-
-from benchmarks.board import build_world  # noqa: E402
-from rollcal import create_app  # noqa: E402
-from rollcal.extensions import db  # noqa: E402
-from rollcal.models import LineOfBusiness, Market, Region, Role, User  # noqa: E402
-from rollcal.pdf import (  # noqa: E402
+from benchmarks.board import build_world
+from rollcal import create_app
+from rollcal.extensions import db
+from rollcal.models import LineOfBusiness, Market, Region, Role, User
+from rollcal.pdf import (
     CHILD_THRESHOLD_BYTES,
     peak_memory_kib,
     render_in_child_measured,
     render_pdf,
     render_source,
 )
-from rollcal.types import utcnow  # noqa: E402
-from rollout import services  # noqa: E402
-from rollout.models import Rollout  # noqa: E402
-from rollout.report import readiness_source  # noqa: E402
+from rollcal.types import utcnow
+from rollout import services
+from rollout.models import Rollout
+from rollout.report import readiness_source
 
 SIZES = (20, 200)
 REPEATS = 3

@@ -205,8 +205,14 @@ def board(rollout_id: int):
             "override": OverrideForm(prefix="override"),
             "cancel": CancelForm(prefix="cancel"),
         }
+    changes = (
+        signoff_services.changes_since_signoff(rollout)
+        if may(current_user, Action.VIEW_POLICIES)
+        else []
+    )
     return render_template(
         "rollout/board.html",
+        changes_since_signoff=len(changes),
         rollout=rollout,
         board=board,
         rows=rows,

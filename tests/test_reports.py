@@ -319,3 +319,20 @@ def test_stakeholders_are_told_of_a_request_and_the_pom_of_each_decision(
     ).all()
     assert len(pom_told) == 1 and "rejected" in pom_told[0].title
     assert "UAT evidence missing" in pom_told[0].body
+
+
+def test_board_says_when_a_signed_rollout_changed(client, auth, rollout_world, stakeholders):
+    rollout = rollout_world["rollout"]
+    make_ready(rollout_world)
+    request = signoff.request_signoff(
+        rollout_world["pom"], rollout, stakeholder_ids=[stakeholders[0].id]
+    )
+    signoff.decide(stakeholders[0], request.sign_offs[0], "approve", "")
+    auth.login(rollout_world["pom"])
+    assert "Changed since sign-off" not in client.get(f"/rollouts/{rollout.id}").get_data(
+        as_text=True
+    )
+    item = step(rollout, rollout_world["cebu"], "Trainers upskilled")
+    services.update_item(rollout_world["maria"], item, version=item.version, status="done")
+    page = client.get(f"/rollouts/{rollout.id}").get_data(as_text=True)
+    assert "Changed since sign-off:</strong> 1 change after the signature" in page
