@@ -93,7 +93,13 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:
-    """Foreign keys on, and transactions SQLAlchemy controls (savepoints work)."""
+    """SQLite for several threads at once (web requests and the demo's scheduler).
+
+    WAL lets readers and a writer work side by side. Every transaction starts with
+    ``BEGIN IMMEDIATE``: it takes the write lock up front, so a second writer waits
+    (``busy_timeout``) instead of failing with "database is locked" when a read
+    transaction tries to become a write one. Foreign keys are enforced.
+    """
 
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
@@ -101,12 +107,13 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -89,6 +89,9 @@ def test_concurrent_saves_of_one_case_by_one_rater_leave_one_label(app):
                             services.LabelInput(option=option, reference="C-1"),
                             services.LabelInput(option=option, reference="C-2"),
                         ]
+                        # End the reading transaction first: on SQLite it holds the write
+                        # lock, and the race is between the writes, not the reads.
+                        db.session.commit()
                         barrier.wait(timeout=10)
                         services.save_labels(lead, session, entries)
                     except BaseException as error:  # reported below, in the test's thread

@@ -7,9 +7,9 @@ from rollcal.extensions import db as _db
 
 
 def test_migrated_schema_matches_the_models(app, db):
-    with _db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = compare_metadata(context, _db.metadata)
+    # The test's own connection: on SQLite a second one would wait for its write lock.
+    context = MigrationContext.configure(db.session.connection(), opts={"compare_type": True})
+    differences = compare_metadata(context, _db.metadata)
     assert differences == []
 
 

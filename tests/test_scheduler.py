@@ -286,6 +286,9 @@ def test_the_demo_serves_with_the_scheduler_running_in_its_own_process(runner, d
     monkeypatch.setattr(scheduler, "start", fake_start)
     monkeypatch.setattr(scheduler, "stop", fake_stop)
     monkeypatch.setattr("rollcal.cli.run_simple", fake_serve)
+    # The test database is migrated already; a migration's own connection would wait for
+    # the test transaction's lock on SQLite.
+    monkeypatch.setattr("flask_migrate.upgrade", lambda: None)
     monkeypatch.delenv("ROLLCAL_BASE_URL", raising=False)
 
     result = runner.invoke(args=["demo", "--port", "5099"])
