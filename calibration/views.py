@@ -3,15 +3,12 @@ results and flags. Thin: parse, call a service or a query, redirect or render.""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     redirect,
@@ -43,6 +40,7 @@ from calibration.models import (
     SessionStatus,
 )
 from calibration.report import calibration_source, vendor_chart
+from rollcal.downloads import csv_response
 from rollcal.errors import Conflict, Forbidden, ValidationError
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
@@ -701,27 +699,24 @@ def export_labels(session_id: int):
             selectinload(Label.rater).selectinload(Rater.site),
         )
     ).all()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
     header = ["reference", "rater", "vendor", "site", "label", "comment", "updated_at"]
-    writer.writerow(header + (["golden"] if show_golden else []))
-    for label in labels:
-        rater = label.rater
-        row = [
+    rows = (
+        [
             label.case.reference,
-            rater.name,
-            rater.vendor.name if rater.vendor else "",
-            rater.site.name if rater.site else "",
+            label.rater.name,
+            label.rater.vendor.name if label.rater.vendor else "",
+            label.rater.site.name if label.rater.site else "",
             label.option_key,
             label.comment or "",
             label.updated_at.isoformat(),
         ]
-        writer.writerow(row + ([label.case.golden_label or ""] if show_golden else []))
-    filename = f"calibration-{session.id}-labels.csv"
-    return Response(
-        buffer.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        + ([label.case.golden_label or ""] if show_golden else [])
+        for label in labels
+    )
+    return csv_response(
+        header + (["golden"] if show_golden else []),
+        rows,
+        f"calibration-{session.id}-labels.csv",
     )
 
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 import sqlalchemy as sa
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     redirect,
@@ -20,6 +16,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
 from rollcal.audit import AuditEvent
+from rollcal.downloads import csv_response
 from rollcal.errors import Conflict, NotFound, ValidationError
 from rollcal.extensions import db
 from rollcal.forms import apply_errors, choices
@@ -233,37 +230,28 @@ def board_csv(rollout_id: int):
     """The board as CSV: one row per site, one column per step, readiness and reasons."""
     rollout = queries.get_rollout(current_user, rollout_id)
     board = queries.build_board(current_user, rollout, _today())
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
+    header = [
+        "vendor",
+        "site",
+        "markets",
+        *[c.title for c in board.columns],
+        "readiness",
+        "reasons",
+        "override",
+    ]
+    rows = (
         [
-            "vendor",
-            "site",
-            "markets",
-            *[c.title for c in board.columns],
-            "readiness",
-            "reasons",
-            "override",
+            row.site.vendor.name,
+            row.site.name,
+            " ".join(m.code for m in row.site.markets),
+            *[cell.status.value if cell else "" for cell in row.cells],
+            row.readiness.state.value,
+            "; ".join(row.readiness.reasons),
+            row.readiness.override.justification if row.readiness.override else "",
         ]
+        for row in board.rows
     )
-    for row in board.rows:
-        writer.writerow(
-            [
-                row.site.vendor.name,
-                row.site.name,
-                " ".join(m.code for m in row.site.markets),
-                *[cell.status.value if cell else "" for cell in row.cells],
-                row.readiness.state.value,
-                "; ".join(row.readiness.reasons),
-                row.readiness.override.justification if row.readiness.override else "",
-            ]
-        )
-    filename = f"rollout-{rollout.id}-board.csv"
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_response(header, rows, f"rollout-{rollout.id}-board.csv")
 
 
 @bp.get("/rollouts/<int:rollout_id>/activity")
