@@ -166,6 +166,16 @@ class CancelForm(FlaskForm):
     submit = SubmitField("Cancel rollout")
 
 
+class TemplateForm(FlaskForm):
+    """A checklist template's name and description."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField("Description")
+    copy_from = SelectField("Start from the steps of", coerce=int)
+    active = BooleanField("Offered for new rollouts", default=True)
+    submit = SubmitField("Save template")
+
+
 class TemplateItemForm(FlaskForm):
     """A step of a checklist template."""
 

@@ -153,6 +153,60 @@ def set_version_status(actor: User, version: PolicyVersion, status: str) -> Poli
 # Templates ---------------------------------------------------------------------------
 
 
+def save_template(
+    actor: User,
+    *,
+    name: str,
+    description: str = "",
+    active: bool = True,
+    template: ChecklistTemplate | None = None,
+    copy_from: ChecklistTemplate | None = None,
+) -> ChecklistTemplate:
+    """Create a checklist template (optionally with the steps of another), or rename,
+    describe or retire one. Rollouts already made keep their own copy of the steps."""
+    require(actor, Action.MANAGE_TEMPLATES)
+    name = _required(name, "name")
+    clash = db.session.scalar(
+        sa.select(ChecklistTemplate.id).where(
+            sa.func.lower(ChecklistTemplate.name) == name.lower(),
+            ChecklistTemplate.id != (template.id if template else None),
+        )
+    )
+    if clash is not None:
+        raise ValidationError.field("name", f"another template is called “{name}”.")
+    created = template is None
+    template = template or ChecklistTemplate()
+    template.name, template.description, template.active = name, (description or "").strip(), active
+    db.session.add(template)
+    db.session.flush()
+    if created and copy_from is not None:
+        for step in copy_from.items:
+            db.session.add(
+                TemplateItem(
+                    template_id=template.id,
+                    position=step.position,
+                    title=step.title,
+                    description=step.description,
+                    category=step.category,
+                    side=step.side,
+                    required=step.required,
+                    due_offset_days=step.due_offset_days,
+                    evidence_required=step.evidence_required,
+                    gate=step.gate,
+                )
+            )
+    record(
+        actor,
+        "template.saved",
+        template,
+        f"{'Created' if created else 'Saved'} checklist template “{template.name}”"
+        + (f" from “{copy_from.name}”" if created and copy_from else ""),
+    )
+    db.session.commit()
+    db.session.expire(template, ["items"])
+    return template
+
+
 def save_template_item(
     actor: User,
     template: ChecklistTemplate,

@@ -38,6 +38,7 @@ from rollout.forms import (
     PolicyForm,
     RolloutForm,
     SignOffRequestForm,
+    TemplateForm,
     TemplateItemForm,
     VerifyForm,
     VersionForm,
@@ -596,6 +597,48 @@ def templates():
         .order_by(ChecklistTemplate.name)
     ).all()
     return render_template("rollout/templates.html", templates=rows)
+
+
+@bp.route("/admin/templates/new", methods=["GET", "POST"], defaults={"template_id": None})
+@bp.route("/admin/templates/<int:template_id>/edit", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_TEMPLATES)
+def template_form(template_id: int | None):
+    """Create a template (from scratch or from another's steps), or edit one."""
+    template = _template(template_id) if template_id else None
+    form = TemplateForm(obj=template)
+    others = db.session.scalars(sa.select(ChecklistTemplate).order_by(ChecklistTemplate.name))
+    form.copy_from.choices = choices(
+        [(0, "— no steps, I will add them —")] + [(t.id, t.name) for t in others]
+    )
+    if template is not None:
+        del form.copy_from
+    if form.validate_on_submit():
+        copy_from = None
+        if template is None and form.copy_from.data:
+            copy_from = db.session.get(ChecklistTemplate, form.copy_from.data)
+        try:
+            saved = services.save_template(
+                current_user,
+                name=form.name.data,
+                description=form.description.data,
+                active=form.active.data,
+                template=template,
+                copy_from=copy_from,
+            )
+        except ValidationError as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            flash(f"Template “{saved.name}” saved.", "success")
+            return redirect(url_for("rollout.template", template_id=saved.id))
+    return render_template(
+        "org/form.html",
+        form=form,
+        what="checklist template",
+        existing=template,
+        back=url_for("rollout.templates"),
+    )
 
 
 def _template(template_id: int) -> ChecklistTemplate:

@@ -448,3 +448,27 @@ def test_template_changes_do_not_touch_existing_rollouts(
     assert "Queue routing verified" in page and "Documentation QA" not in page
     db.session.expire_all()
     assert len(db.session.get(Rollout, rollout_world["rollout"].id).items) == 20
+
+
+def test_admin_makes_a_new_template_from_the_default_steps(client, auth, db, create_user):
+    from rollout.models import ChecklistTemplate
+
+    auth.login(create_user(Role.ADMIN))
+    response = client.post(
+        "/admin/templates/new",
+        data={
+            "name": "Shop rollout, no UAT",
+            "description": "For text-only policy changes",
+            "copy_from": 1,
+            "active": "y",
+        },
+    )
+    assert response.status_code == 302
+    template = db.session.scalar(
+        sa.select(ChecklistTemplate).where(ChecklistTemplate.name == "Shop rollout, no UAT")
+    )
+    assert len(template.items) == 10
+    duplicate = client.post(
+        "/admin/templates/new", data={"name": "shop rollout, NO uat", "copy_from": 0}
+    )
+    assert "another template is called" in duplicate.get_data(as_text=True)

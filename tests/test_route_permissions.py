@@ -83,6 +83,8 @@ EXPECTED = {
     "/policies/<int:policy_id>/versions/new": ("GET", MANAGERS),
     "/versions/<int:version_id>/status": ("POST", MANAGERS_POST),
     "/admin/templates": ("GET", ADMIN_ONLY),
+    "/admin/templates/new": ("GET", ADMIN_ONLY),
+    "/admin/templates/<int:template_id>/edit": ("GET", ADMIN_ONLY),
     "/admin/templates/<int:template_id>": ("GET", ADMIN_ONLY),
     "/admin/templates/<int:template_id>/steps/new": ("GET", ADMIN_ONLY),
     "/admin/templates/<int:template_id>/steps/<int:step_id>": ("GET", ADMIN_ONLY),
