@@ -495,8 +495,9 @@ def serve(app: Flask, on_ready: Callable[[], None] | None = None) -> None:
     start(app)
     if on_ready is not None:
         on_ready()
-    while not stopping.wait(1):
-        pass
+    # Wake every second rather than wait() forever, so a signal is acted on promptly.
+    while not stopping.is_set():
+        stopping.wait(1)
     stop(app)
 
 
