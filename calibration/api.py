@@ -16,8 +16,8 @@ from calibration.report import calibration_source
 from rollcal.api import api_blueprint, api_user, operation, parse_body, pdf_answer, respond
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.pdf import cached_report
 from rollcal.permissions import Action, require
+from rollcal.reports.pdf import cached_report
 
 bp = api_blueprint("calibration_api", __name__)
 

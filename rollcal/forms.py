@@ -16,7 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from rollcal.models import Region, Role
+from rollcal.org.models import Region, Role
 
 
 def choices(pairs) -> list[SelectChoice]:

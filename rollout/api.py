@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from rollcal.api import api_blueprint, api_user, operation, parse_body, pdf_answer, respond
 from rollcal.extensions import db
-from rollcal.pdf import cached_report
+from rollcal.reports.pdf import cached_report
 from rollcal.types import utcnow
 from rollout import queries, services
 from rollout.models import ChecklistItem, Rollout
