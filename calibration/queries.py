@@ -30,9 +30,10 @@ from calibration.models import (
     SessionStatus,
     Severity,
 )
+from rollcal.accounts.models import Role, User
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.org.models import Role, Site, User
+from rollcal.org.models import Site
 from rollcal.permissions import Action, may
 
 _policies = sa.table("policies", sa.column("id"), sa.column("code"), sa.column("title"))
