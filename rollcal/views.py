@@ -17,6 +17,7 @@ from rollcal.forms import (
     apply_errors,
     choices,
 )
+from rollcal.inputs import int_arg, page_arg
 from rollcal.models import LineOfBusiness, Market, Role, Site, User, Vendor
 from rollcal.permissions import Action, requires
 
@@ -25,7 +26,12 @@ bp = Blueprint("org", __name__)
 
 def _page(statement: sa.Select):
     """A page of a listing, sized by ``ROLLCAL_PAGE_SIZE``."""
-    return db.paginate(statement, per_page=current_app.config["ROLLCAL_PAGE_SIZE"], error_out=False)
+    return db.paginate(
+        statement,
+        page=page_arg(),
+        per_page=current_app.config["ROLLCAL_PAGE_SIZE"],
+        error_out=False,
+    )
 
 
 def _get_or_404(model, object_id: int, what: str):
@@ -242,8 +248,8 @@ def site_form(site_id: int | None):
             form.vendor.data = site.vendor_id
             form.markets.data = [m.id for m in site.markets]
             form.lines_of_business.data = [line.id for line in site.lines_of_business]
-        elif request.args.get("vendor", type=int):
-            form.vendor.data = request.args.get("vendor", type=int)
+        elif int_arg("vendor"):
+            form.vendor.data = int_arg("vendor")
     if form.validate_on_submit():
         try:
             services.save_site(
