@@ -17,8 +17,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from rollcal.org.models import Region, Role
 from rollcal.inputs import LONG_TEXT
+from rollcal.org.models import Region, Role
 
 
 def choices(pairs) -> list[SelectChoice]:

@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rollcal.api import api_blueprint, api_user, operation, parse_body, pdf_answer, respond
 from rollcal.extensions import db
-from rollcal.reports.pdf import cached_report
 from rollcal.inputs import LONG_TEXT, MAX_ID, page_arg
+from rollcal.reports.pdf import cached_report
 from rollcal.types import utcnow
 from rollout import queries, services
 from rollout.models import ChecklistItem, Rollout

@@ -19,8 +19,8 @@ from rollcal.audit import AuditEvent
 from rollcal.errors import Conflict, NotFound, ValidationError
 from rollcal.extensions import db
 from rollcal.forms import apply_errors, choices
-from rollcal.org.models import LineOfBusiness, Market, Role, Site, User, Vendor
 from rollcal.inputs import int_arg, page_arg, whole_number
+from rollcal.org.models import LineOfBusiness, Market, Role, Site, User, Vendor
 from rollcal.permissions import Action, may, requires, visible_sites
 from rollcal.reports.downloads import csv_response
 from rollcal.reports.pdf import answer_report, cached_report, send_pdf

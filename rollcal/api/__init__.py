@@ -16,9 +16,9 @@ from pydantic import ValidationError as PydanticValidationError
 
 from rollcal.errors import ValidationError
 from rollcal.extensions import csrf
+from rollcal.inputs import MAX_ID, JSONTooDeep
 from rollcal.org import services
 from rollcal.org.models import User
-from rollcal.inputs import MAX_ID, JSONTooDeep
 
 API_PREFIX = "/api/v1"
 

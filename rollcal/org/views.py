@@ -17,9 +17,9 @@ from rollcal.forms import (
     apply_errors,
     choices,
 )
+from rollcal.inputs import int_arg, page_arg
 from rollcal.org import services
 from rollcal.org.models import LineOfBusiness, Market, Role, Site, User, Vendor
-from rollcal.inputs import int_arg, page_arg
 from rollcal.permissions import Action, requires
 
 bp = Blueprint("org", __name__)

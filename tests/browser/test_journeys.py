@@ -40,7 +40,7 @@ def _rater_of(app, vendor_slug: str, title: str) -> str:
 
     from calibration.models import CalibrationSession, Rater
     from rollcal.extensions import db
-    from rollcal.models import User
+    from rollcal.org.models import User
 
     with app.app_context():
         return db.session.scalars(
