@@ -47,6 +47,9 @@ def create_app(config: dict | None = None) -> Flask:
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
 
+    from rollcal import inputs
+
+    inputs.init_app(app)  # before the blueprints: their routes take its id converter
     _init_extensions(app)
     _register_blueprints(app)
     _init_templates(app)

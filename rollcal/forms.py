@@ -3,10 +3,14 @@ confirm button."""
 
 from zoneinfo import available_timezones
 
+import wtforms
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, SubmitField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length
 from wtforms.widgets import CheckboxInput, ListWidget
+
+from rollcal.inputs import LONG_TEXT
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -19,6 +23,13 @@ class MultiCheckboxField(SelectMultipleField):
 
     widget = ListWidget(html_tag="ul", prefix_label=False)
     option_widget = CheckboxInput()
+
+
+class TextAreaField(wtforms.TextAreaField):
+    """WTForms' text area with a ceiling on its length (``LONG_TEXT`` unless given)."""
+
+    def __init__(self, label=None, validators=None, *, max_length: int = LONG_TEXT, **kwargs):
+        super().__init__(label, [*(validators or []), Length(max=max_length)], **kwargs)
 
 
 TIMEZONE_CHOICES = choices((zone, zone) for zone in sorted(available_timezones()))

@@ -51,6 +51,8 @@ def _required(value: str | None, field: str) -> str:
 
 def _url(value: str | None, field: str) -> str | None:
     value = (value or "").strip()
+    if len(value) > 500:
+        raise ValidationError.field(field, "must be at most 500 characters.")
     if value and not re.match(r"https?://\S+$", value):
         raise ValidationError.field(
             field, "must be a web address starting with http:// or https://."

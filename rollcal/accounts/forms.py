@@ -12,16 +12,20 @@ from rollcal.forms import TIMEZONE_CHOICES, choices
 class LoginForm(FlaskForm):
     """Sign in with e-mail and password."""
 
-    email = EmailField("E-mail", validators=[DataRequired(), Email()])
-    password = PasswordField("Password", validators=[DataRequired()])
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254), Email()])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
     submit = SubmitField("Sign in")
 
 
 class PasswordForm(FlaskForm):
     """Change one's own password."""
 
-    current_password = PasswordField("Current password", validators=[DataRequired()])
-    new_password = PasswordField("New password", validators=[DataRequired(), Length(min=10)])
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=200)]
+    )
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=10, max=200)]
+    )
     submit = SubmitField("Change password")
 
 
@@ -47,7 +51,7 @@ class TokenForm(FlaskForm):
 class UserForm(FlaskForm):
     """A person, as an admin edits them."""
 
-    email = EmailField("E-mail", validators=[DataRequired(), Email()])
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254), Email()])
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     role = SelectField("Role", choices=choices((r.value, r.title) for r in Role))
     vendor = SelectField("Vendor (QA leads only)", coerce=int)
