@@ -129,3 +129,10 @@ def calibration_source(session: CalibrationSession, reader: User | None) -> Repo
         audience=audience_of(reader),
         attachments=attachments,
     )
+
+
+def calibration_report_of(session_id: int) -> ReportSource | None:
+    """The calibration report of a session (every vendor), as ``rollcal report
+    calibration`` writes it; None for an unknown id."""
+    session = db.session.get(CalibrationSession, session_id)
+    return None if session is None else calibration_source(session, None)

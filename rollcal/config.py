@@ -33,6 +33,10 @@ class Config:
     # Where people reach rollcal: the links in e-mails start with it.
     ROLLCAL_BASE_URL = "http://127.0.0.1:5000"
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+    # The domain packages create_app loads, in order: each one's init_app registers its
+    # blueprints, jobs, notification kinds, commands and demo data (rollcal/registry.py).
+    # Rollout's demo data comes first: calibration's demo sessions feed its rollouts.
+    ROLLCAL_DOMAINS: tuple[str, ...] = ("rollout", "calibration")
 
 
 _BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True}
@@ -46,6 +50,8 @@ def _parse(raw: str, default: object) -> object:
         return int(raw)
     if isinstance(default, float):
         return float(raw)
+    if isinstance(default, tuple):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
     return raw
 
 

@@ -22,6 +22,7 @@ from rollcal.accounts.models import Role, User
 from rollcal.extensions import db
 from rollcal.reports.charts import AlphaBar, alpha_chart, band
 from rollcal.reports.pdf import PdfAttachment, ReportSource, audience_of
+from rollcal.types import utcnow
 from rollout.models import (
     Category,
     ChecklistItem,
@@ -284,3 +285,10 @@ def readiness_source(rollout: Rollout, reader: User | None, today: date) -> Repo
         ),
         pdf_variant="pdf/a-3b",
     )
+
+
+def readiness_report_of(rollout_id: int) -> ReportSource | None:
+    """The readiness report of a rollout (every site), as ``rollcal report readiness``
+    writes it; None for an unknown id."""
+    rollout = db.session.get(Rollout, rollout_id)
+    return None if rollout is None else readiness_source(rollout, None, utcnow().date())
