@@ -291,7 +291,7 @@ def _backdate(session: CalibrationSession, *, opened: int, closed: int, revealed
             created_at=now - timedelta(days=closed + 1), updated_at=now - timedelta(days=closed + 1)
         )
     )
-    db.session.commit()
+    db.session.flush()
 
 
 def _seed_open(pom: User, password_hash: str) -> None:
@@ -324,7 +324,7 @@ def _seed_open(pom: User, password_hash: str) -> None:
     _label(session, mains, 0.25, seed=11)
     _label(session, others, 0.6, seed=12)
     session.opened_at = session.opens_at = now - timedelta(days=1)
-    db.session.commit()
+    db.session.flush()
 
 
 def _seed_draft(pom: User, password_hash: str) -> None:
@@ -370,6 +370,3 @@ def seed() -> None:
     _seed_revealed(pom, password_hash)
     _seed_open(pom, password_hash)
     _seed_draft(pom, password_hash)
-    # End the read transaction the look-ups above began: on SQLite an open reader would
-    # keep the demo server that starts next from writing.
-    db.session.commit()

@@ -41,7 +41,7 @@ from calibration.models import (
 )
 from calibration.report import calibration_source, vendor_chart
 from rollcal.downloads import csv_response
-from rollcal.errors import Conflict, Forbidden, ValidationError
+from rollcal.errors import Conflict, Forbidden, ValidationError, flash_refusal, refusal
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.models import Role, Site, User, Vendor
@@ -171,7 +171,6 @@ def new_session():
                 accuracy_target=form.accuracy_target.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Session “{session.title}” is created. Add raters and cases next.", "success")
@@ -254,7 +253,6 @@ def edit_session(session_id: int):
                 accuracy_target=data("accuracy_target"),
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash("The session is saved.", "success")
@@ -291,8 +289,7 @@ def change_status(session_id: int, step: str):
         try:
             service(current_user, session)
         except (ValidationError, Conflict) as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(f"“{session.title}” {done}", "success")
     return redirect(_session_url(session))
@@ -308,8 +305,7 @@ def recompute(session_id: int):
         try:
             services.recompute_results(current_user, session)
         except Conflict as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            flash_refusal(error)
             return redirect(_session_url(session))
         flash("The results are computed again.", "success")
     return redirect(url_for("calibration.results", session_id=session.id))
@@ -360,7 +356,6 @@ def raters(session_id: int):
                 flash(f"The model {rater.name} is a rater. Import its labels as a CSV.", "success")
                 return redirect(request.url)
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(human if human.submit.data else model, error)
     return render_template(
         "calibration/raters.html",
@@ -384,8 +379,7 @@ def remove_rater(session_id: int, rater_id: int):
         try:
             rater = services.remove_rater(current_user, session, rater_id)
         except Conflict as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(f"{rater.name} is no longer a rater.", "success")
     return redirect(url_for("calibration.raters", session_id=session.id))
@@ -412,7 +406,7 @@ def import_files(session_id: int):
             try:
                 count = service(current_user, session, form.file.data.read())
             except ValidationError as error:
-                db.session.rollback()
+                refusal(error)
                 form.file.errors = [
                     imports.describe(item) if "line" in item else item["message"]
                     for item in error.errors
@@ -514,7 +508,6 @@ def golden(session_id: int, case_id: int):
                 rationale=form.golden_rationale.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"The golden answer of {case.reference} is saved.", "success")
@@ -578,11 +571,7 @@ def label(session_id: int, case_id: int):
                 current_user, session, case, option=form.option.data, comment=form.comment.data
             )
         except (ValidationError, Conflict) as error:
-            db.session.rollback()
-            if isinstance(error, ValidationError):
-                apply_errors(form, error)
-            else:
-                form.form_errors.append(error.message)
+            apply_errors(form, error)
         else:
             return redirect(
                 url_for("calibration.label_next", session_id=session.id, after=case.position)
@@ -763,12 +752,9 @@ def flag(flag_id: int):
                 version=int(form.version.data) if form.version.data else None,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         except Conflict as error:
-            db.session.rollback()
-            db.session.refresh(flag)
-            flash(error.message, "error")
+            flash_refusal(error)
             form = FlagForm(formdata=None, obj=flag)
             form.status.data = flag.status.value
         else:

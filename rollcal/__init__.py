@@ -16,6 +16,7 @@ from flask import Flask
 from flask_login import current_user
 
 from rollcal.config import Config, from_environment, instance_secret_key
+from rollcal.uow import Application
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -30,7 +31,7 @@ def resource_dir(name: str) -> Path:
 def create_app(config: dict | None = None) -> Flask:
     """Build the application; ``config`` overrides everything else (tests)."""
     instance_path = os.environ.get("ROLLCAL_INSTANCE_PATH")
-    app = Flask(
+    app = Application(
         __name__,
         instance_path=os.path.abspath(instance_path) if instance_path else None,
         instance_relative_config=True,

@@ -144,7 +144,7 @@ def seed_organisation() -> None:
             timezone=lead_zone,
             password_hash=password_hash,
         )
-    db.session.commit()
+    db.session.flush()
 
 
 def seed_demo() -> None:

@@ -16,6 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from rollcal.errors import DomainError, ValidationError, refusal
 from rollcal.models import Region, Role
 
 
@@ -34,8 +35,13 @@ class MultiCheckboxField(SelectMultipleField):
 TIMEZONE_CHOICES = choices((zone, zone) for zone in sorted(available_timezones()))
 
 
-def apply_errors(form: FlaskForm, error) -> None:
-    """Show a service's ``ValidationError`` beside the field it names."""
+def apply_errors(form: FlaskForm, error: DomainError) -> None:
+    """Show a service's refusal on the form: a ``ValidationError`` beside each field it
+    names, anything else above the form. What the refused action changed is dropped."""
+    refusal(error)
+    if not isinstance(error, ValidationError):
+        form.form_errors.append(error.message)
+        return
     for item in error.errors:
         field = getattr(form, item["field"], None)
         if field is not None:

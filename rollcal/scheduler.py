@@ -44,6 +44,7 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.utils import import_string
 
+from rollcal import uow
 from rollcal.audit import record
 from rollcal.errors import NotFound
 from rollcal.extensions import db
@@ -253,7 +254,7 @@ def run_job(app: Flask, job_id: str) -> int:
             job_id=job.id, outcome=RunOutcome.RUNNING, started_at=utcnow(), runner=runner_name()
         )
         db.session.add(run)
-        db.session.commit()
+        uow.commit()
         return _execute(job, run.id)
 
 
@@ -281,12 +282,12 @@ def run_requested(app: Flask) -> int:
                 utcnow(),
                 runner_name(),
             )
-            db.session.commit()
+            uow.commit()
             job = JOBS_BY_ID.get(run.job_id)
             if job is None:
                 run.outcome, run.finished_at = RunOutcome.FAILED, utcnow()
                 run.summary = run.error = f"There is no job called {run.job_id} any more."
-                db.session.commit()
+                uow.commit()
                 continue
             _execute(job, run.id)
             ran += 1
@@ -299,7 +300,7 @@ def _execute(job: Job, run_id: int) -> int:
     try:
         summary = job.function()()
     except Exception as error:
-        db.session.rollback()
+        uow.rollback()
         outcome, summary, details = (
             RunOutcome.FAILED,
             f"{type(error).__name__}: {error}",
@@ -310,7 +311,7 @@ def _execute(job: Job, run_id: int) -> int:
         outcome, details = RunOutcome.SUCCEEDED, None
     run = db.session.get(JobRun, run_id)
     run.outcome, run.summary, run.error, run.finished_at = outcome, summary, details, utcnow()
-    db.session.commit()
+    uow.commit()
     log.info(
         "Job %s %s in %.1f s (run %s): %s",
         job.id,
@@ -330,7 +331,7 @@ def prune_runs() -> str:
             JobRun.started_at < utcnow() - KEEP_RUNS,
         )
     )
-    db.session.commit()
+    uow.commit()
     return f"removed {result.rowcount} old job runs"
 
 
@@ -352,7 +353,7 @@ def request_run(actor: User, job_id: str) -> JobRun:
     db.session.add(run)
     db.session.flush()
     record(actor, "job.run_requested", run, f"Asked for “{job.title}” to run now")
-    db.session.commit()
+    uow.commit()
     return run
 
 

@@ -70,7 +70,7 @@ def save_market(
     market = market or Market()
     market.code, market.name, market.region, market.active = code, name, Region(region), active
     db.session.add(market)
-    db.session.commit()
+    db.session.flush()
     return market
 
 
@@ -91,7 +91,7 @@ def save_line_of_business(
     line = line or LineOfBusiness()
     line.name, line.active = name, active
     db.session.add(line)
-    db.session.commit()
+    db.session.flush()
     return line
 
 
@@ -116,7 +116,7 @@ def save_vendor(
     vendor = vendor or Vendor()
     vendor.name, vendor.slug, vendor.active, vendor.owners = name, slug, active, owners
     db.session.add(vendor)
-    db.session.commit()
+    db.session.flush()
     return vendor
 
 
@@ -166,7 +166,7 @@ def save_site(
     site.vendor, site.name, site.city, site.active = vendor, name, city, active
     site.markets, site.lines_of_business = markets, lines
     db.session.add(site)
-    db.session.commit()
+    db.session.flush()
     return site
 
 
@@ -224,7 +224,7 @@ def create_user(
         password_hash=generate_password_hash(password),
     )
     db.session.add(user)
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -247,7 +247,7 @@ def update_user(
         raise ValidationError.field("role", "you cannot remove your own admin access.")
     user.email, user.name, user.role, user.vendor = email, name, role, vendor
     user.timezone, user.active = timezone, active
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -257,7 +257,7 @@ def update_profile(actor: User, *, name: str, timezone: str) -> User:
     if timezone not in _TIMEZONES:
         raise ValidationError.field("timezone", f"“{timezone}” is not a known time zone.")
     actor.timezone = timezone
-    db.session.commit()
+    db.session.flush()
     return actor
 
 
@@ -275,14 +275,14 @@ def change_password(actor: User, *, current: str, new: str) -> None:
         raise ValidationError.field("current_password", "is not your current password.")
     _check_password(new, "new_password")
     actor.password_hash = generate_password_hash(new)
-    db.session.commit()
+    db.session.flush()
 
 
 def set_password(user: User, password: str) -> None:
     """Set a password from the command line (an operator, not a signed-in person)."""
     _check_password(password)
     user.password_hash = generate_password_hash(password)
-    db.session.commit()
+    db.session.flush()
 
 
 # API tokens --------------------------------------------------------------------------
@@ -299,7 +299,7 @@ def create_token(user: User, name: str = "API token") -> tuple[ApiToken, str]:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user=user, name=name, token_hash=_token_digest(token), prefix=token[:10])
     db.session.add(row)
-    db.session.commit()
+    db.session.flush()
     return row, token
 
 
@@ -312,7 +312,7 @@ def revoke_token(actor: User, token_id: int) -> ApiToken:
         raise NotFound("Token was not found.")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        db.session.commit()
+        db.session.flush()
     return token
 
 
@@ -324,5 +324,5 @@ def user_for_token(token: str) -> User | None:
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     row.last_used_at = utcnow()
-    db.session.commit()
+    db.session.flush()
     return row.user

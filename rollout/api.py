@@ -231,20 +231,16 @@ def patch_item(item_id: int):
     item = queries.get_item(user, item_id)
     services.check_may_edit_item(user, item)
     patch = parse_body(ItemPatch)
-    try:
-        services.update_item(
-            user,
-            item,
-            version=patch.version,
-            status=patch.status,
-            reason=patch.reason,
-            evidence_url=patch.evidence_url,
-            evidence_note=patch.evidence_note,
-            comment=patch.comment,
-        )
-    except Exception:
-        db.session.rollback()
-        raise
+    services.update_item(
+        user,
+        item,
+        version=patch.version,
+        status=patch.status,
+        reason=patch.reason,
+        evidence_url=patch.evidence_url,
+        evidence_note=patch.evidence_note,
+        comment=patch.comment,
+    )
     return respond(_item(item))
 
 

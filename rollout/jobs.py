@@ -22,6 +22,8 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from calibration.models import AgreementSnapshot, CalibrationSession, Flag, FlagStatus
+from rollcal import uow
+from rollcal.errors import Conflict
 from rollcal.extensions import db
 from rollcal.models import Role, Site, User, vendor_owners
 from rollcal.notifications import (
@@ -189,7 +191,7 @@ def _remind(person: User, candidates: list[ChecklistItem], now: datetime) -> int
         )
         for notification, _ in created:
             notification.email_id = message.id
-    db.session.commit()
+    uow.commit()
     return len(created)
 
 
@@ -214,7 +216,7 @@ def take_rollouts_live() -> str:
             break
         if rollout.go_live_date > local_now(rollout.owner, now).date():
             skipped.add(rollout.id)
-            db.session.rollback()
+            uow.rollback()
             continue
         rollout_id = rollout.id
         try:
@@ -222,9 +224,9 @@ def take_rollouts_live() -> str:
             # locked only on PostgreSQL), nothing else of this rollout is written.
             services.mark_live(rollout)
             _tell_live(rollout)
-            db.session.commit()
-        except StaleDataError:
-            db.session.rollback()
+            uow.commit()
+        except (StaleDataError, Conflict):
+            uow.rollback()
             skipped.add(rollout_id)
             continue
         went_live += 1
@@ -374,7 +376,7 @@ def send_daily_digests() -> str:
             continue
         digest = claim_digest(person, DigestKind.DAILY, local.date())
         if digest is None:
-            db.session.rollback()
+            uow.rollback()
             continue
         made += 1
         previous = previous_digest(person, DigestKind.DAILY, local.date())
@@ -403,7 +405,7 @@ def send_daily_digests() -> str:
         for notification in pending:
             notification.digested_at = now
             notification.email_id = digest.email_id
-        db.session.commit()
+        uow.commit()
     return f"made {_plural(made, 'digest')}, e-mailed {emailed}"
 
 
@@ -522,7 +524,7 @@ def send_weekly_summaries() -> str:
             continue
         digest = claim_digest(person, DigestKind.WEEKLY, monday)
         if digest is None:
-            db.session.rollback()
+            uow.rollback()
             continue
         made += 1
         if local.date() not in reports:
@@ -546,5 +548,5 @@ def send_weekly_summaries() -> str:
             )
             digest.email_id = message.id
             emailed += 1
-        db.session.commit()
+        uow.commit()
     return f"made {_plural(made, 'weekly summary', 'weekly summaries')}, e-mailed {emailed}"

@@ -120,7 +120,7 @@ def request_signoff(
         before={"status": before.value},
         after={"status": rollout.status.value, "sha256": request.report_sha256},
     )
-    db.session.commit()
+    db.session.flush()
     return request
 
 
@@ -171,7 +171,7 @@ def decide(actor: User, sign_off: SignOff, decision: str, comment: str = "") -> 
         before={"status": before.value},
         after={"status": rollout.status.value, "decision": choice.value},
     )
-    db.session.commit()
+    db.session.flush()
     return sign_off
 
 

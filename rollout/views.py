@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from rollcal.audit import AuditEvent
 from rollcal.downloads import csv_response
-from rollcal.errors import Conflict, NotFound, ValidationError
+from rollcal.errors import Conflict, NotFound, ValidationError, flash_refusal, refusal
 from rollcal.extensions import db
 from rollcal.forms import apply_errors, choices
 from rollcal.models import LineOfBusiness, Market, Role, Site, User, Vendor
@@ -161,7 +161,6 @@ def new_rollout():
                 today=_today(),
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Rollout created with {len(rollout.items)} checklist items.", "success")
@@ -278,8 +277,7 @@ def _manage(rollout_id: int) -> Rollout:
 
 
 def _form_error(error: ValidationError) -> None:
-    db.session.rollback()
-    flash(error.message, "error")
+    flash_refusal(error)
 
 
 @bp.post("/rollouts/<int:rollout_id>/go-live")
@@ -402,11 +400,9 @@ def item(item_id: int):
                 comment=form.comment.data,
             )
         except Conflict as error:
-            db.session.rollback()
-            conflict = error
+            conflict = refusal(error)
             form.version.data = item.version
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"“{item.title}” saved for {item.site.label}.", "success")
@@ -495,7 +491,6 @@ def new_policy():
                 line_of_business_id=form.line_of_business.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Policy {policy.code} created. Add its first version.", "success")
@@ -553,7 +548,6 @@ def new_version(policy_id: int):
                 label_level=form.label_level.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"{version.label} added.", "success")
@@ -627,7 +621,6 @@ def template_form(template_id: int | None):
                 copy_from=copy_from,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Template “{saved.name}” saved.", "success")
@@ -693,7 +686,6 @@ def template_step(template_id: int, step_id: int | None):
                 gate=form.gate.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Step “{form.title.data}” saved.", "success")
@@ -771,7 +763,6 @@ def signoff(rollout_id: int):
                     today=_today(),
                 )
             except ValidationError as error:
-                db.session.rollback()
                 apply_errors(form, error)
             else:
                 flash("Sign-off requested; the report is frozen.", "success")
@@ -841,7 +832,6 @@ def decide(sign_off_id: int):
         try:
             signoff_services.decide(current_user, sign_off, form.decision.data, form.comment.data)
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash("Your decision is recorded.", "success")
