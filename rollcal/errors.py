@@ -10,7 +10,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Flask, flash, jsonify, redirect, render_template, request
+from flask import Flask, flash, jsonify, make_response, redirect, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -175,10 +175,20 @@ def init_app(app: Flask) -> None:
             413: "The upload is too large.",
             429: "Too many attempts. Please wait a minute and try again.",
         }
-        message = messages.get(status, error.description or "Something went wrong.")
+        # A description given where the error is raised says more than the stock sentence.
+        described = error.description != type(error).description
+        message = error.description if described else messages.get(status, error.description)
         if wants_json():
-            return _json_error(status, message)
-        return render_template("errors/error.html", status=status, message=message), status
+            response, _ = _json_error(status, message)
+        else:
+            response = make_response(
+                render_template("errors/error.html", status=status, message=message), status
+            )
+        # Werkzeug's headers for the error: ``Allow`` on 405, ``WWW-Authenticate`` on 401 …
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(500)
     def server_error(error):

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from rollcal.audit import AuditEvent
-from rollcal.models import Role
+from rollcal.org.models import Role
 from rollout import services
 from rollout.models import ChecklistItem, Policy, Rollout, RolloutStatus
 
