@@ -38,6 +38,7 @@ from calibration.models import (
 )
 from rollcal.audit import record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
+from rollcal.events import calibration_subjects, session_results_changed
 from rollcal.extensions import db
 from rollcal.org.models import Market, Role, Site, User
 from rollcal.permissions import Action, require
@@ -166,8 +167,9 @@ def create_session(
     defaults = current_app.config
     alpha_default = defaults["ROLLCAL_ALPHA_THRESHOLD"]
     accuracy_default = defaults["ROLLCAL_ACCURACY_TARGET"]
+    subjects = calibration_subjects()
     if rollout_id:
-        linked = queries.rollout(rollout_id)
+        linked = subjects.rollout(rollout_id)
         if linked is None:
             raise ValidationError.field("rollout", "choose a rollout.")
         if policy_version_id and policy_version_id != linked.policy_version_id:
@@ -178,7 +180,7 @@ def create_session(
         alpha_default, accuracy_default = linked.alpha_threshold, linked.accuracy_target
     version = None
     if policy_version_id:
-        version = queries.policy_version(policy_version_id)
+        version = subjects.policy_version(policy_version_id)
         if version is None:
             raise ValidationError.field("policy_version", "choose a policy version.")
     options = parse_label_options(label_options)
@@ -802,6 +804,7 @@ def reveal_session(actor: User | None, session: CalibrationSession) -> Calibrati
             rollout_id=session.rollout_id,
             session_id=session.id,
         )
+        session_results_changed.send(session)
 
     return _transition(session, SessionStatus.REVEALED, change)
 
@@ -821,6 +824,7 @@ def recompute_results(actor: User, session: CalibrationSession) -> AgreementSnap
         session_id=session.id,
     )
     _flush("session")
+    session_results_changed.send(session)
     return snapshot
 
 

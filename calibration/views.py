@@ -41,6 +41,7 @@ from calibration.models import (
 )
 from calibration.report import calibration_source, vendor_chart
 from rollcal.errors import Conflict, Forbidden, ValidationError, flash_refusal, refusal
+from rollcal.events import calibration_subjects
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
@@ -148,8 +149,9 @@ def sessions():
 
 
 def _link_choices(form: SessionForm) -> None:
-    form.rollout.choices = choices([(0, "— none —"), *queries.rollout_choices()])
-    form.policy_version.choices = choices([(0, "— none —"), *queries.policy_version_choices()])
+    subjects = calibration_subjects()
+    form.rollout.choices = choices([(0, "— none —"), *subjects.rollout_choices()])
+    form.policy_version.choices = choices([(0, "— none —"), *subjects.policy_version_choices()])
 
 
 @bp.route("/sessions/new", methods=["GET", "POST"])

@@ -55,6 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
     _register_blueprints(app)
     _init_templates(app)
 
+    import rollout
     from rollcal import errors
     from rollcal.accounts import security
     from rollcal.cli import register_commands
@@ -64,6 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     security.init_app(app)
     notifications.init_app(app)
+    rollout.init_app(app)
     register_commands(app)
     if app.config["ROLLCAL_RUN_SCHEDULER"]:
         # Off by default: every web worker would otherwise run every job (see scheduler.py).

@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from calibration.services import label_options_from_text
 from rollcal.audit import record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
+from rollcal.events import checklist_changed
 from rollcal.extensions import db
 from rollcal.org.models import LineOfBusiness, Role, Site, User
 from rollcal.permissions import Action, require
@@ -486,7 +487,7 @@ def update_item(
                 vendor_id=item.site.vendor_id,
             )
         db.session.flush()
-    refresh_rollout_status(item.rollout)
+    checklist_changed.send(item.rollout)
     return item
 
 
@@ -616,7 +617,7 @@ def bulk_complete(
         )
         changed += 1
     db.session.flush()
-    refresh_rollout_status(rollout)
+    checklist_changed.send(rollout)
     return changed
 
 
@@ -654,6 +655,7 @@ def move_go_live(
         after={"go_live_date": new_date.isoformat()},
     )
     db.session.flush()
+    checklist_changed.send(rollout)
     return rollout
 
 
@@ -677,7 +679,7 @@ def override_site(actor: User, rollout: Rollout, site_id: int, justification: st
         vendor_id=rollout_site.site.vendor_id,
     )
     db.session.flush()
-    refresh_rollout_status(rollout)
+    checklist_changed.send(rollout)
     return rollout_site
 
 
@@ -698,7 +700,7 @@ def clear_override(actor: User, rollout: Rollout, site_id: int) -> RolloutSite:
         vendor_id=rollout_site.site.vendor_id,
     )
     db.session.flush()
-    refresh_rollout_status(rollout)
+    checklist_changed.send(rollout)
     return rollout_site
 
 
@@ -768,6 +770,22 @@ def refresh_rollout_status(
         )
         db.session.flush()
     return new
+
+
+def follow_status(rollout: Rollout, outcome: str | None = None) -> RolloutStatus:
+    """Put the rollout in the status its sites and its sign-off now call for.
+
+    ``outcome`` is a sign-off request's decision: approved signs the rollout off, rejected
+    sends it back to in progress (the decision itself is recorded by sign-off). Otherwise
+    the status follows the sites' readiness.
+    """
+    if outcome == "approved":
+        rollout.status = RolloutStatus.SIGNED_OFF
+    elif outcome == "rejected":
+        rollout.status = RolloutStatus.IN_PROGRESS
+    elif outcome is None:
+        refresh_rollout_status(rollout)
+    return rollout.status
 
 
 def mark_live(rollout: Rollout, actor: User | None = None) -> None:
