@@ -13,9 +13,9 @@ from flask import render_template
 
 from calibration import queries
 from calibration.models import CalibrationSession, Case, Flag
+from rollcal.accounts.models import User
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.org.models import User
 from rollcal.reports.charts import AlphaBar, alpha_chart, band
 from rollcal.reports.pdf import PdfAttachment, ReportSource, audience_of
 

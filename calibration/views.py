@@ -40,12 +40,13 @@ from calibration.models import (
     SessionStatus,
 )
 from calibration.report import calibration_source, vendor_chart
+from rollcal.accounts.models import Role, User
 from rollcal.errors import Conflict, Forbidden, ValidationError, flash_refusal, refusal
 from rollcal.events import calibration_subjects
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
-from rollcal.org.models import Role, Site, User, Vendor
+from rollcal.org.models import Site, Vendor
 from rollcal.permissions import Action, may, requires
 from rollcal.reports.downloads import csv_response
 from rollcal.reports.pdf import answer_report, cached_report

@@ -77,10 +77,10 @@ def _init_extensions(app: Flask) -> None:
     import calibration.models  # noqa: F401
     import rollout.models  # noqa: F401  (every model is known before migrations run)
     from rollcal import audit  # noqa: F401
+    from rollcal.accounts.models import User
     from rollcal.extensions import csrf, db, limiter, login_manager, migrate
     from rollcal.jobs import scheduler  # noqa: F401
     from rollcal.notifications import services as notifications  # noqa: F401
-    from rollcal.org.models import User
     from rollcal.reports import pdf  # noqa: F401
 
     db.init_app(app)
@@ -153,8 +153,8 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _init_templates(app: Flask) -> None:
+    from rollcal.accounts.models import Role
     from rollcal.forms import ConfirmForm
-    from rollcal.org.models import Role
     from rollcal.permissions import Action, may
     from rollcal.reports.charts import data_uri
 

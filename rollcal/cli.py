@@ -107,8 +107,8 @@ def users_create(
     email: str, role: str, vendor_name: str | None, name: str | None, timezone: str
 ) -> None:
     """Create a person; the password is read from standard input or prompted for."""
+    from rollcal.accounts import services
     from rollcal.errors import ValidationError
-    from rollcal.org import services
     from rollcal.org.models import Vendor
 
     vendor_id = None
@@ -143,8 +143,8 @@ def users_create(
 @uow.command
 def users_token(email: str, name: str) -> None:
     """Print a new API token for a person; it is shown only this once."""
-    from rollcal.org import services
-    from rollcal.org.models import User
+    from rollcal.accounts import services
+    from rollcal.accounts.models import User
 
     user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
     if user is None:

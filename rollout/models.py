@@ -8,8 +8,9 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from rollcal.accounts.models import User
 from rollcal.extensions import db
-from rollcal.org.models import LineOfBusiness, Site, User
+from rollcal.org.models import LineOfBusiness, Site
 from rollcal.types import UTCDateTime, enum_type, utcnow
 
 

@@ -18,8 +18,8 @@ from flask import render_template
 
 from calibration import queries as calibration_queries
 from calibration.models import CalibrationSession, Flag, SessionStatus
+from rollcal.accounts.models import Role, User
 from rollcal.extensions import db
-from rollcal.org.models import Role, User
 from rollcal.reports.charts import AlphaBar, alpha_chart, band
 from rollcal.reports.pdf import PdfAttachment, ReportSource, audience_of
 from rollout.models import (

@@ -13,14 +13,16 @@ from datetime import date
 import sqlalchemy as sa
 from flask import current_app
 
+from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent, record
 from rollcal.errors import Forbidden, NotFound, ValidationError
 from rollcal.events import signoff_decided
 from rollcal.extensions import db
-from rollcal.notifications.services import Kind, notify, path_for
-from rollcal.org.models import Role, User
+from rollcal.notifications.models import Kind
+from rollcal.notifications.services import notify, path_for
 from rollcal.permissions import Action, require
-from rollcal.reports.pdf import RenderStatus, ReportFile, audience_of, render_source
+from rollcal.reports.models import RenderStatus, ReportFile
+from rollcal.reports.pdf import audience_of, render_source
 from rollcal.types import utcnow
 from rollout.models import (
     Decision,

@@ -15,12 +15,13 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
+from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent
 from rollcal.errors import Conflict, NotFound, ValidationError, flash_refusal, refusal
 from rollcal.extensions import db
 from rollcal.forms import apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
-from rollcal.org.models import LineOfBusiness, Market, Role, Site, User, Vendor
+from rollcal.org.models import LineOfBusiness, Market, Site, Vendor
 from rollcal.permissions import Action, may, requires, visible_sites
 from rollcal.reports.downloads import csv_response
 from rollcal.reports.pdf import answer_report, cached_report, send_pdf

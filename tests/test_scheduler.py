@@ -13,9 +13,10 @@ import pytest
 import sqlalchemy as sa
 
 from rollcal import create_app
+from rollcal.accounts.models import Role
 from rollcal.jobs import scheduler
-from rollcal.jobs.scheduler import Job, JobRun, RunOutcome
-from rollcal.org.models import Role
+from rollcal.jobs.models import JobRun, RunOutcome
+from rollcal.jobs.scheduler import Job
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

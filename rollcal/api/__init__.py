@@ -14,11 +14,11 @@ from flask import Blueprint, current_app, g, jsonify, request
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
+from rollcal.accounts import services
+from rollcal.accounts.models import User
 from rollcal.errors import ValidationError
 from rollcal.extensions import csrf
 from rollcal.inputs import MAX_ID, JSONTooDeep
-from rollcal.org import services
-from rollcal.org.models import User
 
 API_PREFIX = "/api/v1"
 
@@ -139,7 +139,7 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
 def pdf_answer(report):
     """A cached report as an API answer: the PDF when ready, 202 with Retry-After while it
     is prepared, 500 JSON if rendering failed."""
-    from rollcal.reports.pdf import RenderStatus
+    from rollcal.reports.models import RenderStatus
 
     if report.status == RenderStatus.READY:
         response = current_app.response_class(report.pdf, mimetype="application/pdf")

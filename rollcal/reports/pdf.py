@@ -10,17 +10,16 @@ import multiprocessing
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, redirect, url_for
-from sqlalchemy.orm import Mapped, mapped_column
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from rollcal.extensions import db
-from rollcal.types import UTCDateTime, enum_type, utcnow
+from rollcal.reports.models import RenderStatus, ReportFile
+from rollcal.types import utcnow
 
 # Reports name their stylesheets and images under this base; the fetcher maps it onto the
 # static folder and refuses every other address (no file://, no network).
@@ -150,39 +149,6 @@ def render_in_child_measured(
 
 
 # The cache of rendered reports ----------------------------------------------------------
-
-
-class RenderStatus(StrEnum):
-    """Where a cached report is."""
-
-    PREPARING = "preparing"
-    READY = "ready"
-    FAILED = "failed"
-
-
-class ReportFile(db.Model):
-    """One rendered report, keyed by a hash of its content so it is rendered once."""
-
-    __tablename__ = "report_files"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(sa.String(32))
-    subject_id: Mapped[int] = mapped_column()
-    # Who the copy is for: "all", or "vendor:<id>" for a QA lead's vendor-scoped copy.
-    audience: Mapped[str] = mapped_column(sa.String(32), default="all")
-    title: Mapped[str] = mapped_column(sa.String(300))
-    content_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    status: Mapped[RenderStatus] = mapped_column(enum_type(RenderStatus, "render_status"))
-    pdf: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
-    sha256: Mapped[str | None] = mapped_column(sa.String(64), index=True)
-    error: Mapped[str | None] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    @property
-    def filename(self) -> str:
-        """A file name for downloads."""
-        return f"rollcal-{self.kind}-{self.subject_id}-{(self.sha256 or '')[:8]}.pdf"
 
 
 def audience_of(user) -> str:
