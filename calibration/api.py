@@ -16,8 +16,8 @@ from calibration.report import calibration_source
 from rollcal.api import api_blueprint, api_user, operation, parse_body, pdf_answer, respond
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.pdf import cached_report
 from rollcal.permissions import Action, require
+from rollcal.report_queue import request_report
 
 bp = api_blueprint("calibration_api", __name__)
 
@@ -403,4 +403,6 @@ def report_pdf(session_id: int):
     """The calibration report as the caller may see it."""
     user = api_user()
     session = queries.get_session(user, session_id)
-    return pdf_answer(cached_report(calibration_source(session, user)))
+    report = request_report(calibration_source(session, user))
+    db.session.commit()
+    return pdf_answer(report)

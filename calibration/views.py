@@ -45,8 +45,9 @@ from rollcal.errors import Conflict, Forbidden, ValidationError
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.models import Role, Site, User, Vendor
-from rollcal.pdf import answer_report, cached_report
 from rollcal.permissions import Action, may, requires
+from rollcal.report_queue import request_report
+from rollcal.report_views import answer_report
 
 bp = Blueprint("calibration", __name__, url_prefix="/calibration")
 
@@ -682,7 +683,9 @@ def results(session_id: int):
 def report_pdf(session_id: int):
     """The calibration report as the person may see it, rendered once per content."""
     session = queries.get_session(current_user, session_id)
-    return answer_report(cached_report(calibration_source(session, current_user)))
+    report = request_report(calibration_source(session, current_user))
+    db.session.commit()
+    return answer_report(report)
 
 
 @bp.get("/sessions/<int:session_id>/labels.csv")

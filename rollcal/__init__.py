@@ -49,6 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     _init_extensions(app)
     _register_blueprints(app)
+    _register_report_subjects()
     _init_templates(app)
 
     from rollcal import errors, notifications, scheduler, security
@@ -67,7 +68,7 @@ def create_app(config: dict | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     import calibration.models  # noqa: F401
     import rollout.models  # noqa: F401  (every model is known before migrations run)
-    from rollcal import audit, notifications, pdf, scheduler  # noqa: F401
+    from rollcal import audit, notifications, report_queue, scheduler  # noqa: F401
     from rollcal.extensions import csrf, db, limiter, login_manager, migrate
     from rollcal.models import User
 
@@ -133,6 +134,15 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(rollout_api.bp)
     app.register_blueprint(notification_views.bp)
     app.register_blueprint(jobs_views.bp)
+
+
+def _register_report_subjects() -> None:
+    from calibration.report import may_read_calibration
+    from rollcal.permissions import register_report_subject
+    from rollout.report import may_read_readiness
+
+    register_report_subject("readiness", may_read_readiness)
+    register_report_subject("calibration", may_read_calibration)
 
 
 def _init_templates(app: Flask) -> None:

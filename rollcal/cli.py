@@ -14,6 +14,7 @@ from werkzeug.serving import run_simple
 
 from calibration.agreement_cli import agreement_command
 from rollcal.extensions import db
+from rollcal.report_queue import worker_command
 from rollcal.scheduler import scheduler_command
 
 
@@ -32,6 +33,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(users)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(worker_command)
     app.cli.add_command(report)
     app.cli.add_command(agreement_command)
 
