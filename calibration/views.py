@@ -40,14 +40,15 @@ from calibration.models import (
     SessionStatus,
 )
 from calibration.report import calibration_source, vendor_chart
-from rollcal.downloads import csv_response
 from rollcal.errors import Conflict, Forbidden, ValidationError
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
-from rollcal.models import Role, Site, User, Vendor
+from rollcal.inputs import int_arg, page_arg, whole_number
+from rollcal.org.models import Role, Site, User, Vendor
 from rollcal.permissions import Action, may, requires
-from rollcal.report_queue import request_report
-from rollcal.report_views import answer_report
+from rollcal.reports.downloads import csv_response
+from rollcal.reports.queue import request_report
+from rollcal.reports.views import answer_report
 
 bp = Blueprint("calibration", __name__, url_prefix="/calibration")
 
@@ -62,7 +63,12 @@ def _helpers() -> dict:
 
 
 def _page(statement: sa.Select):
-    return db.paginate(statement, per_page=current_app.config["ROLLCAL_PAGE_SIZE"], error_out=False)
+    return db.paginate(
+        statement,
+        page=page_arg(),
+        per_page=current_app.config["ROLLCAL_PAGE_SIZE"],
+        error_out=False,
+    )
 
 
 def _to_utc(value: datetime | None) -> datetime | None:
@@ -155,7 +161,7 @@ def new_session():
     form = SessionForm()
     _link_choices(form)
     if not form.is_submitted():
-        form.rollout.data = request.args.get("rollout", 0, type=int)
+        form.rollout.data = int_arg("rollout", 0)
     if form.validate_on_submit():
         try:
             session = services.create_session(
@@ -550,7 +556,7 @@ def label_next(session_id: int):
     """Go to the next case the rater has not labelled."""
     session = queries.get_session(current_user, session_id)
     rater = _rater_or_403(session)
-    after = request.args.get("after", -1, type=int)
+    after = int_arg("after", -1, minimum=-1)
     case = queries.next_case_to_label(rater, after)
     if case is None:
         flash(
@@ -763,7 +769,7 @@ def flag(flag_id: int):
                 status=form.status.data,
                 root_cause=form.root_cause.data,
                 action=form.action.data,
-                version=int(form.version.data) if form.version.data else None,
+                version=whole_number(form.version.data),
             )
         except ValidationError as error:
             db.session.rollback()

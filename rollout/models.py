@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollcal.extensions import db
-from rollcal.models import LineOfBusiness, Site, User
-from rollcal.report_queue import RenderStatus, ReportFile
+from rollcal.org.models import LineOfBusiness, Site, User
+from rollcal.reports.queue import RenderStatus, ReportFile
 from rollcal.types import UTCDateTime, enum_type, utcnow
 
 

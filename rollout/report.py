@@ -18,11 +18,11 @@ from flask import render_template
 
 from calibration import queries as calibration_queries
 from calibration.models import CalibrationSession, Flag, SessionStatus
-from rollcal.charts import AlphaBar, alpha_chart, band
 from rollcal.extensions import db
-from rollcal.models import Role, User
-from rollcal.pdf import PdfAttachment, ReportSource
+from rollcal.org.models import Role, User
 from rollcal.permissions import report_audience
+from rollcal.reports.charts import AlphaBar, alpha_chart, band
+from rollcal.reports.pdf import PdfAttachment, ReportSource
 from rollout.models import (
     Category,
     ChecklistItem,

@@ -22,10 +22,10 @@ import sqlalchemy as sa
 from rollcal.audit import AuditEvent, record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
 from rollcal.extensions import db
-from rollcal.models import Role, User
-from rollcal.notifications import Kind, notify, path_for
+from rollcal.notifications.services import Kind, notify, path_for
+from rollcal.org.models import Role, User
 from rollcal.permissions import Action, may_read_report, require
-from rollcal.report_queue import RenderStatus, ReportFile, request_report
+from rollcal.reports.queue import RenderStatus, ReportFile, request_report
 from rollcal.types import utcnow
 from rollout.models import (
     Decision,

@@ -1,6 +1,6 @@
 """Charts drawn on the server: the same figures always give the same SVG."""
 
-from rollcal.charts import AlphaBar, alpha_chart
+from rollcal.reports.charts import AlphaBar, alpha_chart
 
 
 def bars(alpha: float = 0.71) -> list[AlphaBar]:

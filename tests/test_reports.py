@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from rollcal.errors import ValidationError
-from rollcal.models import Role
-from rollcal.pdf import STATIC_BASE, StaticOnlyFetcher
-from rollcal.report_queue import ReportFile
+from rollcal.org.models import Role
+from rollcal.reports.pdf import STATIC_BASE, StaticOnlyFetcher
+from rollcal.reports.queue import ReportFile
 from rollout import services, signoff
 from rollout.models import RolloutStatus, SignOffRequest
 from tests.test_rollout import step
@@ -344,7 +344,7 @@ def test_go_live_date_in_the_report_moves_with_the_rollout(rollout_world, app):
 def test_stakeholders_are_told_of_a_request_and_the_pom_of_each_decision(
     client, auth, db, rollout_world, stakeholders, render_reports
 ):
-    from rollcal.notifications import Notification
+    from rollcal.notifications.services import Notification
 
     make_ready(rollout_world)
     request = request_and_freeze(

@@ -47,7 +47,7 @@ from werkzeug.utils import import_string
 from rollcal.audit import record
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.models import User
+from rollcal.org.models import User
 from rollcal.permissions import Action, require
 from rollcal.types import UTCDateTime, enum_type, utcnow
 
@@ -201,7 +201,7 @@ JOBS: tuple[Job, ...] = (
         "stay in the outbox.",
         "Every minute",
         EVERY_MINUTE,
-        "rollcal.notifications:deliver_queued",
+        "rollcal.notifications.services:deliver_queued",
     ),
     Job(
         "report_retention",
@@ -210,7 +210,7 @@ JOBS: tuple[Job, ...] = (
         "(ROLLCAL_REPORT_RETENTION_DAYS); reports people signed are kept for ever.",
         "Daily at 03:30 UTC",
         {"hour": 3, "minute": 30},
-        "rollcal.report_queue:prune_reports",
+        "rollcal.reports.queue:prune_reports",
     ),
     Job(
         "housekeeping",
@@ -218,7 +218,7 @@ JOBS: tuple[Job, ...] = (
         f"Removes records of job runs older than {KEEP_RUNS.days} days.",
         "Daily at 03:00 UTC",
         {"hour": 3, "minute": 0},
-        "rollcal.scheduler:prune_runs",
+        "rollcal.jobs.scheduler:prune_runs",
     ),
 )
 
@@ -461,7 +461,7 @@ def create_scheduler(app: Flask) -> BackgroundScheduler:
 def start(app: Flask) -> BackgroundScheduler:
     """Start the scheduler in background threads of this process (once per app), and a
     thread rendering reports one at a time, so one process serves the demo."""
-    from rollcal import report_queue
+    from rollcal.reports import queue as report_queue
 
     scheduler = app.extensions.get(EXTENSION)
     if scheduler is not None:
@@ -477,7 +477,7 @@ def start(app: Flask) -> BackgroundScheduler:
 
 def stop(app: Flask) -> None:
     """Stop this app's scheduler, letting running jobs and renders finish."""
-    from rollcal import report_queue
+    from rollcal.reports import queue as report_queue
 
     scheduler = app.extensions.pop(EXTENSION, None)
     if scheduler is not None:
@@ -533,7 +533,7 @@ def scheduler_command(once: bool) -> None:
             click.echo(f"{job.id}: {run.outcome.value} — {run.summary}")
             if run.outcome == RunOutcome.FAILED:
                 failed.append(job.id)
-        from rollcal.report_queue import render_queued
+        from rollcal.reports.queue import render_queued
 
         click.echo(f"reports: rendered {render_queued(app)}")
         if failed:

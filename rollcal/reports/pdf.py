@@ -1,5 +1,5 @@
 """PDF rendering with WeasyPrint: only the app's own static files, and big jobs in a
-child process. Which reports are rendered when is ``rollcal.report_queue``'s business.
+child process. Which reports are rendered when is ``rollcal.reports.queue``'s business.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def _child(connection, html, static_folder, attachments, pdf_variant) -> None:
 _context = multiprocessing.get_context("forkserver")
 # "__main__" first: the fork server imports the main module once, so that each child need
 # not import it again (multiprocessing otherwise re-runs it for every child).
-_context.set_forkserver_preload(["__main__", "rollcal.pdf", "rollcal.pdf_warmup"])
+_context.set_forkserver_preload(["__main__", "rollcal.reports.pdf", "rollcal.reports.pdf_warmup"])
 
 
 def render_pdf_in_child(

@@ -4,21 +4,27 @@ Reports are addressed by their random token, and each page asks again whether th
 person may read the report: its audience must be theirs and its subject visible to them.
 """
 
+import re
+
 import sqlalchemy as sa
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.pdf import send_pdf
 from rollcal.permissions import may_read_report
-from rollcal.report_queue import RenderStatus, ReportFile
+from rollcal.reports.pdf import send_pdf
+from rollcal.reports.queue import RenderStatus, ReportFile
 
 bp = Blueprint("reports", __name__)
+TOKEN = re.compile(r"[A-Za-z0-9_-]{16,32}")
 
 
 def readable_report(token: str) -> ReportFile:
     """A report the signed-in person may read, or ``NotFound``."""
+    # Anything that cannot be a token is not looked up (a NUL byte would upset PostgreSQL).
+    if not TOKEN.fullmatch(token):
+        raise NotFound("Report was not found.")
     report = db.session.scalar(sa.select(ReportFile).where(ReportFile.token == token))
     if report is None or not may_read_report(current_user, report):
         raise NotFound("Report was not found.")

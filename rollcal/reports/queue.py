@@ -40,7 +40,7 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Mapped, mapped_column, undefer
 
 from rollcal.extensions import db
-from rollcal.pdf import PdfAttachment, ReportSource, render_pdf_in_child
+from rollcal.reports.pdf import PdfAttachment, ReportSource, render_pdf_in_child
 from rollcal.types import UTCDateTime, enum_type, utcnow
 
 log = logging.getLogger("rollcal.reports")
@@ -379,7 +379,7 @@ def prune_reports() -> str:
 )
 def worker_command(renders: int) -> None:
     """Render reports until SIGINT or SIGTERM (run as many as you like, on any node)."""
-    from rollcal.scheduler import configure_logging
+    from rollcal.jobs.scheduler import configure_logging
 
     app = current_app._get_current_object()
     configure_logging()
