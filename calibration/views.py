@@ -49,7 +49,8 @@ from rollcal.inputs import int_arg, page_arg, whole_number
 from rollcal.org.models import Site, Vendor
 from rollcal.permissions import Action, may, requires
 from rollcal.reports.downloads import csv_response
-from rollcal.reports.pdf import answer_report, cached_report
+from rollcal.reports.queue import request_report
+from rollcal.reports.views import answer_report
 
 bp = Blueprint("calibration", __name__, url_prefix="/calibration")
 
@@ -680,7 +681,9 @@ def results(session_id: int):
 def report_pdf(session_id: int):
     """The calibration report as the person may see it, rendered once per content."""
     session = queries.get_session(current_user, session_id)
-    return answer_report(cached_report(calibration_source(session, current_user)))
+    report = request_report(calibration_source(session, current_user))
+    db.session.commit()
+    return answer_report(report)
 
 
 @bp.get("/sessions/<int:session_id>/labels.csv")

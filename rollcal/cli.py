@@ -16,6 +16,7 @@ from calibration.agreement_cli import agreement_command
 from rollcal import uow
 from rollcal.extensions import db
 from rollcal.jobs.scheduler import scheduler_command
+from rollcal.reports.queue import worker_command
 
 
 def _create_app():
@@ -33,6 +34,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(users)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(worker_command)
     app.cli.add_command(report)
     app.cli.add_command(agreement_command)
 

@@ -24,7 +24,9 @@ from rollcal.inputs import int_arg, page_arg, whole_number
 from rollcal.org.models import LineOfBusiness, Market, Site, Vendor
 from rollcal.permissions import Action, may, requires, visible_sites
 from rollcal.reports.downloads import csv_response
-from rollcal.reports.pdf import answer_report, cached_report, send_pdf
+from rollcal.reports.pdf import send_pdf
+from rollcal.reports.queue import request_report
+from rollcal.reports.views import answer_report
 from rollcal.types import utcnow
 from rollout import queries, services
 from rollout import signoff as signoff_services
@@ -728,7 +730,9 @@ def remove_step(template_id: int, step_id: int):
 def readiness_report(rollout_id: int):
     """The readiness report as the person may see it, rendered once per content."""
     rollout = queries.get_rollout(current_user, rollout_id)
-    return answer_report(cached_report(readiness_source(rollout, current_user, _today())))
+    report = request_report(readiness_source(rollout, current_user, _today()))
+    db.session.commit()
+    return answer_report(report)
 
 
 def _stakeholder_choices():
@@ -770,6 +774,7 @@ def signoff(rollout_id: int):
                     message=form.message.data,
                     today=_today(),
                 )
+                db.session.commit()
             except ValidationError as error:
                 apply_errors(form, error)
             else:
@@ -804,6 +809,8 @@ def frozen_report(request_id: int):
     if request_row is None:
         raise NotFound("Sign-off request was not found.")
     queries.get_rollout(current_user, request_row.rollout_id)
+    if not request_row.report_ready:
+        raise Conflict("The frozen report is still being prepared; try again in a moment.")
     return send_pdf(
         request_row.report_pdf,
         f"rollcal-readiness-{request_row.rollout_id}-signed-{request_row.report_sha256[:8]}.pdf",
@@ -839,6 +846,7 @@ def decide(sign_off_id: int):
     if form.validate_on_submit():
         try:
             signoff_services.decide(current_user, sign_off, form.decision.data, form.comment.data)
+            db.session.commit()
         except ValidationError as error:
             apply_errors(form, error)
         else:

@@ -156,6 +156,15 @@ JOBS: tuple[Job, ...] = (
         "rollcal.notifications.services:deliver_queued",
     ),
     Job(
+        "report_retention",
+        "Prune old reports",
+        "Removes rendered reports older than the retention period "
+        "(ROLLCAL_REPORT_RETENTION_DAYS); reports people signed are kept for ever.",
+        "Daily at 03:30 UTC",
+        {"hour": 3, "minute": 30},
+        "rollcal.reports.queue:prune_reports",
+    ),
+    Job(
         "housekeeping",
         "Housekeeping",
         f"Removes records of job runs older than {KEEP_RUNS.days} days.",
@@ -402,22 +411,29 @@ def create_scheduler(app: Flask) -> BackgroundScheduler:
 
 
 def start(app: Flask) -> BackgroundScheduler:
-    """Start the scheduler in background threads of this process (once per app)."""
+    """Start the scheduler in background threads of this process (once per app), and a
+    thread rendering reports one at a time, so one process serves the demo."""
+    from rollcal.reports import queue as report_queue
+
     scheduler = app.extensions.get(EXTENSION)
     if scheduler is not None:
         return scheduler
     configure_logging()
     scheduler = create_scheduler(app)
     scheduler.start()
+    report_queue.start_in_process(app)
     app.extensions[EXTENSION] = scheduler
     log.info("Scheduler started on %s with %d jobs", runner_name(), len(JOBS))
     return scheduler
 
 
 def stop(app: Flask) -> None:
-    """Stop this app's scheduler, letting running jobs finish."""
+    """Stop this app's scheduler, letting running jobs and renders finish."""
+    from rollcal.reports import queue as report_queue
+
     scheduler = app.extensions.pop(EXTENSION, None)
     if scheduler is not None:
+        report_queue.stop_in_process(app)
         scheduler.shutdown(wait=True)
         log.info("Scheduler stopped on %s", runner_name())
 
@@ -454,7 +470,9 @@ def serve(app: Flask, on_ready: Callable[[], None] | None = None) -> None:
 
 
 @click.command("scheduler")
-@click.option("--once", is_flag=True, help="Run every job once now, then exit.")
+@click.option(
+    "--once", is_flag=True, help="Run every job once now and render waiting reports, then exit."
+)
 def scheduler_command(once: bool) -> None:
     """Run the jobs on their schedules in this process (run exactly one beside the web app;
     on SQLite, only one at all)."""
@@ -467,6 +485,9 @@ def scheduler_command(once: bool) -> None:
             click.echo(f"{job.id}: {run.outcome.value} — {run.summary}")
             if run.outcome == RunOutcome.FAILED:
                 failed.append(job.id)
+        from rollcal.reports.queue import render_queued
+
+        click.echo(f"reports: rendered {render_queued(app)}")
         if failed:
             raise click.ClickException(f"failed: {', '.join(failed)}")
         return
