@@ -49,7 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from rollcal import inputs
 
-    inputs.init_app(app)  # before the blueprints: their routes take its id converter
+    inputs.init_app(app)
     _init_extensions(app)
     _register_blueprints(app)
     _init_templates(app)

@@ -14,7 +14,6 @@ from typing import Any
 from flask import Flask, abort, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
-from werkzeug.routing import IntegerConverter
 
 from rollcal.errors import ValidationError
 
@@ -26,18 +25,6 @@ LONG_TEXT = 10_000
 # The deepest JSON any API body needs is a few levels; refusing early keeps the parser's
 # recursion (and pydantic's) far from Python's limit.
 MAX_JSON_DEPTH = 32
-
-
-class IdConverter(IntegerConverter):
-    """``<int:…>`` in every route: a number beyond the id columns' range is a 404.
-
-    Werkzeug's own converter accepts any size of number, which PostgreSQL then refuses
-    with an error ("integer out of range") instead of finding nothing.
-    """
-
-    def __init__(self, map, *args, **kwargs):  # noqa: A002 (Werkzeug's name)
-        kwargs.setdefault("max", MAX_ID)
-        super().__init__(map, *args, **kwargs)
 
 
 def whole_number(text: str | None) -> int | None:
@@ -154,13 +141,18 @@ def _field_with_nul() -> str | None:
 
 
 def init_app(app: Flask) -> None:
-    """Bound ids in routes, bound JSON depth, and refuse NUL bytes in any text field.
-
-    Call before any blueprint is registered: a route's converter is chosen when the route
-    is added.
-    """
-    app.url_map.converters["int"] = IdConverter
+    """Bound ids in routes, bound JSON depth, and refuse NUL bytes in any text field."""
     app.json = BoundedJSONProvider(app)
+
+    @app.url_value_preprocessor
+    def refuse_ids_beyond_range(_endpoint: str | None, values: dict | None) -> None:
+        # Every ``<int:…>`` of a route is an id. Werkzeug's converter takes numbers of any
+        # size, which PostgreSQL would refuse ("integer out of range") instead of finding
+        # nothing. Checked here rather than by a bounded converter: a route whose
+        # converter refuses is skipped, so a sibling route of another method on the same
+        # path would answer 405 instead of 404.
+        if values and any(isinstance(v, int) and not 0 <= v <= MAX_ID for v in values.values()):
+            abort(404)
 
     @app.before_request
     def refuse_nul_bytes():
