@@ -25,8 +25,8 @@ from rollcal.api import (
 from rollcal.errors import NotFound
 from rollcal.extensions import db
 from rollcal.inputs import MAX_ID
-from rollcal.pdf import cached_report
 from rollcal.permissions import Action, require
+from rollcal.reports.pdf import cached_report
 
 bp = api_blueprint("calibration_api", __name__)
 

@@ -40,14 +40,14 @@ from calibration.models import (
     SessionStatus,
 )
 from calibration.report import calibration_source, vendor_chart
-from rollcal.downloads import csv_response
 from rollcal.errors import Conflict, Forbidden, ValidationError
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
-from rollcal.models import Role, Site, User, Vendor
-from rollcal.pdf import answer_report, cached_report
+from rollcal.org.models import Role, Site, User, Vendor
 from rollcal.permissions import Action, may, requires
+from rollcal.reports.downloads import csv_response
+from rollcal.reports.pdf import answer_report, cached_report
 
 bp = Blueprint("calibration", __name__, url_prefix="/calibration")
 

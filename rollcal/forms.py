@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from rollcal.inputs import LONG_TEXT
-from rollcal.models import Region, Role
+from rollcal.org.models import Region, Role
 
 
 def choices(pairs) -> list[SelectChoice]:

@@ -18,7 +18,7 @@ from rollcal.api import (
 )
 from rollcal.extensions import db
 from rollcal.inputs import LONG_TEXT, MAX_ID, page_arg
-from rollcal.pdf import cached_report
+from rollcal.reports.pdf import cached_report
 from rollcal.types import utcnow
 from rollout import queries, services
 from rollout.models import ChecklistItem, Rollout

@@ -17,7 +17,7 @@ from calibration.services import label_options_from_text
 from rollcal.audit import record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
 from rollcal.extensions import db
-from rollcal.models import LineOfBusiness, Role, Site, User
+from rollcal.org.models import LineOfBusiness, Role, Site, User
 from rollcal.permissions import Action, require
 from rollcal.types import utcnow
 from rollout import readiness

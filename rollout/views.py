@@ -16,14 +16,14 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
 from rollcal.audit import AuditEvent
-from rollcal.downloads import csv_response
 from rollcal.errors import Conflict, NotFound, ValidationError
 from rollcal.extensions import db
 from rollcal.forms import apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
-from rollcal.models import LineOfBusiness, Market, Role, Site, User, Vendor
-from rollcal.pdf import answer_report, cached_report, send_pdf
+from rollcal.org.models import LineOfBusiness, Market, Role, Site, User, Vendor
 from rollcal.permissions import Action, may, requires, visible_sites
+from rollcal.reports.downloads import csv_response
+from rollcal.reports.pdf import answer_report, cached_report, send_pdf
 from rollcal.types import utcnow
 from rollout import queries, services
 from rollout import signoff as signoff_services

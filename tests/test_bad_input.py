@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from calibration.models import Case, Label
-from rollcal.models import Market, Role, User
+from rollcal.org.models import Market, Role, User
 from rollout.models import ChecklistItem
 from tests.calibration_factories import make_session
 from tests.test_calibration_api import world  # noqa: F401  (fixture)

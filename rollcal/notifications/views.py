@@ -14,11 +14,12 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from rollcal import mail, notifications
 from rollcal.errors import ValidationError
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm
 from rollcal.inputs import page_arg
+from rollcal.notifications import mail
+from rollcal.notifications import services as notifications
 from rollcal.permissions import Action, requires
 
 bp = Blueprint("notifications", __name__)

@@ -14,11 +14,11 @@ from flask import Blueprint, abort, current_app, g, jsonify, request
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from rollcal import services
 from rollcal.errors import ValidationError
 from rollcal.extensions import csrf
 from rollcal.inputs import MAX_ID, JSONTooDeep
-from rollcal.models import User
+from rollcal.org import services
+from rollcal.org.models import User
 
 API_PREFIX = "/api/v1"
 
@@ -158,7 +158,7 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
 def pdf_answer(report):
     """A cached report as an API answer: the PDF when ready, 202 with Retry-After while it
     is prepared, 500 JSON if rendering failed."""
-    from rollcal.pdf import RenderStatus
+    from rollcal.reports.pdf import RenderStatus
 
     if report.status == RenderStatus.READY:
         response = current_app.response_class(report.pdf, mimetype="application/pdf")

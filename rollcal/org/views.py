@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from rollcal import permissions, services
+from rollcal import permissions
 from rollcal.errors import NotFound, ValidationError
 from rollcal.extensions import db
 from rollcal.forms import (
@@ -18,7 +18,8 @@ from rollcal.forms import (
     choices,
 )
 from rollcal.inputs import int_arg, page_arg
-from rollcal.models import LineOfBusiness, Market, Role, Site, User, Vendor
+from rollcal.org import services
+from rollcal.org.models import LineOfBusiness, Market, Role, Site, User, Vendor
 from rollcal.permissions import Action, requires
 
 bp = Blueprint("org", __name__)
