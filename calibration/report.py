@@ -6,7 +6,6 @@ recomputed here.
 
 from __future__ import annotations
 
-import csv
 import io
 
 from flask import render_template
@@ -17,6 +16,7 @@ from rollcal.errors import NotFound
 from rollcal.extensions import db
 from rollcal.org.models import User
 from rollcal.reports.charts import AlphaBar, alpha_chart, band
+from rollcal.reports.downloads import SafeCSVWriter
 from rollcal.reports.pdf import PdfAttachment, ReportSource, audience_of
 
 CONTESTED_IN_REPORT = 15
@@ -25,7 +25,7 @@ SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 def _raters_csv(report: dict) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeCSVWriter(out)
     writer.writerow(
         [
             "rater",

@@ -74,10 +74,10 @@ def _init_extensions(app: Flask) -> None:
     import calibration.models  # noqa: F401
     import rollout.models  # noqa: F401  (every model is known before migrations run)
     from rollcal import audit  # noqa: F401
+    from rollcal.accounts.sessions import load_user
     from rollcal.extensions import csrf, db, limiter, login_manager, migrate
     from rollcal.jobs import scheduler  # noqa: F401
     from rollcal.notifications import services as notifications  # noqa: F401
-    from rollcal.org.models import User
     from rollcal.reports import pdf  # noqa: F401
 
     db.init_app(app)
@@ -91,10 +91,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"
 
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.active else None
+    login_manager.user_loader(load_user)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, request
 from flask.json.provider import DefaultJSONProvider
@@ -25,6 +26,23 @@ LONG_TEXT = 10_000
 # The deepest JSON any API body needs is a few levels; refusing early keeps the parser's
 # recursion (and pydantic's) far from Python's limit.
 MAX_JSON_DEPTH = 32
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` if it is a path of this site (a ``next`` address), else None.
+
+    Anything else would make a redirect open to other sites. Browsers drop tabs and
+    newlines from addresses and read a backslash as a slash, so ``/%09/evil.example`` (a
+    tab) and ``/%5C/evil.example`` (a backslash) lead off-site as surely as
+    ``//evil.example`` does: control characters and backslashes are refused outright,
+    then the path must carry no scheme or host and start with exactly one slash.
+    """
+    if not target or "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
 
 
 def whole_number(text: str | None) -> int | None:

@@ -245,7 +245,7 @@ class AuthActions:
     def login(self, user: User):
         """Sign in as ``user`` without the password round trip."""
         with self._client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
+            session["_user_id"] = user.get_id()
             session["_fresh"] = True
         return user
 
