@@ -50,7 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from rollcal import inputs
 
-    inputs.init_app(app)  # before the blueprints: their routes take its id converter
+    inputs.init_app(app)
     _init_extensions(app)
     _register_blueprints(app)
     _register_report_subjects()
@@ -78,7 +78,7 @@ def _init_extensions(app: Flask) -> None:
     import calibration.models  # noqa: F401
     import rollout.models  # noqa: F401  (every model is known before migrations run)
     from rollcal import audit  # noqa: F401
-    from rollcal.accounts.models import User
+    from rollcal.accounts.sessions import load_user
     from rollcal.extensions import csrf, db, limiter, login_manager, migrate
     from rollcal.jobs import scheduler  # noqa: F401
     from rollcal.notifications import services as notifications  # noqa: F401
@@ -95,10 +95,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"
 
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.active else None
+    login_manager.user_loader(load_user)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
