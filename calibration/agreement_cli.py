@@ -425,6 +425,7 @@ def format_report(report: AgreementReport) -> str:
                         "agreement",
                         "accuracy",
                         "majority deviation",
+                        "evidence",
                     ],
                     [
                         [
@@ -436,6 +437,7 @@ def format_report(report: AgreementReport) -> str:
                             figures.percent_agreement,
                             figures.accuracy,
                             figures.majority_deviation,
+                            figures.evidence,
                         ]
                         for name, figures in named
                     ],
