@@ -1479,14 +1479,36 @@ class _Resampling:
     def run(self, n_resamples: int, rng: np.random.Generator) -> None:
         """Draw the resamples (the same draws as :func:`resample_indices`) and sum every block."""
         chunk = _chunk_size(n_resamples, self.n_cases)
-        self.sums = [np.empty((n_resamples, rows.shape[1])) for _, rows in self.blocks]
-        full = [i for i, (positions, _) in enumerate(self.blocks) if positions is None]
+        widths = [rows.shape[1] for _, rows in self.blocks]
+        self.sums = [np.empty((n_resamples, width)) for width in widths]
+        # Few cases: lay every block on the full case axis and multiply once per chunk,
+        # far faster than one product per block. Many cases: that matrix would not fit,
+        # so each block multiplies only its own cases' columns of the counts.
+        dense = self.n_cases * sum(widths) <= _DENSE_ENTRIES
+        if dense:
+            combined = np.zeros((self.n_cases, sum(widths)))
+            start = 0
+            for (positions, rows), width in zip(self.blocks, widths, strict=True):
+                target = slice(start, start + width)
+                if positions is None:
+                    combined[:, target] = rows
+                else:
+                    combined[positions, target] += rows
+                start += width
+            edges = np.cumsum([0, *widths])
         for start in range(0, n_resamples, chunk):
             size = min(chunk, n_resamples - start)
             indices = rng.integers(0, self.n_cases, size=(size, self.n_cases))
             counts = _case_counts(indices, self.n_cases)
+            if dense:
+                product = counts @ combined
+                for number in range(len(self.blocks)):
+                    self.sums[number][start : start + size] = product[
+                        :, edges[number] : edges[number + 1]
+                    ]
+                continue
             for number, (positions, rows) in enumerate(self.blocks):
-                picked = counts if number in full else counts[:, positions]
+                picked = counts if positions is None else counts[:, positions]
                 self.sums[number][start : start + size] = picked @ rows
 
     def _evaluate(self, stat: int) -> tuple[np.ndarray, np.ndarray, float]:
@@ -1707,6 +1729,8 @@ def _pair_kappas(data: _ReliabilityData, min_shared: int, notes: list[str]) -> l
     times labels squared.
     """
     n_raters, n_labels = len(data.raters), len(data.categories)
+    if len(data.cases) * n_raters * n_labels <= _DENSE_ENTRIES:
+        return _dense_pair_kappas(data, min_shared, notes)
     order = np.lexsort((data.rater_index, data.case_index))
     cases = data.case_index[order]
     raters = data.rater_index[order]
@@ -1731,14 +1755,17 @@ def _pair_kappas(data: _ReliabilityData, min_shared: int, notes: list[str]) -> l
         return []
     pair_id = np.concatenate(pair_ids)
     label_pair = np.concatenate(label_pairs)
-    unique_pairs, local, shared = np.unique(pair_id, return_inverse=True, return_counts=True)
+    if n_raters * n_raters <= 4_000_000:
+        # Few enough raters to count every possible pair directly, without sorting.
+        every = np.bincount(pair_id, minlength=n_raters * n_raters)
+        unique_pairs = np.flatnonzero(every)
+        shared = every[unique_pairs]
+        position_of = np.zeros(n_raters * n_raters, dtype=np.int64)
+        position_of[unique_pairs] = np.arange(len(unique_pairs))
+        local = position_of[pair_id]
+    else:
+        unique_pairs, local, shared = np.unique(pair_id, return_inverse=True, return_counts=True)
     enough = shared >= min_shared
-    too_few = n_possible - int(enough.sum())
-    if too_few:
-        notes.append(
-            f"Cohen's kappa is left out for {too_few} rater pair(s) sharing fewer than "
-            f"{min_shared} cases."
-        )
     kept = np.full(len(unique_pairs), -1, dtype=np.int64)
     kept[enough] = np.arange(int(enough.sum()))
     chosen = kept[local] >= 0
@@ -1747,15 +1774,54 @@ def _pair_kappas(data: _ReliabilityData, min_shared: int, notes: list[str]) -> l
         minlength=int(enough.sum()) * n_labels * n_labels,
     ).reshape(-1, n_labels, n_labels)
     kappas, counts = _cohen_kappas(tables.astype(np.float64))
-    pairs = [
-        PairKappa(
-            rater_a=data.raters[pair // n_raters],
-            rater_b=data.raters[pair % n_raters],
-            n=int(count),
-            kappa=_number(kappa),
+    pairs = unique_pairs[enough]
+    return _kappa_list(
+        data,
+        pairs // n_raters,
+        pairs % n_raters,
+        counts,
+        kappas,
+        n_possible - int(enough.sum()),
+        min_shared,
+        notes,
+    )
+
+
+def _dense_pair_kappas(
+    data: _ReliabilityData, min_shared: int, notes: list[str]
+) -> list[PairKappa]:
+    """:func:`_pair_kappas` for small sessions: one product of the one-hot ratings gives
+    every pair's contingency table at once."""
+    n_cases, n_raters, n_labels = len(data.cases), len(data.raters), len(data.categories)
+    flat = np.zeros((n_cases, n_raters * n_labels))
+    flat[data.case_index, data.rater_index * n_labels + data.label_index] = 1.0
+    tables = (flat.T @ flat).reshape(n_raters, n_labels, n_raters, n_labels).transpose(0, 2, 1, 3)
+    kappas, shared = _cohen_kappas(tables)
+    first, second = np.triu_indices(n_raters, k=1)
+    enough = shared[first, second] >= min_shared
+    return _kappa_list(
+        data,
+        first[enough],
+        second[enough],
+        shared[first, second][enough],
+        kappas[first, second][enough],
+        len(first) - int(enough.sum()),
+        min_shared,
+        notes,
+    )
+
+
+def _kappa_list(data, first, second, shared, kappas, too_few, min_shared, notes):
+    """The PairKappa entries, with notes on the pairs left out or undefined."""
+    if too_few:
+        notes.append(
+            f"Cohen's kappa is left out for {too_few} rater pair(s) sharing fewer than "
+            f"{min_shared} cases."
         )
-        for pair, count, kappa in zip(
-            unique_pairs[enough].tolist(), counts.tolist(), kappas.tolist(), strict=True
+    pairs = [
+        PairKappa(rater_a=data.raters[a], rater_b=data.raters[b], n=int(n), kappa=_number(k))
+        for a, b, n, k in zip(
+            first.tolist(), second.tolist(), shared.tolist(), kappas.tolist(), strict=True
         )
     ]
     undefined = sum(pair.kappa is None for pair in pairs)
@@ -1823,6 +1889,9 @@ def _rater_figures(
     figures.sort(key=lambda f: (f.loo_delta is None, -(f.loo_delta or 0.0), f.rater))
     return figures
 
+
+# Largest cases x contribution-columns matrix the bootstrap lays out densely (64 MB).
+_DENSE_ENTRIES = 8_000_000
 
 # Ratings handled at once when leaving each rater out: bounds the per-rating work arrays.
 _RATING_CHUNK = 100_000

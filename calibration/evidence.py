@@ -111,13 +111,10 @@ def binomial_p_below(hits: int, trials: int, target: float) -> float:
         return 1.0 if hits >= 0 else 0.0
     if target >= 1:
         return 1.0 if hits >= trials else 0.0
-    k = np.arange(hits + 1, dtype=np.float64)
-    log_pmf = (
-        math.lgamma(trials + 1)
-        - np.array([math.lgamma(i + 1) for i in range(hits + 1)])
-        - np.array([math.lgamma(trials - i + 1) for i in range(hits + 1)])
-        + k * math.log(target)
-        + (trials - k) * math.log1p(-target)
+    # log P(X = i) by the recurrence P(i) = P(i - 1) * (n - i + 1) / i * p / (1 - p).
+    steps = np.arange(1, hits + 1, dtype=np.float64)
+    log_pmf = trials * math.log1p(-target) + np.concatenate(
+        [[0.0], np.cumsum(np.log((trials - steps + 1) / steps) + math.log(target / (1 - target)))]
     )
     top = log_pmf.max()
     return float(min(1.0, math.exp(top) * np.exp(log_pmf - top).sum()))
