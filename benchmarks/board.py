@@ -25,7 +25,7 @@ from flask_migrate import upgrade
 
 from rollcal import create_app
 from rollcal.extensions import db
-from rollcal.models import LineOfBusiness, Market, Region, Role, Site, User, Vendor
+from rollcal.org.models import LineOfBusiness, Market, Region, Role, Site, User, Vendor
 from rollout import services
 
 SIZES = (20, 200, 1000)

@@ -43,8 +43,8 @@ from calibration import services
 from calibration.models import CalibrationSession
 from rollcal import create_app
 from rollcal.extensions import db
-from rollcal.models import Role, Site, User, Vendor
-from rollcal.services import create_token
+from rollcal.org.models import Role, Site, User, Vendor
+from rollcal.org.services import create_token
 
 SERVER = os.environ.get(
     "ROLLCAL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

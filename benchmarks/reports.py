@@ -29,8 +29,8 @@ from flask_migrate import upgrade
 from benchmarks.board import build_world
 from rollcal import create_app
 from rollcal.extensions import db
-from rollcal.models import LineOfBusiness, Market, Region, Role, User
-from rollcal.pdf import (
+from rollcal.org.models import LineOfBusiness, Market, Region, Role, User
+from rollcal.reports.pdf import (
     CHILD_THRESHOLD_BYTES,
     peak_memory_kib,
     render_in_child_measured,

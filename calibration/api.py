@@ -16,8 +16,9 @@ from calibration.report import calibration_source
 from rollcal.api import api_blueprint, api_user, operation, parse_body, pdf_answer, respond
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.pdf import cached_report
+from rollcal.inputs import MAX_ID
 from rollcal.permissions import Action, require
+from rollcal.reports.pdf import cached_report
 
 bp = api_blueprint("calibration_api", __name__)
 
@@ -81,10 +82,10 @@ class CaseList(BaseModel):
 class LabelIn(BaseModel):
     """One label: the case by ``case_id`` or by ``reference``, and the option key."""
 
-    case_id: int | None = None
-    reference: str | None = None
-    option: str
-    comment: str | None = None
+    case_id: int | None = Field(None, ge=0, le=MAX_ID)
+    reference: str | None = Field(None, max_length=120)
+    option: str = Field(max_length=40)
+    comment: str | None = Field(None, max_length=2000)
 
     @model_validator(mode="after")
     def one_case(self) -> LabelIn:

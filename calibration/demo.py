@@ -18,7 +18,7 @@ from werkzeug.security import generate_password_hash
 from calibration import services
 from calibration.models import AgreementSnapshot, CalibrationSession, Case, Flag, Label, Rater
 from rollcal.extensions import db
-from rollcal.models import Role, Site, User, Vendor
+from rollcal.org.models import Role, Site, User, Vendor
 from rollcal.types import utcnow
 
 ROUND_1 = "Counterfeit listings — calibration round 1"

@@ -9,11 +9,10 @@ from wtforms import (
     SelectField,
     StringField,
     SubmitField,
-    TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from rollcal.forms import choices
+from rollcal.forms import TextAreaField, choices
 
 LEVEL_CHOICES = choices(
     [("nominal", "Nominal (unordered categories)"), ("ordinal", "Ordinal (an ordered scale)")]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from rollcal.errors import ValidationError
@@ -88,8 +88,14 @@ def _rows(content: bytes, known: tuple[str, ...], required: tuple[str, ...]):
             f"Line {line}: the file is not UTF-8 text. Save it as CSV UTF-8 and try again.",
             [{"line": line, "field": "file", "message": "is not UTF-8 text"}],
         ) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise ValidationError(
+            f"Line {line}: the file holds a NUL character (\\0); it is not a CSV text file.",
+            [{"line": line, "field": "file", "message": "holds a NUL character"}],
+        )
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    header = next(_lines(reader), (1, None))[1]
     if header is None or not any(cell.strip() for cell in header):
         raise ValidationError(
             "The file is empty; the first line names the columns.",
@@ -107,8 +113,7 @@ def _rows(content: bytes, known: tuple[str, ...], required: tuple[str, ...]):
         problems.add(1, "header", "a column is named twice.")
     problems.raise_if_any()
     count = 0
-    for cells in reader:
-        line = reader.line_num
+    for line, cells in _lines(reader):
         if not any(cell.strip() for cell in cells):
             continue
         count += 1
@@ -130,6 +135,25 @@ def _rows(content: bytes, known: tuple[str, ...], required: tuple[str, ...]):
             "The file has a header but no rows.",
             [{"line": 2, "field": "file", "message": "has no rows"}],
         )
+
+
+def _lines(reader) -> Iterator[tuple[int, list[str]]]:
+    """(line, cells) for each row; a cell past the csv module's size limit (or another
+    fault of the file's quoting) is refused naming the line it starts on."""
+    while True:
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            reason = str(error)
+            if "field larger than field limit" in reason:
+                reason = f"a value is longer than {csv.field_size_limit():,} characters"
+            raise ValidationError(
+                f"Line {line}: {reason}.", [{"line": line, "field": "file", "message": reason}]
+            ) from None
+        yield reader.line_num, cells
 
 
 def read_cases_csv(

@@ -1,6 +1,6 @@
 """What the scheduler runs for calibration: session deadlines and reminders to raters.
 
-Each function runs inside an app context (``rollcal.scheduler`` wraps it), returns a
+Each function runs inside an app context (``rollcal.jobs.scheduler`` wraps it), returns a
 one-line summary, and is safe to run twice or in two schedulers at once: sessions are
 claimed one at a time with ``FOR UPDATE SKIP LOCKED`` before they change state, and
 every notification has a unique key (see ``rollcal.notifications``).
@@ -18,8 +18,8 @@ from calibration import queries, services
 from calibration.models import CalibrationSession, Flag, Rater, RaterKind, SessionStatus
 from rollcal.errors import DomainError
 from rollcal.extensions import db
-from rollcal.models import User
-from rollcal.notifications import (
+from rollcal.jobs.scheduler import claim_rows
+from rollcal.notifications.services import (
     Kind,
     already_notified,
     local_time,
@@ -27,7 +27,7 @@ from rollcal.notifications import (
     notify,
     path_for,
 )
-from rollcal.scheduler import claim_rows
+from rollcal.org.models import User
 from rollcal.types import utcnow
 
 log = logging.getLogger("rollcal.jobs")

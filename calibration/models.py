@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollcal.extensions import db
-from rollcal.models import Market, Site, User, Vendor
+from rollcal.org.models import Market, Site, User, Vendor
 from rollcal.types import UTCDateTime, enum_type, utcnow
 
 

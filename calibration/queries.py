@@ -32,7 +32,7 @@ from calibration.models import (
 )
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.models import Role, Site, User
+from rollcal.org.models import Role, Site, User
 from rollcal.permissions import Action, may
 
 _policies = sa.table("policies", sa.column("id"), sa.column("code"), sa.column("title"))

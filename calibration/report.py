@@ -13,11 +13,11 @@ from flask import render_template
 
 from calibration import queries
 from calibration.models import CalibrationSession, Case, Flag
-from rollcal.charts import AlphaBar, alpha_chart, band
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.models import User
-from rollcal.pdf import PdfAttachment, ReportSource, audience_of
+from rollcal.org.models import User
+from rollcal.reports.charts import AlphaBar, alpha_chart, band
+from rollcal.reports.pdf import PdfAttachment, ReportSource, audience_of
 
 CONTESTED_IN_REPORT = 15
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}

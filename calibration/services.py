@@ -40,7 +40,7 @@ from calibration.models import (
 from rollcal.audit import record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
 from rollcal.extensions import db
-from rollcal.models import Market, Role, Site, User
+from rollcal.org.models import Market, Role, Site, User
 from rollcal.permissions import Action, require
 from rollcal.types import utcnow
 

@@ -40,13 +40,14 @@ from calibration.models import (
     SessionStatus,
 )
 from calibration.report import calibration_source, vendor_chart
-from rollcal.downloads import csv_response
 from rollcal.errors import Conflict, Forbidden, ValidationError
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
-from rollcal.models import Role, Site, User, Vendor
-from rollcal.pdf import answer_report, cached_report
+from rollcal.inputs import int_arg, page_arg, whole_number
+from rollcal.org.models import Role, Site, User, Vendor
 from rollcal.permissions import Action, may, requires
+from rollcal.reports.downloads import csv_response
+from rollcal.reports.pdf import answer_report, cached_report
 
 bp = Blueprint("calibration", __name__, url_prefix="/calibration")
 
@@ -61,7 +62,12 @@ def _helpers() -> dict:
 
 
 def _page(statement: sa.Select):
-    return db.paginate(statement, per_page=current_app.config["ROLLCAL_PAGE_SIZE"], error_out=False)
+    return db.paginate(
+        statement,
+        page=page_arg(),
+        per_page=current_app.config["ROLLCAL_PAGE_SIZE"],
+        error_out=False,
+    )
 
 
 def _to_utc(value: datetime | None) -> datetime | None:
@@ -154,7 +160,7 @@ def new_session():
     form = SessionForm()
     _link_choices(form)
     if not form.is_submitted():
-        form.rollout.data = request.args.get("rollout", 0, type=int)
+        form.rollout.data = int_arg("rollout", 0)
     if form.validate_on_submit():
         try:
             session = services.create_session(
@@ -549,7 +555,7 @@ def label_next(session_id: int):
     """Go to the next case the rater has not labelled."""
     session = queries.get_session(current_user, session_id)
     rater = _rater_or_403(session)
-    after = request.args.get("after", -1, type=int)
+    after = int_arg("after", -1, minimum=-1)
     case = queries.next_case_to_label(rater, after)
     if case is None:
         flash(
@@ -760,7 +766,7 @@ def flag(flag_id: int):
                 status=form.status.data,
                 root_cause=form.root_cause.data,
                 action=form.action.data,
-                version=int(form.version.data) if form.version.data else None,
+                version=whole_number(form.version.data),
             )
         except ValidationError as error:
             db.session.rollback()

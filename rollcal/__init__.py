@@ -47,12 +47,18 @@ def create_app(config: dict | None = None) -> Flask:
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
 
+    from rollcal import inputs
+
+    inputs.init_app(app)  # before the blueprints: their routes take its id converter
     _init_extensions(app)
     _register_blueprints(app)
     _init_templates(app)
 
-    from rollcal import errors, notifications, scheduler, security
+    from rollcal import errors
+    from rollcal.accounts import security
     from rollcal.cli import register_commands
+    from rollcal.jobs import scheduler
+    from rollcal.notifications import services as notifications
 
     errors.init_app(app)
     security.init_app(app)
@@ -67,9 +73,12 @@ def create_app(config: dict | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     import calibration.models  # noqa: F401
     import rollout.models  # noqa: F401  (every model is known before migrations run)
-    from rollcal import audit, notifications, pdf, scheduler  # noqa: F401
+    from rollcal import audit  # noqa: F401
     from rollcal.extensions import csrf, db, limiter, login_manager, migrate
-    from rollcal.models import User
+    from rollcal.jobs import scheduler  # noqa: F401
+    from rollcal.notifications import services as notifications  # noqa: F401
+    from rollcal.org.models import User
+    from rollcal.reports import pdf  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(
@@ -119,7 +128,12 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 def _register_blueprints(app: Flask) -> None:
     from calibration import api as calibration_api
     from calibration import views as calibration_views
-    from rollcal import api, auth, jobs_views, notification_views, report_views, views
+    from rollcal import api
+    from rollcal.accounts import views as auth
+    from rollcal.jobs import views as jobs_views
+    from rollcal.notifications import views as notification_views
+    from rollcal.org import views
+    from rollcal.reports import views as report_views
     from rollout import api as rollout_api
     from rollout import views as rollout_views
 
@@ -136,10 +150,10 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _init_templates(app: Flask) -> None:
-    from rollcal.charts import data_uri
     from rollcal.forms import ConfirmForm
-    from rollcal.models import Role
+    from rollcal.org.models import Role
     from rollcal.permissions import Action, may
+    from rollcal.reports.charts import data_uri
 
     def localtime(
         value: datetime | None, fmt: str = "%d %b %Y %H:%M", zone: str | None = None

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollcal.extensions import db
-from rollcal.models import User
+from rollcal.org.models import User
 from rollcal.types import UTCDateTime, utcnow
 
 

@@ -14,7 +14,7 @@ from werkzeug.serving import run_simple
 
 from calibration.agreement_cli import agreement_command
 from rollcal.extensions import db
-from rollcal.scheduler import scheduler_command
+from rollcal.jobs.scheduler import scheduler_command
 
 
 def _create_app():
@@ -72,7 +72,7 @@ def demo_command(host: str, port: int, fresh: bool) -> None:
         click.echo(f"  {role:<12} {email}")
     click.echo("")
     # The demo is its own scheduler: sessions close and reminders go out while it serves.
-    from rollcal import scheduler
+    from rollcal.jobs import scheduler
 
     if "ROLLCAL_BASE_URL" not in os.environ:
         app.config["ROLLCAL_BASE_URL"] = f"http://{host}:{port}"
@@ -101,9 +101,9 @@ def users_create(
     email: str, role: str, vendor_name: str | None, name: str | None, timezone: str
 ) -> None:
     """Create a person; the password is read from standard input or prompted for."""
-    from rollcal import services
     from rollcal.errors import ValidationError
-    from rollcal.models import Vendor
+    from rollcal.org import services
+    from rollcal.org.models import Vendor
 
     vendor_id = None
     if vendor_name:
@@ -136,8 +136,8 @@ def users_create(
 @click.option("--name", default="command line", show_default=True)
 def users_token(email: str, name: str) -> None:
     """Print a new API token for a person; it is shown only this once."""
-    from rollcal import services
-    from rollcal.models import User
+    from rollcal.org import services
+    from rollcal.org.models import User
 
     user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
     if user is None:
@@ -148,7 +148,7 @@ def users_token(email: str, name: str) -> None:
 
 def _write_report(source, output: str) -> None:
     """Render a report source to a PDF file and say so."""
-    from rollcal.pdf import render_source
+    from rollcal.reports.pdf import render_source
 
     pdf = render_source(source, current_app.static_folder)
     Path(output).write_bytes(pdf)

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
 from rollcal.extensions import db
-from rollcal.models import LineOfBusiness, Market, Region, Role, Site, User, Vendor
+from rollcal.org.models import LineOfBusiness, Market, Region, Role, Site, User, Vendor
 
 DEMO_PASSWORD = "rollcal-demo-2026"
 
@@ -96,7 +96,7 @@ def _get_or_create(model, lookup: dict, **values):
 
 
 def _slug(name: str) -> str:
-    from rollcal.services import slugify
+    from rollcal.org.services import slugify
 
     return slugify(name)
 
@@ -150,7 +150,7 @@ def seed_organisation() -> None:
 def seed_demo() -> None:
     """Everything the demo shows."""
     from calibration import demo as calibration_demo
-    from rollcal import scheduler_demo
+    from calibration import quick_demo as scheduler_demo
     from rollout import demo as rollout_demo
 
     seed_organisation()

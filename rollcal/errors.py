@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -109,10 +109,20 @@ def init_app(app: Flask) -> None:
             413: "The upload is too large.",
             429: "Too many attempts. Please wait a minute and try again.",
         }
-        message = messages.get(status, error.description or "Something went wrong.")
+        # A description given where the error is raised says more than the stock sentence.
+        described = error.description != type(error).description
+        message = error.description if described else messages.get(status, error.description)
         if wants_json():
-            return _json_error(status, message)
-        return render_template("errors/error.html", status=status, message=message), status
+            response, _ = _json_error(status, message)
+        else:
+            response = make_response(
+                render_template("errors/error.html", status=status, message=message), status
+            )
+        # Werkzeug's headers for the error: ``Allow`` on 405, ``WWW-Authenticate`` on 401 …
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(500)
     def server_error(error):

@@ -2,6 +2,7 @@
 
 from zoneinfo import available_timezones
 
+import wtforms
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -16,7 +17,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from rollcal.models import Region, Role
+from rollcal.inputs import LONG_TEXT
+from rollcal.org.models import Region, Role
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -29,6 +31,13 @@ class MultiCheckboxField(SelectMultipleField):
 
     widget = ListWidget(html_tag="ul", prefix_label=False)
     option_widget = CheckboxInput()
+
+
+class TextAreaField(wtforms.TextAreaField):
+    """WTForms' text area with a ceiling on its length (``LONG_TEXT`` unless given)."""
+
+    def __init__(self, label=None, validators=None, *, max_length: int = LONG_TEXT, **kwargs):
+        super().__init__(label, [*(validators or []), Length(max=max_length)], **kwargs)
 
 
 TIMEZONE_CHOICES = choices((zone, zone) for zone in sorted(available_timezones()))
@@ -47,16 +56,20 @@ def apply_errors(form: FlaskForm, error) -> None:
 class LoginForm(FlaskForm):
     """Sign in with e-mail and password."""
 
-    email = EmailField("E-mail", validators=[DataRequired(), Email()])
-    password = PasswordField("Password", validators=[DataRequired()])
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254), Email()])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
     submit = SubmitField("Sign in")
 
 
 class PasswordForm(FlaskForm):
     """Change one's own password."""
 
-    current_password = PasswordField("Current password", validators=[DataRequired()])
-    new_password = PasswordField("New password", validators=[DataRequired(), Length(min=10)])
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=200)]
+    )
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=10, max=200)]
+    )
     submit = SubmitField("Change password")
 
 
@@ -131,7 +144,7 @@ class SiteForm(FlaskForm):
 class UserForm(FlaskForm):
     """A person, as an admin edits them."""
 
-    email = EmailField("E-mail", validators=[DataRequired(), Email()])
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254), Email()])
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     role = SelectField("Role", choices=choices((r.value, r.title) for r in Role))
     vendor = SelectField("Vendor (QA leads only)", coerce=int)

@@ -21,7 +21,7 @@ from flask_login import current_user
 
 from rollcal.errors import Forbidden, NotFound
 from rollcal.extensions import db
-from rollcal.models import Role, Site, User, Vendor
+from rollcal.org.models import Role, Site, User, Vendor
 
 
 class Action(StrEnum):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from rollcal.api import api_blueprint, api_user, operation, parse_body, pdf_answer, respond
 from rollcal.extensions import db
-from rollcal.pdf import cached_report
+from rollcal.inputs import LONG_TEXT, MAX_ID, page_arg
+from rollcal.reports.pdf import cached_report
 from rollcal.types import utcnow
 from rollout import queries, services
 from rollout.models import ChecklistItem, Rollout
@@ -97,12 +97,12 @@ class ItemPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int
-    status: str | None = None
-    reason: str | None = None
-    evidence_url: str | None = None
-    evidence_note: str | None = None
-    comment: str | None = None
+    version: int = Field(ge=0, le=MAX_ID)
+    status: str | None = Field(None, max_length=40)
+    reason: str | None = Field(None, max_length=500)
+    evidence_url: str | None = Field(None, max_length=500)
+    evidence_note: str | None = Field(None, max_length=LONG_TEXT)
+    comment: str | None = Field(None, max_length=LONG_TEXT)
 
 
 def _item(item: ChecklistItem) -> ItemOut:
@@ -152,7 +152,7 @@ def list_rollouts():
     user = api_user()
     page = db.paginate(
         queries.visible_rollouts(user).order_by(Rollout.go_live_date.desc(), Rollout.id.desc()),
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         per_page=50,
         error_out=False,
     )

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from rollcal.audit import AuditEvent
 from rollcal.extensions import db
-from rollcal.models import LineOfBusiness, Site, User, Vendor
+from rollcal.org.models import LineOfBusiness, Site, User, Vendor
 from rollout import services
 from rollout.models import ChecklistItem, Policy, PolicyVersion, Rollout
 

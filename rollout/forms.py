@@ -12,12 +12,11 @@ from wtforms import (
     SelectField,
     StringField,
     SubmitField,
-    TextAreaField,
     URLField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from rollcal.forms import MultiCheckboxField, choices
+from rollcal.forms import MultiCheckboxField, TextAreaField, choices
 from rollout.models import Category, ItemStatus, Side
 
 

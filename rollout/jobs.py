@@ -1,6 +1,6 @@
 """What the scheduler runs for rollouts: reminders, go-live, daily digests, weekly summary.
 
-Each function runs inside an app context (``rollcal.scheduler`` wraps it), returns a
+Each function runs inside an app context (``rollcal.jobs.scheduler`` wraps it), returns a
 one-line summary, and is safe to run twice or in two schedulers at once: rollouts are
 claimed with ``FOR UPDATE SKIP LOCKED`` before they change state, every notification has
 a unique key, and every digest a unique (person, kind, period) record, inserted in the
@@ -23,8 +23,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from calibration.models import AgreementSnapshot, CalibrationSession, Flag, FlagStatus
 from rollcal.extensions import db
-from rollcal.models import Role, Site, User, vendor_owners
-from rollcal.notifications import (
+from rollcal.jobs.scheduler import claim_rows
+from rollcal.notifications.services import (
     DIGEST_HOUR,
     Delivery,
     DigestKind,
@@ -40,7 +40,7 @@ from rollcal.notifications import (
     previous_digest,
     queue_email,
 )
-from rollcal.scheduler import claim_rows
+from rollcal.org.models import Role, Site, User, vendor_owners
 from rollcal.types import utcnow
 from rollout import readiness, services
 from rollout.models import (

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollcal.extensions import db
-from rollcal.models import LineOfBusiness, Site, User
+from rollcal.org.models import LineOfBusiness, Site, User
 from rollcal.types import UTCDateTime, enum_type, utcnow
 
 

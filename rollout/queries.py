@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.models import Role, Site, User
+from rollcal.org.models import Role, Site, User
 from rollcal.permissions import vendor_scope
 from rollout import readiness
 from rollout.gate import site_gates

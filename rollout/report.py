@@ -18,10 +18,10 @@ from flask import render_template
 
 from calibration import queries as calibration_queries
 from calibration.models import CalibrationSession, Flag, SessionStatus
-from rollcal.charts import AlphaBar, alpha_chart, band
 from rollcal.extensions import db
-from rollcal.models import Role, User
-from rollcal.pdf import PdfAttachment, ReportSource, audience_of
+from rollcal.org.models import Role, User
+from rollcal.reports.charts import AlphaBar, alpha_chart, band
+from rollcal.reports.pdf import PdfAttachment, ReportSource, audience_of
 from rollout.models import (
     Category,
     ChecklistItem,

@@ -17,7 +17,7 @@ from calibration.services import label_options_from_text
 from rollcal.audit import record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
 from rollcal.extensions import db
-from rollcal.models import LineOfBusiness, Role, Site, User
+from rollcal.org.models import LineOfBusiness, Role, Site, User
 from rollcal.permissions import Action, require
 from rollcal.types import utcnow
 from rollout import readiness
@@ -50,6 +50,8 @@ def _required(value: str | None, field: str) -> str:
 
 def _url(value: str | None, field: str) -> str | None:
     value = (value or "").strip()
+    if len(value) > 500:
+        raise ValidationError.field(field, "must be at most 500 characters.")
     if value and not re.match(r"https?://\S+$", value):
         raise ValidationError.field(
             field, "must be a web address starting with http:// or https://."

@@ -16,10 +16,10 @@ from flask import current_app
 from rollcal.audit import AuditEvent, record
 from rollcal.errors import Forbidden, NotFound, ValidationError
 from rollcal.extensions import db
-from rollcal.models import Role, User
-from rollcal.notifications import Kind, notify, path_for
-from rollcal.pdf import RenderStatus, ReportFile, audience_of, render_source
+from rollcal.notifications.services import Kind, notify, path_for
+from rollcal.org.models import Role, User
 from rollcal.permissions import Action, require
+from rollcal.reports.pdf import RenderStatus, ReportFile, audience_of, render_source
 from rollcal.types import utcnow
 from rollout.models import (
     Decision,

@@ -16,13 +16,14 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
 from rollcal.audit import AuditEvent
-from rollcal.downloads import csv_response
 from rollcal.errors import Conflict, NotFound, ValidationError
 from rollcal.extensions import db
 from rollcal.forms import apply_errors, choices
-from rollcal.models import LineOfBusiness, Market, Role, Site, User, Vendor
-from rollcal.pdf import answer_report, cached_report, send_pdf
+from rollcal.inputs import int_arg, page_arg, whole_number
+from rollcal.org.models import LineOfBusiness, Market, Role, Site, User, Vendor
 from rollcal.permissions import Action, may, requires, visible_sites
+from rollcal.reports.downloads import csv_response
+from rollcal.reports.pdf import answer_report, cached_report, send_pdf
 from rollcal.types import utcnow
 from rollout import queries, services
 from rollout import signoff as signoff_services
@@ -67,7 +68,12 @@ def _today():
 
 
 def _page(statement: sa.Select):
-    return db.paginate(statement, per_page=current_app.config["ROLLCAL_PAGE_SIZE"], error_out=False)
+    return db.paginate(
+        statement,
+        page=page_arg(),
+        per_page=current_app.config["ROLLCAL_PAGE_SIZE"],
+        error_out=False,
+    )
 
 
 # Rollouts ----------------------------------------------------------------------------
@@ -123,9 +129,9 @@ def new_rollout():
         .order_by(ChecklistTemplate.name)
     ).all()
     form.template.choices = choices((t.id, t.name) for t in templates)
-    vendor_id = request.args.get("vendor", type=int)
-    market_id = request.args.get("market", type=int)
-    line_id = request.args.get("line", type=int)
+    vendor_id = int_arg("vendor")
+    market_id = int_arg("market")
+    line_id = int_arg("line")
     sites_query = (
         visible_sites(current_user)
         .where(Site.active.is_(True))
@@ -145,8 +151,8 @@ def new_rollout():
     form.sites.choices = choices(
         (site.id, f"{site.label} ({', '.join(m.code for m in site.markets)})") for site in sites
     )
-    if request.method == "GET" and request.args.get("version", type=int):
-        form.policy_version.data = request.args.get("version", type=int)
+    if request.method == "GET" and int_arg("version"):
+        form.policy_version.data = int_arg("version")
     if form.validate_on_submit():
         try:
             rollout = services.create_rollout(
@@ -183,8 +189,8 @@ def board(rollout_id: int):
     """The rollout board: sites × checklist steps, readiness with reasons, filters."""
     rollout = queries.get_rollout(current_user, rollout_id)
     board = queries.build_board(current_user, rollout, _today())
-    vendor_id = request.args.get("vendor", type=int)
-    market_id = request.args.get("market", type=int)
+    vendor_id = int_arg("vendor")
+    market_id = int_arg("market")
     state = request.args.get("state") or None
     rows = queries.filter_rows(board, vendor_id=vendor_id, market_id=market_id, state=state)
     vendors = sorted({row.site.vendor for row in board.rows}, key=lambda v: v.name)
@@ -394,7 +400,7 @@ def item(item_id: int):
             services.update_item(
                 current_user,
                 item,
-                version=int(form.version.data or 0),
+                version=whole_number(form.version.data),
                 status=form.status.data,
                 reason=form.reason.data,
                 evidence_url=form.evidence_url.data or "",
@@ -449,7 +455,8 @@ def reassign(item_id: int):
     """Give an item to someone else."""
     item = queries.get_item(current_user, item_id)
     try:
-        services.reassign_item(current_user, item, request.form.get("assign-assignee", type=int))
+        assignee_id = whole_number(request.form.get("assign-assignee"))
+        services.reassign_item(current_user, item, assignee_id)
         flash("Item reassigned.", "success")
     except ValidationError as error:
         _form_error(error)

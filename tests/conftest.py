@@ -21,7 +21,7 @@ from werkzeug.security import generate_password_hash
 
 from rollcal import create_app
 from rollcal.extensions import db as _db
-from rollcal.models import LineOfBusiness, Market, Region, Role, Site, User, Vendor
+from rollcal.org.models import LineOfBusiness, Market, Region, Role, Site, User, Vendor
 from rollout import services as rollout_services
 
 DATABASE = os.environ.get("ROLLCAL_TEST_DATABASE", "sqlite")
@@ -264,7 +264,7 @@ def auth(client) -> AuthActions:
 @pytest.fixture
 def token_for(db):
     """An API bearer token for a person: ``token_for(user)``."""
-    from rollcal.services import create_token
+    from rollcal.org.services import create_token
 
     def make(user: User) -> dict:
         _, token = create_token(user, "test")

@@ -13,7 +13,7 @@ from calibration import services
 from calibration.models import CalibrationSession, Case, Label, Rater
 from rollcal.audit import AuditEvent
 from rollcal.extensions import db
-from rollcal.models import Role, Site, User, Vendor
+from rollcal.org.models import Role, Site, User, Vendor
 
 WRITERS = 8
 

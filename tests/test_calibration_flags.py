@@ -7,7 +7,7 @@ from calibration import services
 from calibration.models import FlagStatus, SessionStatus
 from rollcal.audit import AuditEvent
 from rollcal.errors import Conflict, ValidationError
-from rollcal.models import Role
+from rollcal.org.models import Role
 from tests.calibration_factories import flags_of, noisy_answers, run_session
 
 

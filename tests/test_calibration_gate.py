@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from calibration import services
 from rollcal.extensions import db as _db
-from rollcal.models import Role
+from rollcal.org.models import Role
 from rollout import services as rollout_services
 from rollout.gate import site_gates
 from rollout.models import Rollout

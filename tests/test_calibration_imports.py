@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from calibration import imports, services
 from calibration.models import Case, Label
 from rollcal.errors import ValidationError
-from rollcal.models import Role
+from rollcal.org.models import Role
 from tests.calibration_factories import make_session
 
 

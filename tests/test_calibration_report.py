@@ -8,8 +8,8 @@ from pypdf import PdfReader
 
 from calibration.report import calibration_source
 from rollcal.errors import NotFound
-from rollcal.models import Role
-from rollcal.pdf import render_pdf
+from rollcal.org.models import Role
+from rollcal.reports.pdf import render_pdf
 from rollcal.types import utcnow
 from rollout.report import readiness_source
 from tests.calibration_factories import run_session

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from calibration import services
 from calibration.models import AgreementSnapshot, Flag, Severity
 from rollcal.extensions import db as _db
-from rollcal.models import Role
+from rollcal.org.models import Role
 from tests.calibration_factories import case_ids, flags_of, rater_of, run_session, split_answers
 
 GOLDEN = ("remove", "allow", "escalate", "allow")

@@ -16,7 +16,7 @@ from calibration.models import (
 )
 from rollcal.audit import AuditEvent
 from rollcal.errors import Conflict, Forbidden, ValidationError
-from rollcal.models import Role
+from rollcal.org.models import Role
 from rollcal.types import utcnow
 from tests.calibration_factories import OPTIONS, make_session, run_session, split_answers
 

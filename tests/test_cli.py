@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 
 from rollcal.demo import DEMO_PASSWORD, demo_logins, seed_demo
-from rollcal.models import Market, Role, Site, User, Vendor
-from rollcal.services import authenticate
+from rollcal.org.models import Market, Role, Site, User, Vendor
+from rollcal.org.services import authenticate
 
 
 def test_users_create_reads_the_password_from_standard_input(runner, db, create_vendor):

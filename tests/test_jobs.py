@@ -12,8 +12,7 @@ from calibration import jobs as calibration_jobs
 from calibration import services as calibration_services
 from calibration.models import AgreementSnapshot, CalibrationSession, SessionStatus
 from rollcal.audit import AuditEvent
-from rollcal.models import Role
-from rollcal.notifications import (
+from rollcal.notifications.services import (
     Delivery,
     Digest,
     DigestKind,
@@ -23,6 +22,7 @@ from rollcal.notifications import (
     NotificationPreference,
     notify,
 )
+from rollcal.org.models import Role
 from rollout import jobs as rollout_jobs
 from rollout.models import ChecklistItem, ItemStatus, RolloutStatus
 from tests.calibration_factories import flags_of, label_all, make_session, split_answers
@@ -492,7 +492,7 @@ def test_a_scheduler_down_on_monday_sends_the_summary_later_that_week(db, at_noo
 def test_running_every_job_twice_has_the_effect_of_running_it_once(
     app, db, at_noon, rollout_world, create_user
 ):
-    from rollcal import scheduler
+    from rollcal.jobs import scheduler
 
     pom, maria, liam = rollout_world["pom"], rollout_world["maria"], rollout_world["liam"]
     create_user(Role.STAKEHOLDER)
@@ -520,7 +520,7 @@ def test_running_every_job_twice_has_the_effect_of_running_it_once(
 
 
 def test_the_demo_session_closes_by_itself_minutes_after_the_demo_starts(db, at_noon):
-    from rollcal import scheduler_demo
+    from calibration import quick_demo as scheduler_demo
     from rollcal.demo import seed_demo
 
     seed_demo()

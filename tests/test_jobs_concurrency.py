@@ -5,7 +5,7 @@ once and every e-mail reaches the SMTP server once.
 Each "scheduler" is a thread with its own app context and database connection, and both
 run each job at the same instant (a barrier) against committed data — so this test has a
 database of its own, created and dropped here, rather than the rolled-back ``db`` fixture.
-SQLite is skipped: rollcal assumes a single scheduler process there (rollcal/scheduler.py).
+SQLite is skipped: rollcal assumes a single scheduler process there (rollcal/jobs/scheduler.py).
 """
 
 import os
@@ -21,18 +21,20 @@ from werkzeug.security import generate_password_hash
 
 from calibration import services as calibration_services
 from calibration.models import AgreementSnapshot, CalibrationSession, SessionStatus
-from rollcal import create_app, scheduler
+from rollcal import create_app
 from rollcal.audit import AuditEvent
 from rollcal.extensions import db
-from rollcal.models import LineOfBusiness, Market, Role, Site, User, Vendor
-from rollcal.notifications import Digest, EmailMessage, EmailStatus, Kind, Notification
+from rollcal.jobs import scheduler
+from rollcal.notifications.services import Digest, EmailMessage, EmailStatus, Kind, Notification
+from rollcal.org.models import LineOfBusiness, Market, Role, Site, User, Vendor
 from rollout import services as rollout_services
 from rollout.models import Rollout, RolloutStatus
 from tests.calibration_factories import label_all, make_session, split_answers
 from tests.conftest import DATABASE, PG_SERVER
 
 pytestmark = pytest.mark.skipif(
-    DATABASE != "postgresql", reason="SQLite assumes one scheduler process (rollcal/scheduler.py)"
+    DATABASE != "postgresql",
+    reason="SQLite assumes one scheduler process (rollcal/jobs/scheduler.py)",
 )
 
 # Monday 2 March 2026, 10:00 UTC: 18:00 in Singapore (after the POM's 08:00 digest hour)

@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from rollcal import notifications
-from rollcal.models import Role
-from rollcal.notifications import (
+from rollcal.notifications import services as notifications
+from rollcal.notifications.services import (
     Delivery,
     EmailMessage,
     EmailStatus,
@@ -18,6 +17,7 @@ from rollcal.notifications import (
     deliver_queued,
     notify,
 )
+from rollcal.org.models import Role
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -170,7 +170,7 @@ def test_an_unreachable_smtp_server_is_retried_later_then_given_up(
 
 
 def test_email_times_are_in_the_recipients_time_zone(db, create_user):
-    from rollcal.notifications import local_time
+    from rollcal.notifications.services import local_time
 
     assert local_time(NOON, "Asia/Manila") == "02 Mar 2026 20:00 PST"
     assert local_time(NOON, "Europe/London") == "02 Mar 2026 12:00 GMT"

@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 
-from rollcal.models import Market, Role, Site, User, Vendor
+from rollcal.org.models import Market, Role, Site, User, Vendor
 
 
 def test_admin_creates_a_market_and_sees_it_listed(client, auth, db, create_user):

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from rollcal.errors import ValidationError
-from rollcal.models import Role
-from rollcal.pdf import STATIC_BASE, ReportFile, StaticOnlyFetcher
+from rollcal.org.models import Role
+from rollcal.reports.pdf import STATIC_BASE, ReportFile, StaticOnlyFetcher
 from rollout import services, signoff
 from rollout.models import RolloutStatus, SignOffRequest
 from tests.test_rollout import step
@@ -297,7 +297,7 @@ def test_go_live_date_in_the_report_moves_with_the_rollout(rollout_world, app):
 def test_stakeholders_are_told_of_a_request_and_the_pom_of_each_decision(
     client, auth, db, rollout_world, stakeholders
 ):
-    from rollcal.notifications import Notification
+    from rollcal.notifications.services import Notification
 
     make_ready(rollout_world)
     request = signoff.request_signoff(

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from rollcal.audit import AuditEvent
-from rollcal.models import Role
+from rollcal.org.models import Role
 from rollout import services
 from rollout.models import ChecklistItem, ItemStatus, PolicyVersion, Rollout, RolloutStatus
 

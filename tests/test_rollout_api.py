@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from rollcal.extensions import db as _db
-from rollcal.models import Role
+from rollcal.org.models import Role
 from rollout import services
 from tests.test_rollout import step
 

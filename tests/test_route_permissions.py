@@ -9,8 +9,8 @@ from datetime import date
 
 import pytest
 
-from rollcal.models import ApiToken, Role
-from rollcal.pdf import ReportFile
+from rollcal.org.models import ApiToken, Role
+from rollcal.reports.pdf import ReportFile
 from tests.calibration_factories import permission_arguments
 
 ANON, ADMIN, POM, QA, STAKEHOLDER = "anon", "admin", "pom", "qa_lead", "stakeholder"
@@ -240,7 +240,7 @@ def world(db, create_user, create_site, create_market, create_line):
 
 def _notification_arguments(db, stranger) -> dict:
     """A notification and an e-mail of someone no visitor is."""
-    from rollcal.notifications import Delivery, EmailMessage, Kind, Notification
+    from rollcal.notifications.services import Delivery, EmailMessage, Kind, Notification
 
     message = EmailMessage(
         user=stranger, to_address=stranger.email, kind="t", subject="s", text_body="t", html_body=""

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from rollcal import create_app, scheduler
-from rollcal.models import Role
-from rollcal.scheduler import Job, JobRun, RunOutcome
+from rollcal import create_app
+from rollcal.jobs import scheduler
+from rollcal.jobs.scheduler import Job, JobRun, RunOutcome
+from rollcal.org.models import Role
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

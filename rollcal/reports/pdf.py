@@ -98,7 +98,7 @@ def _child(connection, html, static_folder, attachments, pdf_variant) -> None:
 _context = multiprocessing.get_context("forkserver")
 # "__main__" first: the fork server imports the main module once, so that each child need
 # not import it again (multiprocessing otherwise re-runs it for every child).
-_context.set_forkserver_preload(["__main__", "rollcal.pdf", "rollcal.pdf_warmup"])
+_context.set_forkserver_preload(["__main__", "rollcal.reports.pdf", "rollcal.reports.pdf_warmup"])
 
 
 def render_pdf_in_child(

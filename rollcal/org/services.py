@@ -16,7 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from rollcal.errors import NotFound, ValidationError
 from rollcal.extensions import db
-from rollcal.models import ApiToken, LineOfBusiness, Market, Region, Role, Site, User, Vendor
+from rollcal.org.models import ApiToken, LineOfBusiness, Market, Region, Role, Site, User, Vendor
 from rollcal.permissions import Action, require
 from rollcal.types import utcnow
 

@@ -14,10 +14,11 @@ from flask import Blueprint, current_app, g, jsonify, request
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from rollcal import services
 from rollcal.errors import ValidationError
 from rollcal.extensions import csrf
-from rollcal.models import User
+from rollcal.inputs import MAX_ID, JSONTooDeep
+from rollcal.org import services
+from rollcal.org.models import User
 
 API_PREFIX = "/api/v1"
 
@@ -105,8 +106,18 @@ def operation(
 
 def parse_body(model: type[BaseModel]) -> BaseModel:
     """The request's JSON body as ``model``, or a ValidationError naming each bad field."""
-    payload = request.get_json(silent=True)
-    if payload is None:
+    raw = request.get_data(cache=True)
+    try:
+        payload = current_app.json.loads(raw) if raw.strip() else None
+    except JSONTooDeep as error:
+        message = str(error)
+        errors = [{"field": "body", "message": message}]
+        raise ValidationError(f"The body {message}.", errors) from None
+    except ValueError:
+        raise ValidationError(
+            "The body is not valid JSON.", [{"field": "body", "message": "is not valid JSON"}]
+        ) from None
+    if not isinstance(payload, dict):
         raise ValidationError(
             "The body must be a JSON object.",
             [{"field": "body", "message": "must be a JSON object"}],
@@ -128,7 +139,7 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
 def pdf_answer(report):
     """A cached report as an API answer: the PDF when ready, 202 with Retry-After while it
     is prepared, 500 JSON if rendering failed."""
-    from rollcal.pdf import RenderStatus
+    from rollcal.reports.pdf import RenderStatus
 
     if report.status == RenderStatus.READY:
         response = current_app.response_class(report.pdf, mimetype="application/pdf")
@@ -200,16 +211,19 @@ def me():
 
 def openapi_document() -> dict:
     """The OpenAPI 3.1 document built from every registered operation."""
-    schemas: dict = {
-        "Error": ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
-    }
+    schemas: dict = {}
     paths: dict = {}
 
-    def ref(model: type[BaseModel]) -> dict:
+    def ref(model: type[BaseModel], name: str | None = None) -> dict:
+        # Nested models land in ``$defs``; lifted into the components, their
+        # ``#/components/schemas/…`` references resolve.
+        name = name or model.__name__
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
-        return {"$ref": f"#/components/schemas/{model.__name__}"}
+        schemas[name] = schema
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    error_ref = {"application/json": {"schema": ref(ErrorEnvelope, "Error")}}
 
     for op in OPERATIONS:
         openapi_path = API_PREFIX + op.path.replace("<int:", "{").replace("<", "{").replace(
@@ -221,7 +235,12 @@ def openapi_document() -> dict:
             "responses": {},
         }
         parameters = [
-            {"name": part[1:-1], "in": "path", "required": True, "schema": {"type": "integer"}}
+            {
+                "name": part[1:-1],
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+            }
             for part in openapi_path.split("/")
             if part.startswith("{")
         ]
@@ -240,7 +259,6 @@ def openapi_document() -> dict:
         else:
             content = {"application/json": {"schema": ref(op.response)}} if op.response else {}
             entry["responses"]["200"] = {"description": "OK", "content": content}
-        error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
         entry["responses"]["401"] = {"description": "No valid bearer token", "content": error_ref}
         for status, description in op.errors.items():
             entry["responses"][str(status)] = {"description": description, "content": error_ref}

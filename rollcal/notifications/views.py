@@ -14,10 +14,12 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from rollcal import mail, notifications
 from rollcal.errors import ValidationError
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm
+from rollcal.inputs import page_arg
+from rollcal.notifications import mail
+from rollcal.notifications import services as notifications
 from rollcal.permissions import Action, requires
 
 bp = Blueprint("notifications", __name__)
@@ -28,7 +30,12 @@ EMAIL_PREVIEW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-anc
 
 
 def _page(statement):
-    return db.paginate(statement, per_page=current_app.config["ROLLCAL_PAGE_SIZE"], error_out=False)
+    return db.paginate(
+        statement,
+        page=page_arg(),
+        per_page=current_app.config["ROLLCAL_PAGE_SIZE"],
+        error_out=False,
+    )
 
 
 def _safe_next(target: str | None) -> str:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from calibration import services
 from calibration.models import CalibrationSession
 from rollcal.extensions import db
-from rollcal.models import Site, User, Vendor
+from rollcal.org.models import Site, User, Vendor
 from rollcal.types import utcnow
 
 TITLE = "Disclosed replicas — quick check (closes by itself)"

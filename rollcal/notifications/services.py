@@ -27,11 +27,11 @@ from flask_login import current_user
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from rollcal import mail
 from rollcal.errors import NotFound, ValidationError
 from rollcal.extensions import db
-from rollcal.models import Role, User
-from rollcal.scheduler import claim_rows
+from rollcal.jobs.scheduler import claim_rows
+from rollcal.notifications import mail
+from rollcal.org.models import Role, User
 from rollcal.types import UTCDateTime, enum_type, utcnow
 
 log = logging.getLogger("rollcal.notifications")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from rollcal import scheduler
 from rollcal.forms import ConfirmForm
+from rollcal.jobs import scheduler
 from rollcal.permissions import Action, requires
 from rollcal.types import utcnow
 

@@ -47,7 +47,7 @@ from werkzeug.utils import import_string
 from rollcal.audit import record
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.models import User
+from rollcal.org.models import User
 from rollcal.permissions import Action, require
 from rollcal.types import UTCDateTime, enum_type, utcnow
 
@@ -201,7 +201,7 @@ JOBS: tuple[Job, ...] = (
         "stay in the outbox.",
         "Every minute",
         EVERY_MINUTE,
-        "rollcal.notifications:deliver_queued",
+        "rollcal.notifications.services:deliver_queued",
     ),
     Job(
         "housekeeping",
@@ -209,7 +209,7 @@ JOBS: tuple[Job, ...] = (
         f"Removes records of job runs older than {KEEP_RUNS.days} days.",
         "Daily at 03:00 UTC",
         {"hour": 3, "minute": 0},
-        "rollcal.scheduler:prune_runs",
+        "rollcal.jobs.scheduler:prune_runs",
     ),
 )
 

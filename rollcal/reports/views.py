@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.pdf import RenderStatus, ReportFile, audience_of, send_pdf
+from rollcal.reports.pdf import RenderStatus, ReportFile, audience_of, send_pdf
 
 bp = Blueprint("reports", __name__)
 

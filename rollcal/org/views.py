@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from rollcal import permissions, services
+from rollcal import permissions
 from rollcal.errors import NotFound, ValidationError
 from rollcal.extensions import db
 from rollcal.forms import (
@@ -17,7 +17,9 @@ from rollcal.forms import (
     apply_errors,
     choices,
 )
-from rollcal.models import LineOfBusiness, Market, Role, Site, User, Vendor
+from rollcal.inputs import int_arg, page_arg
+from rollcal.org import services
+from rollcal.org.models import LineOfBusiness, Market, Role, Site, User, Vendor
 from rollcal.permissions import Action, requires
 
 bp = Blueprint("org", __name__)
@@ -25,7 +27,12 @@ bp = Blueprint("org", __name__)
 
 def _page(statement: sa.Select):
     """A page of a listing, sized by ``ROLLCAL_PAGE_SIZE``."""
-    return db.paginate(statement, per_page=current_app.config["ROLLCAL_PAGE_SIZE"], error_out=False)
+    return db.paginate(
+        statement,
+        page=page_arg(),
+        per_page=current_app.config["ROLLCAL_PAGE_SIZE"],
+        error_out=False,
+    )
 
 
 def _get_or_404(model, object_id: int, what: str):
@@ -242,8 +249,8 @@ def site_form(site_id: int | None):
             form.vendor.data = site.vendor_id
             form.markets.data = [m.id for m in site.markets]
             form.lines_of_business.data = [line.id for line in site.lines_of_business]
-        elif request.args.get("vendor", type=int):
-            form.vendor.data = request.args.get("vendor", type=int)
+        elif int_arg("vendor"):
+            form.vendor.data = int_arg("vendor")
     if form.validate_on_submit():
         try:
             services.save_site(

@@ -1,0 +1,169 @@
+"""Input every request carries, checked before any view or query sees it.
+
+A value the database cannot hold must be refused as the person's mistake, not reach a
+query and come back as a server error: ids and page numbers beyond the columns' range,
+NUL bytes (PostgreSQL text cannot hold them), JSON nested deeper than any body we accept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Flask, abort, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import BadRequest
+from werkzeug.routing import IntegerConverter
+
+from rollcal.errors import ValidationError
+
+# Every id column is a 32-bit ``INTEGER`` on PostgreSQL; a larger number names nothing.
+MAX_ID = 2**31 - 1
+# Free text (notes, comments, descriptions) beyond this is refused: enough for any note a
+# person writes, and a bound on what one field can make us store and render.
+LONG_TEXT = 10_000
+# The deepest JSON any API body needs is a few levels; refusing early keeps the parser's
+# recursion (and pydantic's) far from Python's limit.
+MAX_JSON_DEPTH = 32
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in every route: a number beyond the id columns' range is a 404.
+
+    Werkzeug's own converter accepts any size of number, which PostgreSQL then refuses
+    with an error ("integer out of range") instead of finding nothing.
+    """
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 (Werkzeug's name)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def whole_number(text: str | None) -> int | None:
+    """``text`` as an id-sized whole number, or None when it is none (a form's hidden
+    version field, say, which only a tampered form gets wrong)."""
+    try:
+        value = int((text or "").strip())
+    except ValueError:
+        return None
+    return value if 0 <= value <= MAX_ID else None
+
+
+def int_arg(name: str, default: int | None = None, *, minimum: int = 0) -> int | None:
+    """The query argument ``name`` as a whole number, ``default`` when absent or empty.
+
+    Anything else — words, or a number outside ``minimum``..``MAX_ID`` — answers 400
+    naming the argument, rather than being ignored or reaching a query.
+    """
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        abort(400, description=f"“{name}” in the address must be a whole number.")
+    if not minimum <= value <= MAX_ID:
+        abort(400, description=f"“{name}” in the address must be from {minimum} to {MAX_ID}.")
+    return value
+
+
+def page_arg() -> int:
+    """The ``page`` query argument of a listing: 1 when absent, 400 when not a page number."""
+    return int_arg("page", 1, minimum=1)
+
+
+class JSONTooDeep(ValueError):
+    """A JSON text nests deeper than ``MAX_JSON_DEPTH``."""
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing bodies nested deeper than ``MAX_JSON_DEPTH``.
+
+    ``json.loads`` itself raises ``RecursionError`` (not ``ValueError``) past about a
+    thousand levels, which Flask does not treat as bad JSON; checking the depth on the
+    raw text first answers 400 with a message instead.
+    """
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse ``s``; a ``ValueError`` (so a 400) when it nests too deep."""
+        if _nesting_depth(s) > MAX_JSON_DEPTH:
+            raise JSONTooDeep(f"is nested more than {MAX_JSON_DEPTH} levels deep")
+        return json.loads(s, **kwargs)
+
+
+def _nesting_depth(text: str | bytes) -> int:
+    """How deep brackets nest in a JSON text, ignoring those inside strings."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Every string in a parsed JSON value (keys included) with the field it sits at."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            field = f"{path}.{key}" if path else str(key)
+            yield field, str(key)
+            yield from _strings(item, field)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}.{index}" if path else str(index))
+
+
+def _field_with_nul() -> str | None:
+    """The first query argument, form field or JSON field of the request holding a NUL."""
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            return name.replace("\x00", "")
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for name, value in request.form.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                return name.replace("\x00", "")
+        for name, upload in request.files.items(multi=True):
+            if "\x00" in (upload.filename or ""):
+                return name
+    if request.is_json and request.content_length:
+        try:
+            payload = request.get_json(silent=True)
+        except BadRequest:
+            return None
+        for field, value in _strings(payload, ""):
+            if "\x00" in value:
+                return field.replace("\x00", "") or "body"
+    return None
+
+
+def init_app(app: Flask) -> None:
+    """Bound ids in routes, bound JSON depth, and refuse NUL bytes in any text field.
+
+    Call before any blueprint is registered: a route's converter is chosen when the route
+    is added.
+    """
+    app.url_map.converters["int"] = IdConverter
+    app.json = BoundedJSONProvider(app)
+
+    @app.before_request
+    def refuse_nul_bytes():
+        field = _field_with_nul()
+        if field is not None:
+            raise ValidationError.field(field, "must not contain a NUL character (\\0).")

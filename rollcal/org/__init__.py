@@ -1,0 +1,1 @@
+"""The organisation: markets, lines of business, vendors, sites, and their admin pages."""

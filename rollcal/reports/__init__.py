@@ -1,0 +1,1 @@
+"""Reports: PDF rendering and its cache, charts, report pages and downloads."""

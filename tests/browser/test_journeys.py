@@ -1,0 +1,106 @@
+"""Journeys through rollcal in Chromium, each page checked with axe-core."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from calibration.demo import ROUND_1, ROUND_2
+from tests.browser.conftest import check_accessibility, sign_in
+
+
+def _label_by_keyboard(page, email: str) -> None:
+    sign_in(page, email)
+    page.goto("/calibration/sessions")
+    check_accessibility(page)
+    page.get_by_role("link", name=ROUND_2).click()
+    check_accessibility(page)
+    start = page.get_by_role("link", name=re.compile("(Start|Continue) labelling"))
+    start.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/label/\d+"))
+    check_accessibility(page)
+    progress = page.locator(".label-progress")
+    before = progress.inner_text()
+    first_case = page.url
+    page.keyboard.press("1")
+    page.wait_for_url(lambda url: url != first_case)
+    expect(progress).not_to_have_text(before)
+    # Back to the first case: the label chosen by key 1 is marked as this rater's own.
+    page.goto(first_case)
+    chosen = page.locator('button.option[aria-pressed="true"]')
+    expect(chosen).to_have_count(1)
+    expect(chosen).to_have_attribute("data-key", "1")
+
+
+def _rater_of(app, vendor_slug: str, title: str) -> str:
+    """The e-mail of a QA lead of the vendor who rates in the session called ``title``."""
+    import sqlalchemy as sa
+
+    from calibration.models import CalibrationSession, Rater
+    from rollcal.extensions import db
+    from rollcal.org.models import User
+
+    with app.app_context():
+        return db.session.scalars(
+            sa.select(User.email)
+            .join(Rater, Rater.user_id == User.id)
+            .join(CalibrationSession, CalibrationSession.id == Rater.session_id)
+            .where(CalibrationSession.title == title, User.email.like(f"%@{vendor_slug}.%"))
+            .order_by(User.email)
+        ).first()
+
+
+def test_two_qa_leads_label_an_open_session_with_the_keyboard_alone(new_page, live_app):
+    """Two vendors' QA leads each label a case by pressing 1 on the case page."""
+    _label_by_keyboard(new_page(), "qa@meridian-cx.example.com")
+    _label_by_keyboard(new_page(), _rater_of(live_app, "lumen-ops", ROUND_2))
+
+
+def test_pom_reads_results_and_acknowledges_a_flag(new_page):
+    """Dana opens round 1's results, then acknowledges an open flag from the flags list."""
+    page = new_page()
+    sign_in(page, "pom@example.com")
+    check_accessibility(page)
+    page.goto("/calibration/sessions")
+    page.get_by_role("link", name=ROUND_1).click()
+    page.get_by_role("link", name="Results", exact=True).first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Results")
+    check_accessibility(page)
+    page.goto("/calibration/flags?status=open")
+    check_accessibility(page)
+    page.locator("tbody tr td:nth-child(3) a").first.click()
+    check_accessibility(page)
+    flag_page = page.url
+    page.get_by_label("Status").select_option("acknowledged")
+    page.locator("form button[type=submit], form input[type=submit]").last.click()
+    page.wait_for_load_state()
+    page.goto(flag_page)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Acknowledged")
+
+
+def test_pom_board_and_rollouts_pass_accessibility(new_page):
+    """The rollouts list, a board and My items have no serious accessibility violation."""
+    page = new_page()
+    sign_in(page, "pom@example.com")
+    page.goto("/rollouts")
+    check_accessibility(page)
+    page.locator("main a[href^='/rollouts/']:not([href$='/new'])").first.click()
+    check_accessibility(page)
+    page.goto("/my-items")
+    check_accessibility(page)
+
+
+def test_stakeholder_and_admin_pages_pass_accessibility(new_page):
+    """The stakeholder's home and sign-offs, the admin's people and jobs pages."""
+    page = new_page()
+    sign_in(page, "stakeholder@example.com")
+    check_accessibility(page)
+    page.goto("/signoffs")
+    check_accessibility(page)
+    admin = new_page()
+    sign_in(admin, "admin@example.com")
+    for path in ("/", "/admin/users", "/admin/vendors", "/admin/jobs"):
+        admin.goto(path)
+        check_accessibility(admin)
