@@ -5,8 +5,8 @@ import sqlalchemy as sa
 
 from calibration import services
 from calibration.models import Case, Flag, FlagStatus
+from rollcal.accounts.models import Role
 from rollcal.audit import AuditEvent
-from rollcal.org.models import Role
 from tests.calibration_factories import flags_of, run_session
 
 OPTIONS = ("remove", "allow", "escalate")
