@@ -1,7 +1,5 @@
 """Forms of the shell: input shape only; the rules live in ``rollcal.services``."""
 
-from zoneinfo import available_timezones
-
 import wtforms
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -19,6 +17,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from rollcal.inputs import LONG_TEXT
 from rollcal.org.models import Region, Role
+from rollcal.timefmt import zone_groups
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -40,7 +39,18 @@ class TextAreaField(wtforms.TextAreaField):
         super().__init__(label, [*(validators or []), Length(max=max_length)], **kwargs)
 
 
-TIMEZONE_CHOICES = choices((zone, zone) for zone in sorted(available_timezones()))
+def timezone_choices() -> list[SelectChoice]:
+    """The time-zone picker: common zones first, then each region's cities (optgroups).
+
+    A zone appears twice when it is common; the picker's value is the zone either way."""
+    return [
+        SelectChoice(zone, label, optgroup=group)
+        for group, options in zone_groups()
+        for zone, label in options
+    ]
+
+
+TIMEZONE_CHOICES = timezone_choices()
 
 
 def apply_errors(form: FlaskForm, error) -> None:
@@ -146,7 +156,12 @@ class UserForm(FlaskForm):
 
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=254), Email()])
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    role = SelectField("Role", choices=choices((r.value, r.title) for r in Role))
+    # No default: a new person's role is always a choice the admin makes.
+    role = SelectField(
+        "Role",
+        choices=choices([("", "Choose a role…"), *((r.value, r.title) for r in Role)]),
+        validators=[DataRequired(message="Choose the person's role.")],
+    )
     vendor = SelectField("Vendor (QA leads only)", coerce=int)
     timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, default="UTC")
     password = PasswordField(

@@ -22,7 +22,7 @@ from rollcal.types import utcnow
 
 TOKEN_PREFIX = "rc_"
 MIN_PASSWORD_LENGTH = 10
-_TIMEZONES = frozenset(available_timezones())
+_TIMEZONES = frozenset(available_timezones()) | {"UTC"}
 
 
 def _unique(model, column, value, current_id: int | None, field: str, what: str) -> None:
