@@ -45,8 +45,10 @@ def init_app(app: Flask) -> None:
     from calibration import api, demo, jobs, quick_demo, report, views
     from calibration.agreement_cli import agreement_command
     from rollcal import registry
+    from rollcal.permissions import register_report_subject
     from rollcal.reports.commands import report_command
 
+    register_report_subject("calibration", report.may_read_calibration)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.cli.add_command(agreement_command)

@@ -6,7 +6,6 @@ recomputed here.
 
 from __future__ import annotations
 
-import csv
 import io
 
 from flask import render_template
@@ -16,8 +15,10 @@ from calibration.models import CalibrationSession, Case, Flag
 from rollcal.accounts.models import User
 from rollcal.errors import NotFound
 from rollcal.extensions import db
+from rollcal.permissions import report_audience
 from rollcal.reports.charts import AlphaBar, alpha_chart, band
-from rollcal.reports.pdf import PdfAttachment, ReportSource, audience_of
+from rollcal.reports.downloads import SafeCSVWriter
+from rollcal.reports.pdf import PdfAttachment, ReportSource
 
 CONTESTED_IN_REPORT = 15
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
@@ -25,7 +26,7 @@ SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 def _raters_csv(report: dict) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeCSVWriter(out)
     writer.writerow(
         [
             "rater",
@@ -126,7 +127,7 @@ def calibration_source(session: CalibrationSession, reader: User | None) -> Repo
         subject_id=session.id,
         title=f"Calibration report — {session.title}",
         html=html,
-        audience=audience_of(reader),
+        audience=report_audience(reader),
         attachments=attachments,
     )
 
@@ -136,3 +137,12 @@ def calibration_report_of(session_id: int) -> ReportSource | None:
     calibration`` writes it; None for an unknown id."""
     session = db.session.get(CalibrationSession, session_id)
     return None if session is None else calibration_source(session, None)
+
+
+def may_read_calibration(user: User, session_id: int) -> bool:
+    """Whether the person may read calibration reports of this session: they see the
+    session and, now, its results (POMs once closed, everyone else once revealed)."""
+    session = db.session.scalar(
+        queries.visible_sessions(user).where(CalibrationSession.id == session_id)
+    )
+    return session is not None and queries.may_see_results(user, session)

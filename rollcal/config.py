@@ -20,6 +20,7 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = False
     ROLLCAL_LOGIN_LIMIT = "10 per minute"
+    ROLLCAL_LOGIN_ACCOUNT_LIMIT = "20 per hour"
     ROLLCAL_PAGE_SIZE = 50
     ROLLCAL_ALPHA_THRESHOLD = 0.667
     ROLLCAL_ACCURACY_TARGET = 0.90
@@ -33,6 +34,8 @@ class Config:
     # Where people reach rollcal: the links in e-mails start with it.
     ROLLCAL_BASE_URL = "http://127.0.0.1:5000"
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+    # Rendered reports are a cache: older ones are pruned (never the ones people signed).
+    ROLLCAL_REPORT_RETENTION_DAYS = 30
     # The domain packages create_app loads, in order: each one's init_app registers its
     # blueprints, jobs, notification kinds, commands and demo data (rollcal/registry.py).
     # Rollout's demo data comes first: calibration's demo sessions feed its rollouts.

@@ -47,11 +47,15 @@ NOTIFICATION_KINDS: dict[Kind, KindInfo] = {
 
 def init_app(app: Flask) -> None:
     """Register rollout's pages, API, jobs, notification kinds, report command and demo
-    data with the app."""
+    data with the app, who may read its reports, what it provides to calibration and the
+    events it follows."""
     from rollcal import registry
+    from rollcal.permissions import register_report_subject
     from rollcal.reports.commands import report_command
-    from rollout import api, demo, jobs, report, views
+    from rollout import api, demo, events, jobs, report, views
 
+    events.init_app(app)
+    register_report_subject("readiness", report.may_read_readiness)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     for job in jobs.JOBS:

@@ -124,7 +124,7 @@ def _spread_history(rollout: Rollout, start: datetime, end: datetime) -> None:
     for item in rollout.items:
         if item.completed_at is not None:
             item.completed_at = min(item.completed_at, end)
-    db.session.commit()
+    db.session.flush()
 
 
 def seed(today: date | None = None) -> None:

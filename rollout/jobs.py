@@ -22,7 +22,9 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from calibration.models import AgreementSnapshot, CalibrationSession, Flag, FlagStatus
+from rollcal import uow
 from rollcal.accounts.models import Role, User
+from rollcal.errors import Conflict
 from rollcal.extensions import db
 from rollcal.jobs.scheduler import EVERY_QUARTER, Job, claim_rows
 from rollcal.notifications.models import DIGEST_HOUR, Delivery, DigestKind, Kind, Notification
@@ -186,7 +188,7 @@ def _remind(person: User, candidates: list[ChecklistItem], now: datetime) -> int
         )
         for notification, _ in created:
             notification.email_id = message.id
-    db.session.commit()
+    uow.commit()
     return len(created)
 
 
@@ -211,7 +213,7 @@ def take_rollouts_live() -> str:
             break
         if rollout.go_live_date > local_now(rollout.owner, now).date():
             skipped.add(rollout.id)
-            db.session.rollback()
+            uow.rollback()
             continue
         rollout_id = rollout.id
         try:
@@ -219,9 +221,9 @@ def take_rollouts_live() -> str:
             # locked only on PostgreSQL), nothing else of this rollout is written.
             services.mark_live(rollout)
             _tell_live(rollout)
-            db.session.commit()
-        except StaleDataError:
-            db.session.rollback()
+            uow.commit()
+        except (StaleDataError, Conflict):
+            uow.rollback()
             skipped.add(rollout_id)
             continue
         went_live += 1
@@ -371,7 +373,7 @@ def send_daily_digests() -> str:
             continue
         digest = claim_digest(person, DigestKind.DAILY, local.date())
         if digest is None:
-            db.session.rollback()
+            uow.rollback()
             continue
         made += 1
         previous = previous_digest(person, DigestKind.DAILY, local.date())
@@ -400,7 +402,7 @@ def send_daily_digests() -> str:
         for notification in pending:
             notification.digested_at = now
             notification.email_id = digest.email_id
-        db.session.commit()
+        uow.commit()
     return f"made {_plural(made, 'digest')}, e-mailed {emailed}"
 
 
@@ -519,7 +521,7 @@ def send_weekly_summaries() -> str:
             continue
         digest = claim_digest(person, DigestKind.WEEKLY, monday)
         if digest is None:
-            db.session.rollback()
+            uow.rollback()
             continue
         made += 1
         if local.date() not in reports:
@@ -543,7 +545,7 @@ def send_weekly_summaries() -> str:
             )
             digest.email_id = message.id
             emailed += 1
-        db.session.commit()
+        uow.commit()
     return f"made {_plural(made, 'weekly summary', 'weekly summaries')}, e-mailed {emailed}"
 
 

@@ -6,7 +6,6 @@ readiness rule the pages show, scoped to what its reader may see.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -20,8 +19,10 @@ from calibration import queries as calibration_queries
 from calibration.models import CalibrationSession, Flag, SessionStatus
 from rollcal.accounts.models import Role, User
 from rollcal.extensions import db
+from rollcal.permissions import report_audience
 from rollcal.reports.charts import AlphaBar, alpha_chart, band
-from rollcal.reports.pdf import PdfAttachment, ReportSource, audience_of
+from rollcal.reports.downloads import SafeCSVWriter
+from rollcal.reports.pdf import PdfAttachment, ReportSource
 from rollcal.types import utcnow
 from rollout.models import (
     Category,
@@ -30,7 +31,7 @@ from rollout.models import (
     SignOffRequest,
     SignOffStatus,
 )
-from rollout.queries import Board, SiteRow, build_board
+from rollout.queries import Board, SiteRow, build_board, visible_rollouts
 
 CATEGORY_TITLES = {
     "documentation": "Documentation",
@@ -195,7 +196,7 @@ def _calibration(rollout: Rollout, reader: User | None) -> Calibration:
 def calibration_csv(calibration: Calibration) -> bytes:
     """The calibration figures behind the report, one row per vendor and per site."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeCSVWriter(out)
     writer.writerow(
         [
             "level",
@@ -275,7 +276,7 @@ def readiness_source(rollout: Rollout, reader: User | None, today: date) -> Repo
         subject_id=rollout.id,
         title=f"Readiness report — {rollout.title}",
         html=html,
-        audience=audience_of(reader),
+        audience=report_audience(reader),
         attachments=(
             PdfAttachment(
                 "calibration.csv",
@@ -292,3 +293,9 @@ def readiness_report_of(rollout_id: int) -> ReportSource | None:
     writes it; None for an unknown id."""
     rollout = db.session.get(Rollout, rollout_id)
     return None if rollout is None else readiness_source(rollout, None, utcnow().date())
+
+
+def may_read_readiness(user: User, rollout_id: int) -> bool:
+    """Whether the person may read readiness reports of this rollout: they may see it."""
+    visible = visible_rollouts(user).where(Rollout.id == rollout_id)
+    return db.session.scalar(visible.with_only_columns(Rollout.id)) is not None

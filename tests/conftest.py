@@ -65,9 +65,6 @@ def app(database_url, tmp_path_factory):
             "SECRET_KEY": "test-secret",
             "WTF_CSRF_ENABLED": False,
             "ROLLCAL_LOGIN_LIMIT": "1000 per minute",
-            # Render PDFs within the request: a background thread would not share the test's
-            # rolled-back transaction.
-            "ROLLCAL_RENDER_INLINE": True,
             "SERVER_NAME": "rollcal.test",
         }
     )
@@ -123,6 +120,18 @@ def client(app, db):
     """A test client whose requests see the test's rolled-back transaction."""
     app.test_client_class = _RequestPerContextClient
     return app.test_client()
+
+
+@pytest.fixture
+def render_reports(app, db):
+    """Render the reports waiting, as a worker does: ``render_reports()`` claims and
+    renders until none is left and returns how many it rendered."""
+    from rollcal.reports.queue import render_queued
+
+    def render(now=None) -> int:
+        return render_queued(app, now)
+
+    return render
 
 
 @pytest.fixture
@@ -245,8 +254,12 @@ class AuthActions:
 
     def login(self, user: User):
         """Sign in as ``user`` without the password round trip."""
+        # The cookie names the session generation the database holds now (signing out in
+        # an earlier request counted it up behind this object's back).
+        if sa.inspect(user).persistent:
+            _db.session.refresh(user)
         with self._client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
+            session["_user_id"] = user.get_id()
             session["_fresh"] = True
         return user
 

@@ -1,6 +1,6 @@
 """The only code that writes people, passwords and API tokens.
 
-Every function takes the acting person, checks the rule, changes state and commits, or
+Every function takes the acting person, checks the rule, changes state and flushes, or
 raises a domain error and writes nothing.
 """
 
@@ -25,7 +25,7 @@ from rollcal.validation import unique as _unique
 
 TOKEN_PREFIX = "rc_"
 MIN_PASSWORD_LENGTH = 10
-_TIMEZONES = frozenset(available_timezones())
+_TIMEZONES = frozenset(available_timezones()) | {"UTC"}
 
 
 def _check_password(password: str, field: str = "password") -> None:
@@ -79,7 +79,7 @@ def create_user(
         password_hash=generate_password_hash(password),
     )
     db.session.add(user)
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -102,7 +102,7 @@ def update_user(
         raise ValidationError.field("role", "you cannot remove your own admin access.")
     user.email, user.name, user.role, user.vendor = email, name, role, vendor
     user.timezone, user.active = timezone, active
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -112,7 +112,7 @@ def update_profile(actor: User, *, name: str, timezone: str) -> User:
     if timezone not in _TIMEZONES:
         raise ValidationError.field("timezone", f"“{timezone}” is not a known time zone.")
     actor.timezone = timezone
-    db.session.commit()
+    db.session.flush()
     return actor
 
 
@@ -125,19 +125,32 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def change_password(actor: User, *, current: str, new: str) -> None:
-    """A person changes their own password, proving they know the current one."""
+    """A person changes their own password, proving they know the current one.
+
+    Every sign-in session of theirs ends (someone who knew the old password may hold
+    one); the caller signs the current browser in again.
+    """
     if not check_password_hash(actor.password_hash, current or ""):
         raise ValidationError.field("current_password", "is not your current password.")
     _check_password(new, "new_password")
     actor.password_hash = generate_password_hash(new)
-    db.session.commit()
+    actor.session_generation += 1
+    db.session.flush()
 
 
 def set_password(user: User, password: str) -> None:
-    """Set a password from the command line (an operator, not a signed-in person)."""
+    """Set a password from the command line (an operator, not a signed-in person); the
+    person's sign-in sessions end."""
     _check_password(password)
     user.password_hash = generate_password_hash(password)
-    db.session.commit()
+    user.session_generation += 1
+    db.session.flush()
+
+
+def end_sessions(user: User) -> None:
+    """Sign a person out everywhere: every session cookie issued so far stops working."""
+    user.session_generation += 1
+    db.session.flush()
 
 
 # API tokens --------------------------------------------------------------------------
@@ -154,7 +167,7 @@ def create_token(user: User, name: str = "API token") -> tuple[ApiToken, str]:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user=user, name=name, token_hash=_token_digest(token), prefix=token[:10])
     db.session.add(row)
-    db.session.commit()
+    db.session.flush()
     return row, token
 
 
@@ -167,7 +180,7 @@ def revoke_token(actor: User, token_id: int) -> ApiToken:
         raise NotFound("Token was not found.")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        db.session.commit()
+        db.session.flush()
     return token
 
 
@@ -179,5 +192,5 @@ def user_for_token(token: str) -> User | None:
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     row.last_used_at = utcnow()
-    db.session.commit()
+    db.session.flush()
     return row.user

@@ -41,6 +41,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask, current_app
 
+from rollcal import uow
 from rollcal.accounts.models import User
 from rollcal.audit import record
 from rollcal.errors import NotFound
@@ -132,7 +133,7 @@ def run_job(app: Flask, job_id: str) -> int:
             job_id=job.id, outcome=RunOutcome.RUNNING, started_at=utcnow(), runner=runner_name()
         )
         db.session.add(run)
-        db.session.commit()
+        uow.commit()
         return _execute(job, run.id)
 
 
@@ -160,12 +161,12 @@ def run_requested(app: Flask) -> int:
                 utcnow(),
                 runner_name(),
             )
-            db.session.commit()
+            uow.commit()
             job = registry(app).jobs.get(run.job_id)
             if job is None:
                 run.outcome, run.finished_at = RunOutcome.FAILED, utcnow()
                 run.summary = run.error = f"There is no job called {run.job_id} any more."
-                db.session.commit()
+                uow.commit()
                 continue
             _execute(job, run.id)
             ran += 1
@@ -178,7 +179,7 @@ def _execute(job: Job, run_id: int) -> int:
     try:
         summary = job.run()
     except Exception as error:
-        db.session.rollback()
+        uow.rollback()
         outcome, summary, details = (
             RunOutcome.FAILED,
             f"{type(error).__name__}: {error}",
@@ -189,7 +190,7 @@ def _execute(job: Job, run_id: int) -> int:
         outcome, details = RunOutcome.SUCCEEDED, None
     run = db.session.get(JobRun, run_id)
     run.outcome, run.summary, run.error, run.finished_at = outcome, summary, details, utcnow()
-    db.session.commit()
+    uow.commit()
     log.info(
         "Job %s %s in %.1f s (run %s): %s",
         job.id,
@@ -209,7 +210,7 @@ def prune_runs() -> str:
             JobRun.started_at < utcnow() - KEEP_RUNS,
         )
     )
-    db.session.commit()
+    uow.commit()
     return f"removed {result.rowcount} old job runs"
 
 
@@ -231,7 +232,7 @@ def request_run(actor: User, job_id: str) -> JobRun:
     db.session.add(run)
     db.session.flush()
     record(actor, "job.run_requested", run, f"Asked for “{job.title}” to run now")
-    db.session.commit()
+    uow.commit()
     return run
 
 
@@ -329,22 +330,29 @@ def create_scheduler(app: Flask) -> BackgroundScheduler:
 
 
 def start(app: Flask) -> BackgroundScheduler:
-    """Start the scheduler in background threads of this process (once per app)."""
+    """Start the scheduler in background threads of this process (once per app), and a
+    thread rendering reports one at a time, so one process serves the demo."""
+    from rollcal.reports import queue as report_queue
+
     scheduler = app.extensions.get(EXTENSION)
     if scheduler is not None:
         return scheduler
     configure_logging()
     scheduler = create_scheduler(app)
     scheduler.start()
+    report_queue.start_in_process(app)
     app.extensions[EXTENSION] = scheduler
     log.info("Scheduler started on %s with %d jobs", runner_name(), len(registered_jobs(app)))
     return scheduler
 
 
 def stop(app: Flask) -> None:
-    """Stop this app's scheduler, letting running jobs finish."""
+    """Stop this app's scheduler, letting running jobs and renders finish."""
+    from rollcal.reports import queue as report_queue
+
     scheduler = app.extensions.pop(EXTENSION, None)
     if scheduler is not None:
+        report_queue.stop_in_process(app)
         scheduler.shutdown(wait=True)
         log.info("Scheduler stopped on %s", runner_name())
 
@@ -381,7 +389,9 @@ def serve(app: Flask, on_ready: Callable[[], None] | None = None) -> None:
 
 
 @click.command("scheduler")
-@click.option("--once", is_flag=True, help="Run every job once now, then exit.")
+@click.option(
+    "--once", is_flag=True, help="Run every job once now and render waiting reports, then exit."
+)
 def scheduler_command(once: bool) -> None:
     """Run the jobs on their schedules in this process (run exactly one beside the web app;
     on SQLite, only one at all)."""
@@ -394,6 +404,9 @@ def scheduler_command(once: bool) -> None:
             click.echo(f"{job.id}: {run.outcome.value} — {run.summary}")
             if run.outcome == RunOutcome.FAILED:
                 failed.append(job.id)
+        from rollcal.reports.queue import render_queued
+
+        click.echo(f"reports: rendered {render_queued(app)}")
         if failed:
             raise click.ClickException(f"failed: {', '.join(failed)}")
         return

@@ -24,6 +24,7 @@ from flask import Flask, current_app
 from flask_login import current_user
 from sqlalchemy.dialects import postgresql, sqlite
 
+from rollcal import uow
 from rollcal.accounts.models import User
 from rollcal.errors import NotFound, ValidationError
 from rollcal.extensions import db
@@ -142,7 +143,7 @@ def save_preferences(user: User, choices: dict[str, str]) -> dict[Kind, Delivery
             existing[kind].delivery = delivery
         else:
             db.session.add(NotificationPreference(user_id=user.id, kind=kind, delivery=delivery))
-    db.session.commit()
+    db.session.flush()
     return parsed
 
 
@@ -289,7 +290,8 @@ def deliver_queued() -> str:
             else:
                 message.status, message.sent_at, message.last_error = EmailStatus.SENT, now, None
                 sent += 1
-            db.session.commit()
+            # Each e-mail is its own unit of work: marked sent while still locked.
+            uow.commit()
     summary = f"sent {sent} e-mail{'s' if sent != 1 else ''}"
     if problem:
         summary += f"; stopped after a failure: {problem}"
@@ -335,7 +337,7 @@ def mark_read(user: User, notification: Notification) -> Notification:
         raise NotFound("Notification was not found.")
     if notification.read_at is None:
         notification.read_at = utcnow()
-        db.session.commit()
+        db.session.flush()
     return notification
 
 
@@ -346,7 +348,7 @@ def mark_all_read(user: User) -> int:
         .where(Notification.user_id == user.id, Notification.read_at.is_(None))
         .values(read_at=utcnow())
     )
-    db.session.commit()
+    db.session.flush()
     return result.rowcount
 
 

@@ -144,4 +144,4 @@ def seed_organisation() -> None:
             timezone=lead_zone,
             password_hash=password_hash,
         )
-    db.session.commit()
+    db.session.flush()

@@ -48,7 +48,7 @@ def save_market(
     market = market or Market()
     market.code, market.name, market.region, market.active = code, name, Region(region), active
     db.session.add(market)
-    db.session.commit()
+    db.session.flush()
     return market
 
 
@@ -69,7 +69,7 @@ def save_line_of_business(
     line = line or LineOfBusiness()
     line.name, line.active = name, active
     db.session.add(line)
-    db.session.commit()
+    db.session.flush()
     return line
 
 
@@ -94,7 +94,7 @@ def save_vendor(
     vendor = vendor or Vendor()
     vendor.name, vendor.slug, vendor.active, vendor.owners = name, slug, active, owners
     db.session.add(vendor)
-    db.session.commit()
+    db.session.flush()
     return vendor
 
 
@@ -144,5 +144,5 @@ def save_site(
     site.vendor, site.name, site.city, site.active = vendor, name, city, active
     site.markets, site.lines_of_business = markets, lines
     db.session.add(site)
-    db.session.commit()
+    db.session.flush()
     return site

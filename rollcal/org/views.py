@@ -105,7 +105,6 @@ def market_form(market_id: int | None):
                 active=form.active.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Market {form.code.data.upper()} is saved.", "success")
@@ -141,7 +140,6 @@ def line_of_business_form(line_id: int | None):
                 current_user, line=line, name=form.name.data, active=form.active.data
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Line of business “{form.name.data}” is saved.", "success")
@@ -197,7 +195,6 @@ def vendor_form(vendor_id: int | None):
                 active=form.active.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Vendor “{form.name.data}” is saved.", "success")
@@ -260,7 +257,6 @@ def site_form(site_id: int | None):
                 active=form.active.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Site “{form.name.data}” is saved.", "success")
@@ -314,7 +310,6 @@ def user_form(user_id: int | None):
                 if form.password.data:
                     accounts.set_password(user, form.password.data)
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"{form.name.data} is saved.", "success")
