@@ -89,12 +89,11 @@ def rollouts():
     )
     if status in {s.value for s in RolloutStatus}:
         statement = statement.where(Rollout.status == RolloutStatus(status))
-    page = _page(statement)
-    boards = queries.build_boards(current_user, list(page.items), _today())
+    page = _page(queries.listed(statement))
     return render_template(
         "rollout/list.html",
         page=page,
-        boards=boards,
+        summaries=queries.summaries(current_user, list(page.items)),
         status=status,
         statuses=list(RolloutStatus),
         states=list(State),

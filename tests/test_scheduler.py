@@ -254,7 +254,7 @@ def test_the_scheduler_process_starts_and_stops_cleanly_on_sigterm(tmp_path):
     )
     try:
         first_line = process.stdout.readline()
-        assert first_line.startswith("rollcal scheduler running 8 jobs")
+        assert first_line.startswith("rollcal scheduler running 9 jobs")
         process.send_signal(signal.SIGTERM)
         _, errors = process.communicate(timeout=30)
     finally:

@@ -178,6 +178,15 @@ JOBS: tuple[Job, ...] = (
         "rollout.jobs:take_rollouts_live",
     ),
     Job(
+        "rollout_readiness",
+        "Recompute readiness for the date",
+        "Once a day, recomputes the stored readiness of rollouts under way, as items fall "
+        "due and become overdue (changes recompute it at once).",
+        "Daily at 00:05 UTC",
+        {"hour": 0, "minute": 5},
+        "rollout.jobs:refresh_readiness",
+    ),
+    Job(
         "daily_digest",
         "Daily digests",
         "After 08:00 in each person's time zone, once a day: each POM's rollouts at risk, "
