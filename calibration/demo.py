@@ -17,9 +17,10 @@ from werkzeug.security import generate_password_hash
 
 from calibration import services
 from calibration.models import AgreementSnapshot, CalibrationSession, Case, Flag, Label, Rater
+from rollcal.accounts.models import Role, User
 from rollcal.events import RolloutFacts, calibration_subjects
 from rollcal.extensions import db
-from rollcal.org.models import Role, Site, User, Vendor
+from rollcal.org.models import Site, Vendor
 from rollcal.types import utcnow
 
 ROUND_1 = "Counterfeit listings — calibration round 1"

@@ -17,18 +17,18 @@ from sqlalchemy.orm import selectinload
 from calibration import queries, services
 from calibration.models import CalibrationSession, Flag, Rater, RaterKind, SessionStatus
 from rollcal import uow
+from rollcal.accounts.models import User
 from rollcal.errors import DomainError
 from rollcal.extensions import db
 from rollcal.jobs.scheduler import claim_rows
+from rollcal.notifications.models import Kind
 from rollcal.notifications.services import (
-    Kind,
     already_notified,
     local_time,
     notification_key,
     notify,
     path_for,
 )
-from rollcal.org.models import User
 from rollcal.types import utcnow
 
 log = logging.getLogger("rollcal.jobs")

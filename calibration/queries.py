@@ -31,10 +31,11 @@ from calibration.models import (
     SessionStatus,
     Severity,
 )
+from rollcal.accounts.models import Role, User
 from rollcal.errors import NotFound
 from rollcal.events import calibration_subjects
 from rollcal.extensions import db
-from rollcal.org.models import Role, Site, User
+from rollcal.org.models import Site
 from rollcal.permissions import Action, may
 
 SEES_RESULTS_WHEN_CLOSED = frozenset({Role.ADMIN, Role.POM})

@@ -36,11 +36,12 @@ from calibration.models import (
     SessionStatus,
     Severity,
 )
+from rollcal.accounts.models import Role, User
 from rollcal.audit import record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
 from rollcal.events import calibration_subjects, session_results_changed
 from rollcal.extensions import db
-from rollcal.org.models import Market, Role, Site, User
+from rollcal.org.models import Market, Site
 from rollcal.permissions import Action, require
 from rollcal.types import utcnow
 

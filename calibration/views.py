@@ -40,15 +40,17 @@ from calibration.models import (
     SessionStatus,
 )
 from calibration.report import calibration_source, vendor_chart
+from rollcal.accounts.models import Role, User
 from rollcal.errors import Conflict, Forbidden, ValidationError, flash_refusal, refusal
 from rollcal.events import calibration_subjects
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
-from rollcal.org.models import Role, Site, User, Vendor
+from rollcal.org.models import Site, Vendor
 from rollcal.permissions import Action, may, requires
 from rollcal.reports.downloads import csv_response
-from rollcal.reports.pdf import answer_report, cached_report
+from rollcal.reports.queue import request_report
+from rollcal.reports.views import answer_report
 
 bp = Blueprint("calibration", __name__, url_prefix="/calibration")
 
@@ -679,7 +681,8 @@ def results(session_id: int):
 def report_pdf(session_id: int):
     """The calibration report as the person may see it, rendered once per content."""
     session = queries.get_session(current_user, session_id)
-    return answer_report(cached_report(calibration_source(session, current_user)))
+    report = request_report(calibration_source(session, current_user))
+    return answer_report(report)
 
 
 @bp.get("/sessions/<int:session_id>/labels.csv")

@@ -53,6 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
     inputs.init_app(app)  # before the blueprints: their routes take its id converter
     _init_extensions(app)
     _register_blueprints(app)
+    _register_report_subjects()
     _init_templates(app)
 
     import rollout
@@ -77,11 +78,11 @@ def _init_extensions(app: Flask) -> None:
     import calibration.models  # noqa: F401
     import rollout.models  # noqa: F401  (every model is known before migrations run)
     from rollcal import audit  # noqa: F401
+    from rollcal.accounts.models import User
     from rollcal.extensions import csrf, db, limiter, login_manager, migrate
     from rollcal.jobs import scheduler  # noqa: F401
     from rollcal.notifications import services as notifications  # noqa: F401
-    from rollcal.org.models import User
-    from rollcal.reports import pdf  # noqa: F401
+    from rollcal.reports import queue  # noqa: F401  (the report_files model)
 
     db.init_app(app)
     migrate.init_app(
@@ -152,9 +153,18 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(jobs_views.bp)
 
 
+def _register_report_subjects() -> None:
+    from calibration.report import may_read_calibration
+    from rollcal.permissions import register_report_subject
+    from rollout.report import may_read_readiness
+
+    register_report_subject("readiness", may_read_readiness)
+    register_report_subject("calibration", may_read_calibration)
+
+
 def _init_templates(app: Flask) -> None:
+    from rollcal.accounts.models import Role
     from rollcal.forms import ConfirmForm
-    from rollcal.org.models import Role
     from rollcal.permissions import Action, may
     from rollcal.reports.charts import data_uri
 

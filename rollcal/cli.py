@@ -16,6 +16,7 @@ from calibration.agreement_cli import agreement_command
 from rollcal import uow
 from rollcal.extensions import db
 from rollcal.jobs.scheduler import scheduler_command
+from rollcal.reports.queue import worker_command
 
 
 def _create_app():
@@ -33,6 +34,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(users)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(worker_command)
     app.cli.add_command(report)
     app.cli.add_command(agreement_command)
 
@@ -107,8 +109,8 @@ def users_create(
     email: str, role: str, vendor_name: str | None, name: str | None, timezone: str
 ) -> None:
     """Create a person; the password is read from standard input or prompted for."""
+    from rollcal.accounts import services
     from rollcal.errors import ValidationError
-    from rollcal.org import services
     from rollcal.org.models import Vendor
 
     vendor_id = None
@@ -143,8 +145,8 @@ def users_create(
 @uow.command
 def users_token(email: str, name: str) -> None:
     """Print a new API token for a person; it is shown only this once."""
-    from rollcal.org import services
-    from rollcal.org.models import User
+    from rollcal.accounts import services
+    from rollcal.accounts.models import User
 
     user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
     if user is None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
+from rollcal.accounts.models import Role, User
 from rollcal.extensions import db
-from rollcal.org.models import LineOfBusiness, Market, Region, Role, Site, User, Vendor
+from rollcal.org.models import LineOfBusiness, Market, Region, Site, Vendor
 
 DEMO_PASSWORD = "rollcal-demo-2026"
 

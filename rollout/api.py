@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rollcal.api import api_blueprint, api_user, operation, parse_body, pdf_answer, respond
 from rollcal.extensions import db
 from rollcal.inputs import LONG_TEXT, MAX_ID, page_arg
-from rollcal.reports.pdf import cached_report
+from rollcal.reports.queue import request_report
 from rollcal.types import utcnow
 from rollout import queries, services
 from rollout.models import ChecklistItem, Rollout
@@ -264,5 +264,5 @@ def readiness_report(rollout_id: int):
     """The readiness report as the caller may see it."""
     user = api_user()
     rollout = queries.get_rollout(user, rollout_id)
-    report = cached_report(readiness_source(rollout, user, utcnow().date()))
+    report = request_report(readiness_source(rollout, user, utcnow().date()))
     return pdf_answer(report)

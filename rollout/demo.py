@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+from rollcal.accounts.models import User
 from rollcal.audit import AuditEvent
 from rollcal.extensions import db
-from rollcal.org.models import LineOfBusiness, Site, User, Vendor
+from rollcal.org.models import LineOfBusiness, Site, Vendor
 from rollout import services
 from rollout.models import ChecklistItem, Policy, PolicyVersion, Rollout
 

@@ -23,15 +23,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from calibration.models import AgreementSnapshot, CalibrationSession, Flag, FlagStatus
 from rollcal import uow
+from rollcal.accounts.models import Role, User
 from rollcal.errors import Conflict
 from rollcal.extensions import db
 from rollcal.jobs.scheduler import claim_rows
+from rollcal.notifications.models import DIGEST_HOUR, Delivery, DigestKind, Kind, Notification
 from rollcal.notifications.services import (
-    DIGEST_HOUR,
-    Delivery,
-    DigestKind,
-    Kind,
-    Notification,
     already_notified,
     claim_digest,
     delivery_for,
@@ -42,7 +39,7 @@ from rollcal.notifications.services import (
     previous_digest,
     queue_email,
 )
-from rollcal.org.models import Role, Site, User, vendor_owners
+from rollcal.org.models import Site, vendor_owners
 from rollcal.types import utcnow
 from rollout import readiness, services
 from rollout.models import (

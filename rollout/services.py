@@ -15,11 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
 from calibration.services import label_options_from_text
+from rollcal.accounts.models import Role, User
 from rollcal.audit import record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
 from rollcal.events import checklist_changed
 from rollcal.extensions import db
-from rollcal.org.models import LineOfBusiness, Role, Site, User
+from rollcal.org.models import LineOfBusiness, Site
 from rollcal.permissions import Action, require
 from rollcal.types import utcnow
 from rollout import readiness

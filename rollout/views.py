@@ -15,15 +15,18 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
+from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent
 from rollcal.errors import Conflict, NotFound, ValidationError, flash_refusal, refusal
 from rollcal.extensions import db
 from rollcal.forms import apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
-from rollcal.org.models import LineOfBusiness, Market, Role, Site, User, Vendor
+from rollcal.org.models import LineOfBusiness, Market, Site, Vendor
 from rollcal.permissions import Action, may, requires, visible_sites
 from rollcal.reports.downloads import csv_response
-from rollcal.reports.pdf import answer_report, cached_report, send_pdf
+from rollcal.reports.pdf import send_pdf
+from rollcal.reports.queue import request_report
+from rollcal.reports.views import answer_report
 from rollcal.types import utcnow
 from rollout import queries, services
 from rollout import signoff as signoff_services
@@ -726,7 +729,8 @@ def remove_step(template_id: int, step_id: int):
 def readiness_report(rollout_id: int):
     """The readiness report as the person may see it, rendered once per content."""
     rollout = queries.get_rollout(current_user, rollout_id)
-    return answer_report(cached_report(readiness_source(rollout, current_user, _today())))
+    report = request_report(readiness_source(rollout, current_user, _today()))
+    return answer_report(report)
 
 
 def _stakeholder_choices():
@@ -802,6 +806,8 @@ def frozen_report(request_id: int):
     if request_row is None:
         raise NotFound("Sign-off request was not found.")
     queries.get_rollout(current_user, request_row.rollout_id)
+    if not request_row.report_ready:
+        raise Conflict("The frozen report is still being prepared; try again in a moment.")
     return send_pdf(
         request_row.report_pdf,
         f"rollcal-readiness-{request_row.rollout_id}-signed-{request_row.report_sha256[:8]}.pdf",

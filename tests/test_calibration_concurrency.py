@@ -11,9 +11,10 @@ from werkzeug.security import generate_password_hash
 
 from calibration import services
 from calibration.models import CalibrationSession, Case, Label, Rater
+from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent
 from rollcal.extensions import db
-from rollcal.org.models import Role, Site, User, Vendor
+from rollcal.org.models import Site, Vendor
 from rollcal.uow import unit_of_work
 
 WRITERS = 8

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from calibration import services as calibration_services
 from calibration.models import Case
+from rollcal.accounts.models import Role
 from rollcal.errors import ValidationError
 from rollcal.events import NoSubjects, checklist_changed
-from rollcal.org.models import Role
 from rollout import services
 from rollout.models import ItemStatus, Rollout, RolloutStatus
 from tests.calibration_factories import run_session

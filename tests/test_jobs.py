@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from calibration import jobs as calibration_jobs
 from calibration import services as calibration_services
 from calibration.models import AgreementSnapshot, CalibrationSession, SessionStatus
+from rollcal.accounts.models import Role
 from rollcal.audit import AuditEvent
-from rollcal.notifications.services import (
+from rollcal.notifications.models import (
     Delivery,
     Digest,
     DigestKind,
@@ -20,9 +21,8 @@ from rollcal.notifications.services import (
     Kind,
     Notification,
     NotificationPreference,
-    notify,
 )
-from rollcal.org.models import Role
+from rollcal.notifications.services import notify
 from rollout import jobs as rollout_jobs
 from rollout.models import ChecklistItem, ItemStatus, RolloutStatus
 from tests.calibration_factories import flags_of, label_all, make_session, split_answers

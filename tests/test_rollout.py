@@ -5,8 +5,8 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from rollcal.accounts.models import Role
 from rollcal.audit import AuditEvent
-from rollcal.org.models import Role
 from rollout import services
 from rollout.models import ChecklistItem, ItemStatus, PolicyVersion, Rollout, RolloutStatus
 

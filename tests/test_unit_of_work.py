@@ -9,8 +9,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from rollcal.accounts.models import Role
 from rollcal.audit import AuditEvent
-from rollcal.org.models import Role
 from rollout import services
 from rollout.models import ChecklistItem, Policy, Rollout, RolloutStatus
 

@@ -6,20 +6,16 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
 from rollcal import permissions
+from rollcal.accounts import services as accounts
+from rollcal.accounts.forms import UserForm
+from rollcal.accounts.models import Role, User
 from rollcal.errors import NotFound, ValidationError
 from rollcal.extensions import db
-from rollcal.forms import (
-    LineOfBusinessForm,
-    MarketForm,
-    SiteForm,
-    UserForm,
-    VendorForm,
-    apply_errors,
-    choices,
-)
+from rollcal.forms import apply_errors, choices
 from rollcal.inputs import int_arg, page_arg
 from rollcal.org import services
-from rollcal.org.models import LineOfBusiness, Market, Role, Site, User, Vendor
+from rollcal.org.forms import LineOfBusinessForm, MarketForm, SiteForm, VendorForm
+from rollcal.org.models import LineOfBusiness, Market, Site, Vendor
 from rollcal.permissions import Action, requires
 
 bp = Blueprint("org", __name__)
@@ -308,11 +304,11 @@ def user_form(user_id: int | None):
         )
         try:
             if user is None:
-                services.create_user(current_user, password=form.password.data or "", **fields)
+                accounts.create_user(current_user, password=form.password.data or "", **fields)
             else:
-                services.update_user(current_user, user, active=form.active.data, **fields)
+                accounts.update_user(current_user, user, active=form.active.data, **fields)
                 if form.password.data:
-                    services.set_password(user, form.password.data)
+                    accounts.set_password(user, form.password.data)
         except ValidationError as error:
             apply_errors(form, error)
         else:
