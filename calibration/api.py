@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from calibration import queries, services
 from calibration.models import CalibrationSession, Case, Flag, Label, Rater
 from calibration.report import calibration_source
+from rollcal import uow
 from rollcal.api import api_blueprint, api_user, operation, parse_body, pdf_answer, respond
 from rollcal.errors import NotFound
 from rollcal.extensions import db
@@ -400,6 +401,7 @@ def agreement(session_id: int):
         404: "No such session, or its results are not available to the caller yet",
     },
 )
+@uow.commits_on_read
 def report_pdf(session_id: int):
     """The calibration report as the caller may see it."""
     user = api_user()

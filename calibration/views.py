@@ -40,6 +40,7 @@ from calibration.models import (
     SessionStatus,
 )
 from calibration.report import calibration_source, vendor_chart
+from rollcal import uow
 from rollcal.accounts.models import Role, User
 from rollcal.errors import Conflict, Forbidden, ValidationError, flash_refusal, refusal
 from rollcal.events import calibration_subjects
@@ -677,6 +678,7 @@ def results(session_id: int):
 
 
 @bp.get("/sessions/<int:session_id>/report.pdf")
+@uow.commits_on_read
 @login_required
 def report_pdf(session_id: int):
     """The calibration report as the person may see it, rendered once per content."""

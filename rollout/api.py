@@ -6,6 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rollcal import uow
 from rollcal.api import api_blueprint, api_user, operation, parse_body, pdf_answer, respond
 from rollcal.extensions import db
 from rollcal.inputs import LONG_TEXT, MAX_ID, page_arg
@@ -260,6 +261,7 @@ def patch_item(item_id: int):
         404: "No such rollout, or not visible to the caller",
     },
 )
+@uow.commits_on_read
 def readiness_report(rollout_id: int):
     """The readiness report as the caller may see it."""
     user = api_user()

@@ -15,6 +15,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
+from rollcal import uow
 from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent
 from rollcal.errors import Conflict, NotFound, ValidationError, flash_refusal, refusal
@@ -725,6 +726,7 @@ def remove_step(template_id: int, step_id: int):
 
 
 @bp.get("/rollouts/<int:rollout_id>/report.pdf")
+@uow.commits_on_read
 @login_required
 def readiness_report(rollout_id: int):
     """The readiness report as the person may see it, rendered once per content."""

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from calibration import services as calibration_services
 from calibration.models import Case
-from rollcal.org.models import Role
+from rollcal.accounts.models import Role
 from rollcal.types import utcnow
 from rollout import jobs, queries, services
 from rollout.models import ChecklistItem, Rollout, RolloutSite
