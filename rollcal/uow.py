@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 from sqlalchemy.orm.exc import StaleDataError
 
 from rollcal.errors import Conflict, DomainError, NotFound, ValidationError
@@ -156,6 +156,12 @@ class Application(Flask):
         else:
             commit()
         return response
+
+
+def reads_only() -> bool:
+    """Whether the unit of work now beginning only reads: a request that never commits.
+    Commands, jobs and writing requests write."""
+    return has_request_context() and not _may_commit()
 
 
 def _may_commit() -> bool:
