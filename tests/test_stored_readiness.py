@@ -108,7 +108,9 @@ def test_stored_readiness_equals_the_rule_after_every_kind_of_change(
     assert_stored_is_fresh(db, rollout_id)
 
     rollout = db.session.get(Rollout, rollout_id)
-    services.move_go_live(pom, rollout, rollout.go_live_date - timedelta(days=25))
+    services.move_go_live(
+        pom, rollout, rollout.go_live_date - timedelta(days=25), reason="Launch brought forward"
+    )
     assert_stored_is_fresh(db, rollout_id)
 
     rollout = db.session.get(Rollout, rollout_id)
@@ -121,7 +123,8 @@ def test_stored_readiness_equals_the_rule_after_every_kind_of_change(
     session = run_session(
         pom,
         world["raters"],
-        cases=12,
+        # Enough shared and golden cases for the gate's evidence rule.
+        cases=30,
         golden=lambda i: GOLDEN[i % 2],
         answer=lambda rater, case: GOLDEN[case % 2] if rater < 2 else GOLDEN[0],
         until="revealed",

@@ -1,7 +1,7 @@
 """stored readiness of rollout sites
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-01 10:00:00
 
 Each rollout site keeps its readiness (state, reasons, required items closed of total)
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
