@@ -54,7 +54,7 @@ def test_moving_go_live_while_someone_else_changes_the_rollout_answers_409_and_w
             f"/rollouts/{rollout.id}/go-live",
             data={
                 "golive-go_live_date": (go_live + timedelta(days=7)).isoformat(),
-                "golive-reason": "Vendor training slipped a week",
+                "golive-reason": "Vendor hiring delay",
             },
         )
     assert response.status_code == 409
