@@ -12,14 +12,14 @@ again safely: a session already past the step is returned unchanged.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from calibration import imports, queries
@@ -37,10 +37,12 @@ from calibration.models import (
     SessionStatus,
     Severity,
 )
+from rollcal.accounts.models import Role, User
 from rollcal.audit import record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
+from rollcal.events import calibration_subjects, session_results_changed
 from rollcal.extensions import db
-from rollcal.org.models import Market, Role, Site, User
+from rollcal.org.models import Market, Site
 from rollcal.permissions import Action, require
 from rollcal.types import utcnow
 
@@ -49,7 +51,6 @@ MAX_OPTIONS = 9  # one per number key on the labelling page
 MAX_BATCH = 5_000
 MAX_COMMENT = 2_000
 BOOTSTRAP = 1_000
-SQLITE_RETRIES = 5
 
 
 def _manager(actor: User | None) -> None:
@@ -67,12 +68,12 @@ def _required(value: str | None, field: str, max_length: int) -> str:
     return value
 
 
-def _commit(what: str) -> None:
-    """Commit, turning a lost race on a versioned row into a ``Conflict``."""
+def _flush(what: str) -> None:
+    """Flush, turning a lost race on a versioned row into a ``Conflict`` (the unit of work
+    then rolls back)."""
     try:
-        db.session.commit()
+        db.session.flush()
     except StaleDataError:
-        db.session.rollback()
         raise Conflict(
             f"Someone else changed this {what} at the same time. Reload and try again."
         ) from None
@@ -168,8 +169,9 @@ def create_session(
     defaults = current_app.config
     alpha_default = defaults["ROLLCAL_ALPHA_THRESHOLD"]
     accuracy_default = defaults["ROLLCAL_ACCURACY_TARGET"]
+    subjects = calibration_subjects()
     if rollout_id:
-        linked = queries.rollout(rollout_id)
+        linked = subjects.rollout(rollout_id)
         if linked is None:
             raise ValidationError.field("rollout", "choose a rollout.")
         if policy_version_id and policy_version_id != linked.policy_version_id:
@@ -180,7 +182,7 @@ def create_session(
         alpha_default, accuracy_default = linked.alpha_threshold, linked.accuracy_target
     version = None
     if policy_version_id:
-        version = queries.policy_version(policy_version_id)
+        version = subjects.policy_version(policy_version_id)
         if version is None:
             raise ValidationError.field("policy_version", "choose a policy version.")
     options = parse_label_options(label_options)
@@ -218,7 +220,7 @@ def create_session(
         rollout_id=session.rollout_id,
         session_id=session.id,
     )
-    db.session.commit()
+    db.session.flush()
     return session
 
 
@@ -308,7 +310,7 @@ def update_session(
         rollout_id=session.rollout_id,
         session_id=session.id,
     )
-    _commit("session")
+    _flush("session")
     return session
 
 
@@ -354,7 +356,7 @@ def add_human_rater(
         session_id=session.id,
         vendor_id=person.vendor_id,
     )
-    db.session.commit()
+    db.session.flush()
     return rater
 
 
@@ -383,7 +385,7 @@ def add_model_rater(actor: User, session: CalibrationSession, *, name: str, vers
         f"Added the model {name} {version} as a rater",
         session_id=session.id,
     )
-    db.session.commit()
+    db.session.flush()
     return rater
 
 
@@ -410,7 +412,7 @@ def remove_rater(actor: User, session: CalibrationSession, rater_id: int) -> Rat
         vendor_id=rater.vendor_id,
     )
     db.session.delete(rater)
-    db.session.commit()
+    db.session.flush()
     return rater
 
 
@@ -464,7 +466,7 @@ def import_cases(actor: User, session: CalibrationSession, content: bytes) -> in
         rollout_id=session.rollout_id,
         session_id=session.id,
     )
-    db.session.commit()
+    db.session.flush()
     return len(rows)
 
 
@@ -501,7 +503,7 @@ def set_golden(
         rollout_id=session.rollout_id,
         session_id=session.id,
     )
-    _commit("case")
+    _flush("case")
     return case
 
 
@@ -531,26 +533,6 @@ def save_labels(
     Two requests saving the same case at once leave one label (the unique constraint and
     ``INSERT … ON CONFLICT DO UPDATE``), never two and never an error.
     """
-    for attempt in range(SQLITE_RETRIES):
-        try:
-            return _save_labels(actor, session, entries, field_prefix)
-        except sa.exc.OperationalError as error:
-            # SQLite refuses, rather than waits for, a reader that wants to write while
-            # another writer is committing ("database is locked"); start again, briefly.
-            # PostgreSQL waits on row locks instead and never gets here.
-            if "database is locked" not in str(error.orig) or attempt == SQLITE_RETRIES - 1:
-                raise
-            db.session.rollback()
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
-def _save_labels(
-    actor: User,
-    session: CalibrationSession,
-    entries: Sequence[LabelInput],
-    field_prefix: str | None,
-) -> int:
     require(actor, Action.LABEL_CASES)
     rater = queries.rater_for(actor, session)
     if rater is None:
@@ -627,7 +609,7 @@ def _save_labels(
         first = problems[0]
         raise ValidationError(f"{first['field']}: {first['message']}.", problems)
     _upsert_labels([rows[case_id] for case_id in sorted(rows)])
-    db.session.commit()
+    db.session.flush()
     return len(rows)
 
 
@@ -712,7 +694,7 @@ def import_model_labels(actor: User, session: CalibrationSession, content: bytes
         after={"labels": len(rows)},
         session_id=session.id,
     )
-    db.session.commit()
+    db.session.flush()
     return len(rows)
 
 
@@ -737,22 +719,33 @@ def open_session(actor: User | None, session: CalibrationSession) -> Calibration
     now = utcnow()
     if session.closes_at is not None and session.closes_at <= now:
         raise ValidationError.field("closes_at", "the closing time has passed; move it first.")
-    session.status, session.opened_at = SessionStatus.OPEN, now
-    record(
-        actor,
-        "calibration.session_opened",
-        session,
-        f"Opened “{session.title}” for labelling",
-        rollout_id=session.rollout_id,
-        session_id=session.id,
-    )
-    return _transition(session, SessionStatus.OPEN)
+
+    def change() -> None:
+        session.status, session.opened_at = SessionStatus.OPEN, now
+        record(
+            actor,
+            "calibration.session_opened",
+            session,
+            f"Opened “{session.title}” for labelling",
+            rollout_id=session.rollout_id,
+            session_id=session.id,
+        )
+
+    return _transition(session, SessionStatus.OPEN, change)
 
 
-def _transition(session: CalibrationSession, reached: SessionStatus) -> CalibrationSession:
-    """Commit a status change; if a concurrent caller made it first, that is success."""
+def _transition(
+    session: CalibrationSession, reached: SessionStatus, change: Callable[[], object]
+) -> CalibrationSession:
+    """Make a status change; if a concurrent caller made it first, that is success.
+
+    The change is made and flushed in a savepoint, so losing the race drops only the
+    change (and its audit event) and leaves the rest of the unit of work (a scheduler's
+    claim of the row) usable.
+    """
     try:
-        db.session.commit()
+        with db.session.begin_nested():
+            change()
     except StaleDataError:
         return _lost_race(session, reached)
     return session
@@ -760,7 +753,6 @@ def _transition(session: CalibrationSession, reached: SessionStatus) -> Calibrat
 
 def _lost_race(session: CalibrationSession, reached: SessionStatus) -> CalibrationSession:
     """Another caller changed the session first: fine if it got at least as far."""
-    db.session.rollback()
     db.session.refresh(session)
     order = list(SessionStatus)
     if order.index(session.status) < order.index(reached):
@@ -776,23 +768,23 @@ def close_session(actor: User | None, session: CalibrationSession) -> Calibratio
         return session
     if session.status == SessionStatus.DRAFT:
         raise Conflict("The session was never opened, so there is nothing to close.")
-    session.status, session.closed_at = SessionStatus.CLOSED, utcnow()
-    # The UPDATE takes the session's row lock before the labels are read, so labels saved
-    # concurrently are either committed and counted, or refused as too late.
-    try:
+
+    def change() -> None:
+        session.status, session.closed_at = SessionStatus.CLOSED, utcnow()
+        # The UPDATE takes the session's row lock before the labels are read, so labels
+        # saved concurrently are either committed and counted, or refused as too late.
         db.session.flush()
-    except StaleDataError:
-        return _lost_race(session, SessionStatus.CLOSED)
-    snapshot = _store_snapshot(actor, session)
-    record(
-        actor,
-        "calibration.session_closed",
-        session,
-        f"Closed “{session.title}”: {snapshot.n_labels} labels, results computed",
-        rollout_id=session.rollout_id,
-        session_id=session.id,
-    )
-    return _transition(session, SessionStatus.CLOSED)
+        snapshot = _store_snapshot(actor, session)
+        record(
+            actor,
+            "calibration.session_closed",
+            session,
+            f"Closed “{session.title}”: {snapshot.n_labels} labels, results computed",
+            rollout_id=session.rollout_id,
+            session_id=session.id,
+        )
+
+    return _transition(session, SessionStatus.CLOSED, change)
 
 
 def reveal_session(actor: User | None, session: CalibrationSession) -> CalibrationSession:
@@ -803,16 +795,20 @@ def reveal_session(actor: User | None, session: CalibrationSession) -> Calibrati
         return session
     if session.status != SessionStatus.CLOSED:
         raise Conflict("Close the session before revealing its results.")
-    session.status, session.revealed_at = SessionStatus.REVEALED, utcnow()
-    record(
-        actor,
-        "calibration.session_revealed",
-        session,
-        f"Revealed the results of “{session.title}”",
-        rollout_id=session.rollout_id,
-        session_id=session.id,
-    )
-    return _transition(session, SessionStatus.REVEALED)
+
+    def change() -> None:
+        session.status, session.revealed_at = SessionStatus.REVEALED, utcnow()
+        record(
+            actor,
+            "calibration.session_revealed",
+            session,
+            f"Revealed the results of “{session.title}”",
+            rollout_id=session.rollout_id,
+            session_id=session.id,
+        )
+        session_results_changed.send(session)
+
+    return _transition(session, SessionStatus.REVEALED, change)
 
 
 def recompute_results(actor: User, session: CalibrationSession) -> AgreementSnapshot:
@@ -820,7 +816,12 @@ def recompute_results(actor: User, session: CalibrationSession) -> AgreementSnap
     _manager(actor)
     if session.status not in (SessionStatus.CLOSED, SessionStatus.REVEALED):
         raise Conflict("Results are computed when the session closes.")
-    snapshot = _store_snapshot(actor, session)
+    try:
+        snapshot = _store_snapshot(actor, session)
+    except (IntegrityError, StaleDataError):
+        # Another recompute added or changed the same flag first (cause is unique per
+        # session, and flags are versioned rows); the unit of work rolls back.
+        raise Conflict("Someone else recomputed these results at the same time. Reload.") from None
     record(
         actor,
         "calibration.results_recomputed",
@@ -829,7 +830,8 @@ def recompute_results(actor: User, session: CalibrationSession) -> AgreementSnap
         rollout_id=session.rollout_id,
         session_id=session.id,
     )
-    _commit("session")
+    _flush("session")
+    session_results_changed.send(session)
     return snapshot
 
 
@@ -895,6 +897,8 @@ def _store_snapshot(actor: User | None, session: CalibrationSession) -> Agreemen
             seed=session.id,
             accuracy_target=session.accuracy_target,
             alpha_threshold=session.alpha_threshold,
+            label_names={option["key"]: option["name"] for option in session.label_options},
+            model_raters=[names[r.id] for r in raters if r.kind == RaterKind.MODEL],
         )
     except AgreementInputError as error:
         snapshot.problem = f"Nothing to analyse: {error}."
@@ -908,24 +912,40 @@ def _store_snapshot(actor: User | None, session: CalibrationSession) -> Agreemen
             "alpha_lower": site.alpha_ci[0] if site.alpha_ci else None,
             "accuracy": site.accuracy,
             "n_raters": site.n_raters,
+            "evidence": site.evidence,
+            "evidence_missing": site.evidence_missing,
         }
         for site in report.sites
     }
     db.session.add(snapshot)
     db.session.flush()
-    _raise_flags(session, snapshot, report.flags, subjects)
+    _reconcile_flags(actor, session, snapshot, report.flags, subjects)
     return snapshot
 
 
-def _raise_flags(session, snapshot, found, subjects) -> None:
-    """Store the report's flags. A flag raised again (same scope, subject and kind) keeps
-    its triage and gets the new figures, so recomputing never duplicates work."""
+NO_LONGER_HOLDS = "No longer holds after recompute."
+
+
+def _reconcile_flags(actor, session, snapshot, found, subjects) -> None:
+    """Make the stored flags follow the new results, cause by cause (scope, subject, kind).
+
+    A flag raised again keeps its triage state and notes and shows the new figures; one
+    closed earlier because it no longer held is reopened. An open or acknowledged flag
+    the results no longer raise is resolved as "no longer holds after recompute", with an
+    audit event. New causes get new flags. ``cause`` is unique per session, so two
+    recomputes at once cannot both add a flag for one cause: the second gets a conflict.
+    """
     existing = {
-        (flag.scope, flag.subject, flag.kind): flag
+        flag.cause: flag
         for flag in db.session.scalars(sa.select(Flag).where(Flag.session_id == session.id))
     }
     now = utcnow()
+    raised: set[str] = set()
     for item in found:
+        cause = Flag.cause_of(item.scope, item.subject, item.kind)
+        if cause in raised:
+            continue
+        raised.add(cause)
         vendor_id = site_id = rater_id = None
         if item.scope == "group":
             vendor_id = subjects["groups"].get(item.subject, {}).get("id")
@@ -939,21 +959,60 @@ def _raise_flags(session, snapshot, found, subjects) -> None:
                 rater.get("site_id"),
                 rater.get("id"),
             )
-        flag = existing.get((item.scope, item.subject, item.kind))
+        flag = existing.get(cause)
         if flag is None:
             flag = Flag(
                 session_id=session.id,
                 scope=item.scope,
                 subject=item.subject,
                 kind=item.kind,
+                cause=cause,
                 raised_at=now,
             )
             db.session.add(flag)
+        elif flag.closed_by_recompute:
+            flag.status, flag.closed_by_recompute = FlagStatus.OPEN, False
+            flag.resolved_by, flag.resolved_at = None, None
+            flag.root_cause = None
+            record(
+                actor,
+                "calibration.flag_reopened",
+                flag,
+                f"Flag “{flag.scope_title}” ({flag.kind}) holds again after recompute",
+                after={"status": FlagStatus.OPEN.value},
+                session_id=session.id,
+                vendor_id=vendor_id,
+            )
         flag.snapshot_id = snapshot.id
         flag.severity = Severity(item.severity)
         flag.value, flag.threshold, flag.message = item.value, item.threshold, item.message
+        flag.interval_low, flag.interval_high = item.interval or (None, None)
+        flag.n, flag.explained_by = item.n, item.explained_by
+        flag.details = {
+            key: getattr(item, key)
+            for key in ("golden", "given", "share", "others_share", "q_value")
+            if getattr(item, key) is not None
+        }
         flag.vendor_id, flag.site_id, flag.rater_id = vendor_id, site_id, rater_id
         flag.updated_at = now
+    for cause, flag in existing.items():
+        if cause in raised or flag.status == FlagStatus.RESOLVED:
+            continue
+        before = {"status": flag.status.value}
+        flag.status, flag.closed_by_recompute = FlagStatus.RESOLVED, True
+        flag.root_cause = NO_LONGER_HOLDS
+        flag.resolved_by, flag.resolved_at, flag.updated_at = actor, now, now
+        record(
+            actor,
+            "calibration.flag_closed",
+            flag,
+            f"Flag “{flag.scope_title}” ({flag.kind}) closed: no longer holds after recompute",
+            before=before,
+            after={"status": FlagStatus.RESOLVED.value},
+            session_id=session.id,
+            vendor_id=flag.vendor_id,
+        )
+    db.session.flush()
 
 
 # Flags -------------------------------------------------------------------------------
@@ -991,6 +1050,7 @@ def triage_flag(
             raise ValidationError.field("action", "say what was done about it.")
     before = {"status": flag.status.value, "root_cause": flag.root_cause, "action": flag.action}
     flag.status, flag.root_cause, flag.action = new_status, root_cause, action
+    flag.closed_by_recompute = False
     flag.updated_at = utcnow()
     if new_status == FlagStatus.RESOLVED:
         flag.resolved_by, flag.resolved_at = actor, flag.updated_at
@@ -1006,5 +1066,33 @@ def triage_flag(
         session_id=flag.session_id,
         vendor_id=flag.vendor_id,
     )
-    _commit("flag")
+    _flush("flag")
     return flag
+
+
+def acknowledge_flags(actor: User, flags: Sequence[Flag]) -> int:
+    """Acknowledge every open flag among ``flags`` at once; returns how many changed.
+
+    Flags already acknowledged or resolved are left as they are, so acknowledging a page
+    twice, or a page someone else has just worked on, changes nothing they did.
+    """
+    require(actor, Action.MANAGE_CALIBRATION)
+    now = utcnow()
+    changed = 0
+    for flag in flags:
+        if flag.status != FlagStatus.OPEN:
+            continue
+        flag.status, flag.updated_at = FlagStatus.ACKNOWLEDGED, now
+        record(
+            actor,
+            "calibration.flag_updated",
+            flag,
+            f"Flag “{flag.scope_title}” ({flag.kind}): open → acknowledged",
+            before={"status": FlagStatus.OPEN.value},
+            after={"status": FlagStatus.ACKNOWLEDGED.value},
+            session_id=flag.session_id,
+            vendor_id=flag.vendor_id,
+        )
+        changed += 1
+    _flush("flag")
+    return changed

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -38,17 +39,21 @@ from calibration.models import (
     Rater,
     RaterKind,
     SessionStatus,
+    Severity,
 )
 from calibration.report import calibration_source, vendor_chart
-from rollcal.errors import Conflict, Forbidden, ValidationError
+from rollcal.accounts.models import Role, User
+from rollcal.errors import Conflict, Forbidden, ValidationError, flash_refusal, refusal
+from rollcal.events import calibration_subjects
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
-from rollcal.org.models import Role, Site, User, Vendor
+from rollcal.org.models import Site, Vendor
 from rollcal.permissions import Action, may, requires
 from rollcal.reports.downloads import csv_response
 from rollcal.reports.queue import request_report
 from rollcal.reports.views import answer_report
+from rollcal.timefmt import export_time
 
 bp = Blueprint("calibration", __name__, url_prefix="/calibration")
 
@@ -149,8 +154,9 @@ def sessions():
 
 
 def _link_choices(form: SessionForm) -> None:
-    form.rollout.choices = choices([(0, "— none —"), *queries.rollout_choices()])
-    form.policy_version.choices = choices([(0, "— none —"), *queries.policy_version_choices()])
+    subjects = calibration_subjects()
+    form.rollout.choices = choices([(0, "— none —"), *subjects.rollout_choices()])
+    form.policy_version.choices = choices([(0, "— none —"), *subjects.policy_version_choices()])
 
 
 @bp.route("/sessions/new", methods=["GET", "POST"])
@@ -178,7 +184,6 @@ def new_session():
                 accuracy_target=form.accuracy_target.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Session “{session.title}” is created. Add raters and cases next.", "success")
@@ -261,7 +266,6 @@ def edit_session(session_id: int):
                 accuracy_target=data("accuracy_target"),
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash("The session is saved.", "success")
@@ -298,8 +302,7 @@ def change_status(session_id: int, step: str):
         try:
             service(current_user, session)
         except (ValidationError, Conflict) as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(f"“{session.title}” {done}", "success")
     return redirect(_session_url(session))
@@ -315,8 +318,7 @@ def recompute(session_id: int):
         try:
             services.recompute_results(current_user, session)
         except Conflict as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            flash_refusal(error)
             return redirect(_session_url(session))
         flash("The results are computed again.", "success")
     return redirect(url_for("calibration.results", session_id=session.id))
@@ -367,7 +369,6 @@ def raters(session_id: int):
                 flash(f"The model {rater.name} is a rater. Import its labels as a CSV.", "success")
                 return redirect(request.url)
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(human if human.submit.data else model, error)
     return render_template(
         "calibration/raters.html",
@@ -391,8 +392,7 @@ def remove_rater(session_id: int, rater_id: int):
         try:
             rater = services.remove_rater(current_user, session, rater_id)
         except Conflict as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(f"{rater.name} is no longer a rater.", "success")
     return redirect(url_for("calibration.raters", session_id=session.id))
@@ -419,7 +419,7 @@ def import_files(session_id: int):
             try:
                 count = service(current_user, session, form.file.data.read())
             except ValidationError as error:
-                db.session.rollback()
+                refusal(error)
                 form.file.errors = [
                     imports.describe(item) if "line" in item else item["message"]
                     for item in error.errors
@@ -521,7 +521,6 @@ def golden(session_id: int, case_id: int):
                 rationale=form.golden_rationale.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"The golden answer of {case.reference} is saved.", "success")
@@ -585,11 +584,7 @@ def label(session_id: int, case_id: int):
                 current_user, session, case, option=form.option.data, comment=form.comment.data
             )
         except (ValidationError, Conflict) as error:
-            db.session.rollback()
-            if isinstance(error, ValidationError):
-                apply_errors(form, error)
-            else:
-                form.form_errors.append(error.message)
+            apply_errors(form, error)
         else:
             return redirect(
                 url_for("calibration.label_next", session_id=session.id, after=case.position)
@@ -690,7 +685,6 @@ def report_pdf(session_id: int):
     """The calibration report as the person may see it, rendered once per content."""
     session = queries.get_session(current_user, session_id)
     report = request_report(calibration_source(session, current_user))
-    db.session.commit()
     return answer_report(report)
 
 
@@ -717,7 +711,7 @@ def export_labels(session_id: int):
             label.rater.site.name if label.rater.site else "",
             label.option_key,
             label.comment or "",
-            label.updated_at.isoformat(),
+            export_time(label.updated_at),
         ]
         + ([label.case.golden_label or ""] if show_golden else [])
         for label in labels
@@ -732,21 +726,94 @@ def export_labels(session_id: int):
 # Flags -------------------------------------------------------------------------------
 
 
-@bp.get("/flags")
-@login_required
-def flags():
-    """Misalignment flags the person may see; open ones first."""
+def _flag_filters() -> dict:
+    """The flags page's filters from the address: status, severity, session and vendor."""
     status = request.args.get("status", "open")
+    if status not in {s.value for s in FlagStatus} | {"all"}:
+        status = "all"
+    severity = request.args.get("severity", "")
+    if severity not in {s.value for s in Severity}:
+        severity = ""
+    return {
+        "status": status,
+        "severity": severity,
+        "session_id": int_arg("session_id"),
+        "vendor_id": int_arg("vendor_id"),
+    }
+
+
+def _filtered_flags(filters: dict) -> sa.Select:
     statement = queries.visible_flags(current_user).order_by(
         queries.STATUS_ORDER, queries.SEVERITY_ORDER, Flag.raised_at.desc(), Flag.id
     )
-    if status in {s.value for s in FlagStatus}:
-        statement = statement.where(Flag.status == FlagStatus(status))
-    else:
-        status = "all"
+    if filters["status"] != "all":
+        statement = statement.where(Flag.status == FlagStatus(filters["status"]))
+    if filters["severity"]:
+        statement = statement.where(Flag.severity == Severity(filters["severity"]))
+    if filters["session_id"] is not None:
+        statement = statement.where(Flag.session_id == filters["session_id"])
+    if filters["vendor_id"] is not None:
+        statement = statement.where(Flag.vendor_id == filters["vendor_id"])
+    return statement
+
+
+@bp.get("/flags")
+@login_required
+def flags():
+    """Misalignment flags the person may see, filtered by status, severity, session and
+    vendor; open ones first. POMs acknowledge the ones they tick in one go."""
+    filters = _flag_filters()
+    visible = queries.visible_flags(current_user).subquery()
+    sessions_with_flags = db.session.execute(
+        sa.select(CalibrationSession.id, CalibrationSession.title)
+        .where(CalibrationSession.id.in_(sa.select(visible.c.session_id)))
+        .order_by(CalibrationSession.id.desc())
+    ).all()
+    vendors_with_flags = db.session.execute(
+        sa.select(Vendor.id, Vendor.name)
+        .where(Vendor.id.in_(sa.select(visible.c.vendor_id)))
+        .order_by(Vendor.name)
+    ).all()
     return render_template(
-        "calibration/flags.html", page=_page(statement), status=status, statuses=list(FlagStatus)
+        "calibration/flags.html",
+        page=_page(_filtered_flags(filters)),
+        filters=filters,
+        status=filters["status"],
+        statuses=list(FlagStatus),
+        severities=list(Severity),
+        sessions_with_flags=sessions_with_flags,
+        vendors_with_flags=vendors_with_flags,
+        manage=may(current_user, Action.MANAGE_CALIBRATION),
+        action_form=ConfirmForm(),
     )
+
+
+@bp.post("/flags/acknowledge")
+@login_required
+@requires(Action.MANAGE_CALIBRATION)
+def acknowledge_flags():
+    """Acknowledge the ticked flags (those the person may see) in one go."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400, description="The form expired; reload the page and try again.")
+    ids = [flag_id for raw in request.form.getlist("flag_id") if (flag_id := whole_number(raw))]
+    chosen = (
+        db.session.scalars(
+            _filtered_flags({**_flag_filters(), "status": "all"}).where(Flag.id.in_(ids))
+        ).all()
+        if ids
+        else []
+    )
+    try:
+        changed = services.acknowledge_flags(current_user, chosen)
+    except Conflict as error:
+        flash_refusal(error)
+    else:
+        flash(
+            f"{changed} flag(s) acknowledged." if changed else "No open flag was ticked.",
+            "success" if changed else "info",
+        )
+    return redirect(url_for("calibration.flags", **{k: v for k, v in request.args.items()}))
 
 
 @bp.route("/flags/<int:flag_id>", methods=["GET", "POST"])
@@ -772,12 +839,9 @@ def flag(flag_id: int):
                 version=whole_number(form.version.data),
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         except Conflict as error:
-            db.session.rollback()
-            db.session.refresh(flag)
-            flash(error.message, "error")
+            flash_refusal(error)
             form = FlagForm(formdata=None, obj=flag)
             form.status.data = flag.status.value
         else:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Flask
 from flask_login import current_user
 
 from rollcal.config import Config, from_environment, instance_secret_key
+from rollcal.uow import Application
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -30,7 +30,7 @@ def resource_dir(name: str) -> Path:
 def create_app(config: dict | None = None) -> Flask:
     """Build the application; ``config`` overrides everything else (tests)."""
     instance_path = os.environ.get("ROLLCAL_INSTANCE_PATH")
-    app = Flask(
+    app = Application(
         __name__,
         instance_path=os.path.abspath(instance_path) if instance_path else None,
         instance_relative_config=True,
@@ -49,12 +49,13 @@ def create_app(config: dict | None = None) -> Flask:
 
     from rollcal import inputs
 
-    inputs.init_app(app)  # before the blueprints: their routes take its id converter
+    inputs.init_app(app)
     _init_extensions(app)
     _register_blueprints(app)
     _register_report_subjects()
     _init_templates(app)
 
+    import rollout
     from rollcal import errors
     from rollcal.accounts import security
     from rollcal.cli import register_commands
@@ -64,6 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     security.init_app(app)
     notifications.init_app(app)
+    rollout.init_app(app)
     register_commands(app)
     if app.config["ROLLCAL_RUN_SCHEDULER"]:
         # Off by default: every web worker would otherwise run every job (see scheduler.py).
@@ -75,10 +77,10 @@ def _init_extensions(app: Flask) -> None:
     import calibration.models  # noqa: F401
     import rollout.models  # noqa: F401  (every model is known before migrations run)
     from rollcal import audit  # noqa: F401
+    from rollcal.accounts.sessions import load_user
     from rollcal.extensions import csrf, db, limiter, login_manager, migrate
     from rollcal.jobs import scheduler  # noqa: F401
     from rollcal.notifications import services as notifications  # noqa: F401
-    from rollcal.org.models import User
     from rollcal.reports import queue  # noqa: F401  (the report_files model)
 
     db.init_app(app)
@@ -92,10 +94,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"
 
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.active else None
+    login_manager.user_loader(load_user)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -160,24 +159,31 @@ def _register_report_subjects() -> None:
 
 
 def _init_templates(app: Flask) -> None:
+    from rollcal.accounts.models import Role
     from rollcal.forms import ConfirmForm
-    from rollcal.org.models import Role
     from rollcal.permissions import Action, may
     from rollcal.reports.charts import data_uri
+    from rollcal.timefmt import format_day, format_moment, zone_label
 
-    def localtime(
-        value: datetime | None, fmt: str = "%d %b %Y %H:%M", zone: str | None = None
-    ) -> str:
-        """A UTC time shown in the signed-in person's time zone (or ``zone``: e-mails have
-        no signed-in person), with the zone named."""
-        if value is None:
-            return "—"
-        if zone is None:
-            zone = current_user.timezone if current_user.is_authenticated else "UTC"
-        local = value.astimezone(ZoneInfo(zone))
-        return f"{local.strftime(fmt)} {local.tzname()}"
+    def reader_zone(zone: str | None) -> str:
+        if zone is not None:
+            return zone
+        return current_user.timezone if current_user.is_authenticated else "UTC"
+
+    def localtime(value: datetime | None, zone: str | None = None, seconds: bool = False) -> str:
+        """A UTC time in the reader's zone (or ``zone``: e-mails have no signed-in
+        person), named by city and offset: "Tue 2 Dec, 14:00 (Manila, UTC+8)"."""
+        return format_moment(value, reader_zone(zone), seconds=seconds)
+
+    def localdate(value, zone: str | None = None) -> str:
+        """The reader's calendar day of a time, or a date as it is: "Tue 2 Dec 2026"."""
+        if isinstance(value, datetime):
+            return format_day(value, reader_zone(zone))
+        return format_day(value)
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["localdate"] = localdate
+    app.jinja_env.globals["zone_label"] = zone_label
     app.jinja_env.filters["svg_data_uri"] = data_uri
     app.jinja_env.globals.update(may=may, Action=Action, Role=Role, ConfirmForm=ConfirmForm)

@@ -21,9 +21,10 @@ import sqlalchemy as sa
 from flask import abort
 from flask_login import current_user
 
+from rollcal.accounts.models import Role, User
 from rollcal.errors import Forbidden, NotFound
 from rollcal.extensions import db
-from rollcal.org.models import Role, Site, User, Vendor
+from rollcal.org.models import Site, Vendor
 
 
 class Action(StrEnum):

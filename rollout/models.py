@@ -8,8 +8,9 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from rollcal.accounts.models import User
 from rollcal.extensions import db
-from rollcal.org.models import LineOfBusiness, Site, User
+from rollcal.org.models import LineOfBusiness, Site
 from rollcal.reports.queue import RenderStatus, ReportFile
 from rollcal.types import UTCDateTime, enum_type, utcnow
 
@@ -325,6 +326,11 @@ class Decision(StrEnum):
 
     APPROVE = "approve"
     REJECT = "reject"
+
+    @property
+    def past(self) -> str:
+        """The decision as something done: "approved", "rejected"."""
+        return {"approve": "approved", "reject": "rejected"}[self.value]
 
 
 class SignOffRequest(db.Model):

@@ -6,7 +6,6 @@ readiness rule the pages show, scoped to what its reader may see.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -18,10 +17,11 @@ from flask import render_template
 
 from calibration import queries as calibration_queries
 from calibration.models import CalibrationSession, Flag, SessionStatus
+from rollcal.accounts.models import Role, User
 from rollcal.extensions import db
-from rollcal.org.models import Role, User
 from rollcal.permissions import report_audience
 from rollcal.reports.charts import AlphaBar, alpha_chart, band
+from rollcal.reports.downloads import SafeCSVWriter
 from rollcal.reports.pdf import PdfAttachment, ReportSource
 from rollout.models import (
     Category,
@@ -195,7 +195,7 @@ def _calibration(rollout: Rollout, reader: User | None) -> Calibration:
 def calibration_csv(calibration: Calibration) -> bytes:
     """The calibration figures behind the report, one row per vendor and per site."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeCSVWriter(out)
     writer.writerow(
         [
             "level",

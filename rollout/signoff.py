@@ -19,11 +19,13 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent, record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
+from rollcal.events import signoff_decided
 from rollcal.extensions import db
-from rollcal.notifications.services import Kind, notify, path_for
-from rollcal.org.models import Role, User
+from rollcal.notifications.models import Kind
+from rollcal.notifications.services import notify, path_for
 from rollcal.permissions import Action, may_read_report, require
 from rollcal.reports.queue import RenderStatus, ReportFile, request_report
 from rollcal.types import utcnow
@@ -158,10 +160,10 @@ def decide(actor: User, sign_off: SignOff, decision: str, comment: str = "") -> 
     before = rollout.status
     if choice == Decision.REJECT:
         request.status, request.decided_at = SignOffStatus.REJECTED, now
-        rollout.status = RolloutStatus.IN_PROGRESS
     elif all(s.decision == Decision.APPROVE for s in request.sign_offs):
         request.status, request.decided_at = SignOffStatus.APPROVED, now
-        rollout.status = RolloutStatus.SIGNED_OFF
+    # The rollout's status follows the decision (``rollout.events``).
+    signoff_decided.send(rollout, outcome=request.status.value)
     verb = "approved" if choice == Decision.APPROVE else "rejected"
     outcome = {
         SignOffStatus.APPROVED: " The rollout is signed off.",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -15,12 +17,13 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
+from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent
-from rollcal.errors import Conflict, NotFound, ValidationError
+from rollcal.errors import Conflict, NotFound, ValidationError, flash_refusal, refusal
 from rollcal.extensions import db
 from rollcal.forms import apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
-from rollcal.org.models import LineOfBusiness, Market, Role, Site, User, Vendor
+from rollcal.org.models import LineOfBusiness, Market, Site, Vendor
 from rollcal.permissions import Action, may, requires, visible_sites
 from rollcal.reports.downloads import csv_response
 from rollcal.reports.pdf import send_pdf
@@ -111,6 +114,33 @@ def _site_filter_options():
     }
 
 
+def _keep_choices(form: RolloutForm, sites) -> None:
+    """Refill the new-rollout form from the query string: "Show sites" re-reads the page
+    with what was chosen so far (a link may also name the version)."""
+    version = int_arg("policy_version") or int_arg("version")
+    if version:
+        form.policy_version.data = version
+    if int_arg("template"):
+        form.template.data = int_arg("template")
+    try:
+        go_live = date.fromisoformat(request.args.get("go_live_date", ""))
+    except ValueError:
+        go_live = None
+    if go_live:
+        form.go_live_date.data = go_live
+    shown = {site.id for site in sites}
+    chosen = [int(value) for value in request.args.getlist("sites") if value.isdigit()]
+    form.sites.data = [site_id for site_id in chosen if site_id in shown]
+    for name in ("alpha_threshold", "accuracy_target"):
+        try:
+            value = float(request.args[name])
+        except (KeyError, ValueError):
+            continue
+        getattr(form, name).data = value
+    if "gate_uses_lower_bound" in request.args:
+        form.gate_uses_lower_bound.data = True
+
+
 @bp.route("/rollouts/new", methods=["GET", "POST"])
 @login_required
 @requires(Action.MANAGE_ROLLOUTS)
@@ -153,8 +183,8 @@ def new_rollout():
     form.sites.choices = choices(
         (site.id, f"{site.label} ({', '.join(m.code for m in site.markets)})") for site in sites
     )
-    if request.method == "GET" and int_arg("version"):
-        form.policy_version.data = int_arg("version")
+    if request.method == "GET":
+        _keep_choices(form, sites)
     if form.validate_on_submit():
         try:
             rollout = services.create_rollout(
@@ -169,10 +199,16 @@ def new_rollout():
                 today=_today(),
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Rollout created with {len(rollout.items)} checklist items.", "success")
+            overdue = services.required_overdue(rollout, _today())
+            if overdue:
+                flash(
+                    f"{overdue} required {'step was' if overdue == 1 else 'steps were'} due "
+                    "before today and start overdue: move go-live or agree new dates.",
+                    "warning",
+                )
             return redirect(url_for("rollout.board", rollout_id=rollout.id))
     return render_template(
         "rollout/new.html",
@@ -286,8 +322,7 @@ def _manage(rollout_id: int) -> Rollout:
 
 
 def _form_error(error: ValidationError) -> None:
-    db.session.rollback()
-    flash(error.message, "error")
+    flash_refusal(error)
 
 
 @bp.post("/rollouts/<int:rollout_id>/go-live")
@@ -300,7 +335,11 @@ def move_go_live(rollout_id: int):
     if form.validate_on_submit():
         try:
             services.move_go_live(
-                current_user, rollout, form.go_live_date.data, reason=form.reason.data
+                current_user,
+                rollout,
+                form.go_live_date.data,
+                reason=form.reason.data,
+                today=_today(),
             )
         except ValidationError as error:
             _form_error(error)
@@ -410,11 +449,9 @@ def item(item_id: int):
                 comment=form.comment.data,
             )
         except Conflict as error:
-            db.session.rollback()
-            conflict = error
+            conflict = refusal(error)
             form.version.data = item.version
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"“{item.title}” saved for {item.site.label}.", "success")
@@ -504,7 +541,6 @@ def new_policy():
                 line_of_business_id=form.line_of_business.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Policy {policy.code} created. Add its first version.", "success")
@@ -562,7 +598,6 @@ def new_version(policy_id: int):
                 label_level=form.label_level.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"{version.label} added.", "success")
@@ -636,7 +671,6 @@ def template_form(template_id: int | None):
                 copy_from=copy_from,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Template “{saved.name}” saved.", "success")
@@ -702,7 +736,6 @@ def template_step(template_id: int, step_id: int | None):
                 gate=form.gate.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Step “{form.title.data}” saved.", "success")
@@ -738,7 +771,6 @@ def readiness_report(rollout_id: int):
     """The readiness report as the person may see it, rendered once per content."""
     rollout = queries.get_rollout(current_user, rollout_id)
     report = request_report(readiness_source(rollout, current_user, _today()))
-    db.session.commit()
     return answer_report(report)
 
 
@@ -781,9 +813,7 @@ def signoff(rollout_id: int):
                     message=form.message.data,
                     today=_today(),
                 )
-                db.session.commit()
             except ValidationError as error:
-                db.session.rollback()
                 apply_errors(form, error)
             else:
                 flash("Sign-off requested; the report is frozen.", "success")
@@ -854,9 +884,7 @@ def decide(sign_off_id: int):
     if form.validate_on_submit():
         try:
             signoff_services.decide(current_user, sign_off, form.decision.data, form.comment.data)
-            db.session.commit()
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash("Your decision is recorded.", "success")

@@ -6,14 +6,16 @@ module can share them. They need an app context and the ``db`` fixture's session
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
 from calibration import services
 from calibration.models import CalibrationSession, Case, Flag, Rater
+from rollcal.accounts.models import User
 from rollcal.extensions import db
-from rollcal.org.models import Site, User
+from rollcal.org.models import Site
 
 OPTIONS = (
     "remove | Remove | Breaks the policy\nallow | Allow | Within the policy\nescalate | Escalate"
@@ -99,6 +101,14 @@ def split_answers(rater_index: int, case_index: int) -> str:
     return ("remove", "allow", "escalate")[(rater_index + case_index * (rater_index + 1)) % 3]
 
 
+def noisy_answers(rater_index: int, case_index: int) -> str:
+    """Raters who label at random (the same way every run): misaligned everywhere, with
+    no single rater to blame."""
+    return ("remove", "allow", "escalate")[
+        random.Random(rater_index * 1000 + case_index).randrange(3)
+    ]
+
+
 def rater_of(session: CalibrationSession, user: User) -> Rater:
     """The user's rater row in the session."""
     return db.session.scalar(
@@ -115,7 +125,7 @@ def permission_arguments(pom: User, site: Site, create_user) -> dict[str, int]:
     """URL arguments for the route-permission matrix: a revealed session whose two
     raters work at ``site`` (another vendor than the matrix's QA lead), with a case, a
     rater and a flag about that vendor."""
-    from rollcal.org.models import Role
+    from rollcal.accounts.models import Role
 
     raters = [(create_user(Role.QA_LEAD, vendor=site.vendor), site) for _ in range(2)]
     session = run_session(pom, raters, cases=6, answer=split_answers)

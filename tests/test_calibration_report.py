@@ -8,8 +8,8 @@ from pypdf import PdfReader
 
 from calibration import services
 from calibration.report import calibration_source
+from rollcal.accounts.models import Role
 from rollcal.errors import NotFound
-from rollcal.org.models import Role
 from rollcal.reports.pdf import render_pdf
 from rollcal.types import utcnow
 from rollout.report import readiness_source

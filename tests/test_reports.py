@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
+from rollcal.accounts.models import Role
 from rollcal.errors import ValidationError
-from rollcal.org.models import Role
 from rollcal.reports.pdf import STATIC_BASE, StaticOnlyFetcher
 from rollcal.reports.queue import ReportFile
 from rollout import services, signoff
@@ -335,7 +335,9 @@ def test_go_live_date_in_the_report_moves_with_the_rollout(rollout_world, app):
     from rollout.report import readiness_source
 
     rollout = rollout_world["rollout"]
-    services.move_go_live(rollout_world["pom"], rollout, rollout.go_live_date + timedelta(7))
+    services.move_go_live(
+        rollout_world["pom"], rollout, rollout.go_live_date + timedelta(7), reason="Vendor asked"
+    )
     with app.test_request_context():
         html = readiness_source(rollout, None, date.today()).html
     assert rollout.go_live_date.strftime("%d %B %Y") in html
@@ -344,7 +346,7 @@ def test_go_live_date_in_the_report_moves_with_the_rollout(rollout_world, app):
 def test_stakeholders_are_told_of_a_request_and_the_pom_of_each_decision(
     client, auth, db, rollout_world, stakeholders, render_reports
 ):
-    from rollcal.notifications.services import Notification
+    from rollcal.notifications.models import Notification
 
     make_ready(rollout_world)
     request = request_and_freeze(

@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from rollcal.org.models import ApiToken, Role
+from rollcal.accounts.models import ApiToken, Role
 from rollcal.reports.queue import ReportFile
 from tests.calibration_factories import permission_arguments, run_session, split_answers
 
@@ -141,6 +141,7 @@ EXPECTED = {
     "/calibration/sessions/<int:session_id>/results": ("GET", OTHER_VENDOR),
     "/calibration/sessions/<int:session_id>/labels.csv": ("GET", OTHER_VENDOR),
     "/calibration/flags": ("GET", SIGNED_IN),
+    "/calibration/flags/acknowledge": ("POST", MANAGERS_POST),
     "/calibration/flags/<int:flag_id>": ("GET", OTHER_VENDOR),
     # Steps on a revealed session change nothing and redirect back with a message.
     "/calibration/sessions/<int:session_id>/open": ("POST", MANAGERS_POST),
@@ -235,7 +236,7 @@ def world(db, create_user, create_site, create_market, create_line):
 
 def _notification_arguments(db, stranger) -> dict:
     """A notification and an e-mail of someone no visitor is."""
-    from rollcal.notifications.services import Delivery, EmailMessage, Kind, Notification
+    from rollcal.notifications.models import Delivery, EmailMessage, Kind, Notification
 
     message = EmailMessage(
         user=stranger, to_address=stranger.email, kind="t", subject="s", text_body="t", html_body=""

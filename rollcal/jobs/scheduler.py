@@ -32,7 +32,6 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 
 import click
 import sqlalchemy as sa
@@ -41,15 +40,16 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask, current_app
-from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.utils import import_string
 
+from rollcal import uow
+from rollcal.accounts.models import User
 from rollcal.audit import record
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.org.models import User
+from rollcal.jobs.models import JobRun, RunOutcome
 from rollcal.permissions import Action, require
-from rollcal.types import UTCDateTime, enum_type, utcnow
+from rollcal.types import utcnow
 
 log = logging.getLogger("rollcal.jobs")
 
@@ -58,54 +58,6 @@ REQUEST_POLL_SECONDS = 5
 KEEP_RUNS = timedelta(days=30)
 # No job has started for this long: the admin page warns that no scheduler is running.
 QUIET_WARNING = timedelta(minutes=5)
-
-
-class RunOutcome(StrEnum):
-    """Where a run is: asked for on the admin page, running, or finished either way."""
-
-    REQUESTED = "requested"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-    @property
-    def title(self) -> str:
-        """The outcome as an admin reads it."""
-        return {
-            "requested": "Requested",
-            "running": "Running",
-            "succeeded": "Succeeded",
-            "failed": "Failed",
-        }[self.value]
-
-
-class JobRun(db.Model):
-    """One run of a job by one scheduler process (``runner`` is host and process id)."""
-
-    __tablename__ = "job_runs"
-    __table_args__ = (sa.Index("ix_job_runs_job_outcome", "job_id", "outcome"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    job_id: Mapped[str] = mapped_column(sa.String(64))
-    outcome: Mapped[RunOutcome] = mapped_column(enum_type(RunOutcome, "run_outcome"))
-    requested_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL")
-    )
-    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    runner: Mapped[str | None] = mapped_column(sa.String(120))
-    summary: Mapped[str | None] = mapped_column(sa.Text)
-    error: Mapped[str | None] = mapped_column(sa.Text)
-
-    requested_by: Mapped[User | None] = relationship()
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds the run took, once finished."""
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -262,7 +214,7 @@ def run_job(app: Flask, job_id: str) -> int:
             job_id=job.id, outcome=RunOutcome.RUNNING, started_at=utcnow(), runner=runner_name()
         )
         db.session.add(run)
-        db.session.commit()
+        uow.commit()
         return _execute(job, run.id)
 
 
@@ -290,12 +242,12 @@ def run_requested(app: Flask) -> int:
                 utcnow(),
                 runner_name(),
             )
-            db.session.commit()
+            uow.commit()
             job = JOBS_BY_ID.get(run.job_id)
             if job is None:
                 run.outcome, run.finished_at = RunOutcome.FAILED, utcnow()
                 run.summary = run.error = f"There is no job called {run.job_id} any more."
-                db.session.commit()
+                uow.commit()
                 continue
             _execute(job, run.id)
             ran += 1
@@ -308,7 +260,7 @@ def _execute(job: Job, run_id: int) -> int:
     try:
         summary = job.function()()
     except Exception as error:
-        db.session.rollback()
+        uow.rollback()
         outcome, summary, details = (
             RunOutcome.FAILED,
             f"{type(error).__name__}: {error}",
@@ -319,7 +271,7 @@ def _execute(job: Job, run_id: int) -> int:
         outcome, details = RunOutcome.SUCCEEDED, None
     run = db.session.get(JobRun, run_id)
     run.outcome, run.summary, run.error, run.finished_at = outcome, summary, details, utcnow()
-    db.session.commit()
+    uow.commit()
     log.info(
         "Job %s %s in %.1f s (run %s): %s",
         job.id,
@@ -339,7 +291,7 @@ def prune_runs() -> str:
             JobRun.started_at < utcnow() - KEEP_RUNS,
         )
     )
-    db.session.commit()
+    uow.commit()
     return f"removed {result.rowcount} old job runs"
 
 
@@ -361,7 +313,7 @@ def request_run(actor: User, job_id: str) -> JobRun:
     db.session.add(run)
     db.session.flush()
     record(actor, "job.run_requested", run, f"Asked for “{job.title}” to run now")
-    db.session.commit()
+    uow.commit()
     return run
 
 

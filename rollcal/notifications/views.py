@@ -17,9 +17,10 @@ from flask_login import current_user, login_required
 from rollcal.errors import ValidationError
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm
-from rollcal.inputs import page_arg
+from rollcal.inputs import local_path, page_arg
 from rollcal.notifications import mail
 from rollcal.notifications import services as notifications
+from rollcal.notifications.models import Delivery, choices_for
 from rollcal.permissions import Action, requires
 
 bp = Blueprint("notifications", __name__)
@@ -40,9 +41,7 @@ def _page(statement):
 
 def _safe_next(target: str | None) -> str:
     """Where to go back to: a path on this site only, never another site."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("notifications.index")
+    return local_path(target) or url_for("notifications.index")
 
 
 @bp.get("/notifications")
@@ -95,9 +94,9 @@ def preferences():
             errors = {item["field"]: item["message"] for item in error.errors}
             chosen.update(
                 {
-                    kind: notifications.Delivery(request.form[kind.value])
+                    kind: Delivery(request.form[kind.value])
                     for kind in chosen
-                    if request.form.get(kind.value) in set(notifications.Delivery)
+                    if request.form.get(kind.value) in set(Delivery)
                 }
             )
             status = 422
@@ -109,7 +108,7 @@ def preferences():
         form=form,
         chosen=chosen,
         errors=errors,
-        choices_for=notifications.choices_for,
+        choices_for=choices_for,
         smtp=mail.smtp_configured(current_app.config),
     ), status
 
