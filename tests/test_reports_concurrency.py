@@ -26,10 +26,11 @@ from flask_migrate import upgrade
 from werkzeug.security import generate_password_hash
 
 from rollcal import create_app
+from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent
 from rollcal.extensions import db
-from rollcal.notifications.services import Kind, Notification
-from rollcal.org.models import LineOfBusiness, Market, Role, Site, User, Vendor
+from rollcal.notifications.models import Kind, Notification
+from rollcal.org.models import LineOfBusiness, Market, Site, Vendor
 from rollcal.reports.queue import LEASE, RenderStatus, ReportFile, render_queued
 from rollcal.types import utcnow
 from rollout import services as rollout_services
