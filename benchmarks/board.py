@@ -24,8 +24,9 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from rollcal import create_app
+from rollcal.accounts.models import Role, User
 from rollcal.extensions import db
-from rollcal.org.models import LineOfBusiness, Market, Region, Role, Site, User, Vendor
+from rollcal.org.models import LineOfBusiness, Market, Region, Site, Vendor
 from rollout import services
 
 SIZES = (20, 200, 1000)

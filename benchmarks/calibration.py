@@ -42,9 +42,10 @@ import sqlalchemy as sa
 from calibration import services
 from calibration.models import CalibrationSession
 from rollcal import create_app
+from rollcal.accounts.models import Role, User
+from rollcal.accounts.services import create_token
 from rollcal.extensions import db
-from rollcal.org.models import Role, Site, User, Vendor
-from rollcal.org.services import create_token
+from rollcal.org.models import Site, Vendor
 
 SERVER = os.environ.get(
     "ROLLCAL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

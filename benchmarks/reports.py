@@ -28,8 +28,9 @@ from flask_migrate import upgrade
 
 from benchmarks.board import build_world
 from rollcal import create_app
+from rollcal.accounts.models import Role, User
 from rollcal.extensions import db
-from rollcal.org.models import LineOfBusiness, Market, Region, Role, User
+from rollcal.org.models import LineOfBusiness, Market, Region
 from rollcal.reports.pdf import (
     CHILD_THRESHOLD_BYTES,
     peak_memory_kib,

@@ -26,7 +26,7 @@ from rollcal.errors import NotFound
 from rollcal.extensions import db
 from rollcal.inputs import MAX_ID
 from rollcal.permissions import Action, require
-from rollcal.reports.pdf import cached_report
+from rollcal.reports.queue import request_report
 
 bp = api_blueprint("calibration_api", __name__)
 
@@ -416,4 +416,6 @@ def report_pdf(session_id: int):
     """The calibration report as the caller may see it."""
     user = api_user()
     session = queries.get_session(user, session_id)
-    return pdf_answer(cached_report(calibration_source(session, user)))
+    report = request_report(calibration_source(session, user))
+    db.session.commit()
+    return pdf_answer(report)

@@ -17,8 +17,10 @@ from werkzeug.security import generate_password_hash
 
 from calibration import services
 from calibration.models import AgreementSnapshot, CalibrationSession, Case, Flag, Label, Rater
+from rollcal.accounts.models import Role, User
+from rollcal.events import RolloutFacts, calibration_subjects
 from rollcal.extensions import db
-from rollcal.org.models import Role, Site, User, Vendor
+from rollcal.org.models import Site, Vendor
 from rollcal.types import utcnow
 
 ROUND_1 = "Counterfeit listings — calibration round 1"
@@ -100,32 +102,19 @@ CONFUSIONS = {
 # How often each site's raters give the golden answer on an easy case.
 SKILL = {"Cebu": 1.0, "Kuala Lumpur": 0.995, "Kigali": 0.995, "Jakarta": 0.95, "Bogotá": 0.97}
 
-_rollouts = sa.table("rollouts", sa.column("id"), sa.column("policy_version_id"))
-_versions = sa.table("policy_versions", sa.column("id"), sa.column("policy_id"))
-_policies = sa.table("policies", sa.column("id"), sa.column("code"))
-_rollout_sites = sa.table("rollout_sites", sa.column("rollout_id"), sa.column("site_id"))
+
+def _rollout_for(code: str) -> RolloutFacts | None:
+    """The demo rollout of a policy (by code) if the rollout demo made one."""
+    return calibration_subjects().first_rollout_of_policy(code)
 
 
-def _rollout_for(code: str) -> int | None:
-    """The demo rollout of a policy (by code) if the rollout demo made one, else any."""
-    by_code = db.session.scalar(
-        sa.select(_rollouts.c.id)
-        .join(_versions, _versions.c.id == _rollouts.c.policy_version_id)
-        .join(_policies, _policies.c.id == _versions.c.policy_id)
-        .where(_policies.c.code == code)
-        .order_by(_rollouts.c.id)
-        .limit(1)
-    )
-    return by_code
-
-
-def _sites_of(rollout_id: int | None) -> list[Site]:
-    if rollout_id is not None:
-        ids = db.session.scalars(
-            sa.select(_rollout_sites.c.site_id).where(_rollout_sites.c.rollout_id == rollout_id)
-        ).all()
+def _sites_of(rollout: RolloutFacts | None) -> list[Site]:
+    if rollout is not None:
         sites = db.session.scalars(
-            sa.select(Site).join(Vendor).where(Site.id.in_(ids)).order_by(Vendor.name, Site.name)
+            sa.select(Site)
+            .join(Vendor)
+            .where(Site.id.in_(rollout.site_ids))
+            .order_by(Vendor.name, Site.name)
         ).all()
         if sites:
             return list(sites)
@@ -218,15 +207,15 @@ def _session(title: str) -> CalibrationSession | None:
 def _seed_revealed(pom: User, password_hash: str) -> None:
     if _session(ROUND_1) is not None:
         return
-    rollout_id = _rollout_for("SHOP-CF")
-    sites = _sites_of(rollout_id)
+    linked = _rollout_for("SHOP-CF")
+    sites = _sites_of(linked)
     session = services.create_session(
         pom,
         title=ROUND_1,
         description="Label each listing as you would in production under policy v3.0. "
         "Do not look up the seller.",
-        rollout_id=rollout_id,
-        label_options="" if rollout_id else COUNTERFEIT_OPTIONS,
+        rollout_id=linked.id if linked else None,
+        label_options="" if linked else COUNTERFEIT_OPTIONS,
     )
     raters = [(user, site) for site in sites for user in _site_raters(site, password_hash)]
     for user, site in raters:
@@ -291,15 +280,15 @@ def _backdate(session: CalibrationSession, *, opened: int, closed: int, revealed
             created_at=now - timedelta(days=closed + 1), updated_at=now - timedelta(days=closed + 1)
         )
     )
-    db.session.commit()
+    db.session.flush()
 
 
 def _seed_open(pom: User, password_hash: str) -> None:
     if _session(ROUND_2) is not None:
         return
-    rollout_id = _rollout_for("SHOP-CF")
+    linked = _rollout_for("SHOP-CF")
     # The sites that split on disclosed replicas, and Meridian, whose demo QA lead labels.
-    sites = _sites_of(rollout_id)
+    sites = _sites_of(linked)
     chosen = [s for s in sites if s.name in ("Cebu", "Bogotá", "Kuala Lumpur")] or sites[:3]
     sites = chosen
     now = utcnow()
@@ -308,8 +297,8 @@ def _seed_open(pom: User, password_hash: str) -> None:
         title=ROUND_2,
         description="A second round on the kind of listing sites split on in round 1: "
         "listings that admit what they sell. Label under policy v3.0.",
-        rollout_id=rollout_id,
-        label_options="" if rollout_id else COUNTERFEIT_OPTIONS,
+        rollout_id=linked.id if linked else None,
+        label_options="" if linked else COUNTERFEIT_OPTIONS,
         closes_at=now + timedelta(days=3),
     )
     raters = [(user, site) for site in sites for user in _site_raters(site, password_hash)]
@@ -324,24 +313,24 @@ def _seed_open(pom: User, password_hash: str) -> None:
     _label(session, mains, 0.25, seed=11)
     _label(session, others, 0.6, seed=12)
     session.opened_at = session.opens_at = now - timedelta(days=1)
-    db.session.commit()
+    db.session.flush()
 
 
 def _seed_draft(pom: User, password_hash: str) -> None:
     if _session(DRAFT) is not None:
         return
-    rollout_id = _rollout_for("LIVE-DA")
+    linked = _rollout_for("LIVE-DA")
     now = utcnow()
     session = services.create_session(
         pom,
         title=DRAFT,
         description="Stunts with vehicles or heights when a minor appears on camera.",
-        rollout_id=rollout_id,
-        label_options="" if rollout_id else STUNT_OPTIONS,
+        rollout_id=linked.id if linked else None,
+        label_options="" if linked else STUNT_OPTIONS,
         opens_at=now + timedelta(days=2),
         closes_at=now + timedelta(days=5),
     )
-    for site in _sites_of(rollout_id)[:2]:
+    for site in _sites_of(linked)[:2]:
         for user in _site_raters(site, password_hash)[:2]:
             services.add_human_rater(pom, session, user_id=user.id, site_id=site.id)
     lines = ["reference,text,market,golden"]
@@ -370,6 +359,3 @@ def seed() -> None:
     _seed_revealed(pom, password_hash)
     _seed_open(pom, password_hash)
     _seed_draft(pom, password_hash)
-    # End the read transaction the look-ups above began: on SQLite an open reader would
-    # keep the demo server that starts next from writing.
-    db.session.commit()

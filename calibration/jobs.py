@@ -16,18 +16,19 @@ from sqlalchemy.orm import selectinload
 
 from calibration import queries, services
 from calibration.models import CalibrationSession, Flag, Rater, RaterKind, SessionStatus
+from rollcal import uow
+from rollcal.accounts.models import User
 from rollcal.errors import DomainError
 from rollcal.extensions import db
 from rollcal.jobs.scheduler import claim_rows
+from rollcal.notifications.models import Kind
 from rollcal.notifications.services import (
-    Kind,
     already_notified,
     local_time,
     notification_key,
     notify,
     path_for,
 )
-from rollcal.org.models import User
 from rollcal.types import utcnow
 
 log = logging.getLogger("rollcal.jobs")
@@ -80,7 +81,7 @@ def _open_due(now: datetime) -> tuple[int, int]:
         try:
             services.open_session(None, session)
         except DomainError as error:
-            db.session.rollback()
+            uow.rollback()
             skipped.add(session_id)
             problems += 1
             log.warning("Session %s could not open: %s", session_id, error.message)
@@ -94,7 +95,7 @@ def _open_due(now: datetime) -> tuple[int, int]:
                     body=f"It reached its start time but stays a draft: {error.message}",
                     link=path_for("calibration.session", session_id=session_id),
                 )
-                db.session.commit()
+                uow.commit()
             continue
         opened += 1
         log.info("Opened session %s", session_id)
@@ -115,14 +116,14 @@ def _close_due(now: datetime) -> int:
         try:
             services.close_session(None, session)
         except DomainError as error:
-            db.session.rollback()
+            uow.rollback()
             skipped.add(session_id)
             log.warning("Session %s could not close: %s", session_id, error.message)
             continue
         closed += 1
         log.info("Closed session %s", session_id)
         _tell_pom_closed(session)
-        db.session.commit()
+        uow.commit()
     return closed
 
 
@@ -205,7 +206,7 @@ def _tell_raters(session: CalibrationSession, kind: Kind, message) -> int:
         title, body, link = message(session, user)
         if notify(user, kind, about=about, title=title, body=body, link=link):
             sent += 1
-    db.session.commit()
+    uow.commit()
     return sent
 
 
@@ -274,5 +275,5 @@ def remind_raters() -> str:
                 link=path_for("calibration.label_next", session_id=session.id),
             ):
                 reminded += 1
-        db.session.commit()
+        uow.commit()
     return f"reminded {_plural(reminded, 'rater')} in {_plural(len(sessions), 'closing session')}"

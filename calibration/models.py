@@ -14,9 +14,10 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from rollcal.accounts.models import User
 from rollcal.config import DEFAULT_ACCURACY_TARGET, DEFAULT_ALPHA_THRESHOLD
 from rollcal.extensions import db
-from rollcal.org.models import Market, Site, User, Vendor
+from rollcal.org.models import Market, Site, Vendor
 from rollcal.types import UTCDateTime, enum_type, utcnow
 
 

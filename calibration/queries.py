@@ -10,8 +10,9 @@ page, export or API answer can forget them:
 * after reveal a QA lead sees their vendor's labels, figures and flags, and the group's
   aggregate answer per case, never another vendor's rows.
 
-Policy versions and rollouts are read through lightweight table clauses: ``calibration``
-never imports ``rollout``.
+What calibration needs of policy versions and rollouts it asks the provider rollout
+registers (``rollcal.events.calibration_subjects``): ``calibration`` never imports
+``rollout`` nor reads its tables.
 """
 
 from __future__ import annotations
@@ -30,31 +31,12 @@ from calibration.models import (
     SessionStatus,
     Severity,
 )
+from rollcal.accounts.models import Role, User
 from rollcal.errors import NotFound
+from rollcal.events import calibration_subjects
 from rollcal.extensions import db
-from rollcal.org.models import Role, Site, User
+from rollcal.org.models import Site
 from rollcal.permissions import Action, may
-
-_policies = sa.table("policies", sa.column("id"), sa.column("code"), sa.column("title"))
-_policy_versions = sa.table(
-    "policy_versions",
-    sa.column("id"),
-    sa.column("policy_id"),
-    sa.column("version_label"),
-    sa.column("status"),
-    sa.column("label_options", sa.JSON),
-    sa.column("label_level"),
-)
-_rollouts = sa.table(
-    "rollouts",
-    sa.column("id"),
-    sa.column("policy_version_id"),
-    sa.column("go_live_date"),
-    sa.column("status"),
-    sa.column("alpha_threshold"),
-    sa.column("accuracy_target"),
-)
-_rollout_sites = sa.table("rollout_sites", sa.column("rollout_id"), sa.column("site_id"))
 
 SEES_RESULTS_WHEN_CLOSED = frozenset({Role.ADMIN, Role.POM})
 
@@ -268,96 +250,18 @@ def get_flag(user: User, flag_id: int) -> Flag:
     return flag
 
 
-# Policy versions and rollouts, read without importing rollout ------------------------
-
-
-def policy_version_choices() -> list[tuple[int, str]]:
-    """(id, "CODE version — title") of every policy version that is not retired."""
-    rows = db.session.execute(
-        sa.select(
-            _policy_versions.c.id,
-            _policies.c.code,
-            _policy_versions.c.version_label,
-            _policies.c.title,
-        )
-        .join(_policies, _policies.c.id == _policy_versions.c.policy_id)
-        .where(_policy_versions.c.status != "retired")
-        .order_by(_policies.c.code, _policy_versions.c.id.desc())
-    )
-    return [(row.id, f"{row.code} {row.version_label} — {row.title}") for row in rows]
-
-
-def rollout_choices() -> list[tuple[int, str]]:
-    """(id, "CODE version — title, go-live date") of every rollout still in progress."""
-    rows = db.session.execute(
-        sa.select(
-            _rollouts.c.id,
-            _policies.c.code,
-            _policy_versions.c.version_label,
-            _policies.c.title,
-            _rollouts.c.go_live_date,
-        )
-        .join(_policy_versions, _policy_versions.c.id == _rollouts.c.policy_version_id)
-        .join(_policies, _policies.c.id == _policy_versions.c.policy_id)
-        .where(_rollouts.c.status.not_in(["cancelled", "live"]))
-        .order_by(_rollouts.c.go_live_date, _rollouts.c.id)
-    )
-    return [
-        (row.id, f"{row.code} {row.version_label} — {row.title} (go-live {row.go_live_date})")
-        for row in rows
-    ]
-
-
-def policy_version(version_id: int) -> sa.Row | None:
-    """A policy version's id, label options, scale and name, or None."""
-    return db.session.execute(
-        sa.select(
-            _policy_versions.c.id,
-            _policy_versions.c.label_options,
-            _policy_versions.c.label_level,
-            _policy_versions.c.version_label,
-            _policies.c.code,
-            _policies.c.title,
-        )
-        .join(_policies, _policies.c.id == _policy_versions.c.policy_id)
-        .where(_policy_versions.c.id == version_id)
-    ).first()
-
-
-def rollout(rollout_id: int) -> sa.Row | None:
-    """A rollout's id, policy version and gate thresholds, or None."""
-    return db.session.execute(
-        sa.select(
-            _rollouts.c.id,
-            _rollouts.c.policy_version_id,
-            _rollouts.c.alpha_threshold,
-            _rollouts.c.accuracy_target,
-        ).where(_rollouts.c.id == rollout_id)
-    ).first()
-
-
-def rollout_site_ids(rollout_id: int) -> set[int]:
-    """The sites a rollout takes the policy to."""
-    rows = db.session.scalars(
-        sa.select(_rollout_sites.c.site_id).where(_rollout_sites.c.rollout_id == rollout_id)
-    )
-    return set(rows)
+# Policy versions and rollouts, as rollout provides them ----------------------------
 
 
 def describe_links(session: CalibrationSession) -> dict[str, str | None]:
     """Names of the session's policy version and rollout for its pages."""
-    version = policy_version(session.policy_version_id) if session.policy_version_id else None
-    linked_rollout = None
-    if session.rollout_id:
-        row = rollout(session.rollout_id)
-        rollout_version = policy_version(row.policy_version_id) if row else None
-        if rollout_version is not None:
-            linked_rollout = (
-                f"{rollout_version.code} {rollout_version.version_label} — {rollout_version.title}"
-            )
+    subjects = calibration_subjects()
+    version_id, rollout_id = session.policy_version_id, session.rollout_id
+    version = subjects.policy_version(version_id) if version_id else None
+    linked = subjects.rollout(rollout_id) if rollout_id else None
     return {
-        "version": f"{version.code} {version.version_label} — {version.title}" if version else None,
-        "rollout": linked_rollout,
+        "version": version.name if version else None,
+        "rollout": linked.name if linked else None,
     }
 
 

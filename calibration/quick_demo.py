@@ -12,8 +12,9 @@ import sqlalchemy as sa
 
 from calibration import services
 from calibration.models import CalibrationSession
+from rollcal.accounts.models import User
 from rollcal.extensions import db
-from rollcal.org.models import Site, User, Vendor
+from rollcal.org.models import Site, Vendor
 from rollcal.types import utcnow
 
 TITLE = "Disclosed replicas — quick check (closes by itself)"

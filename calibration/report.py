@@ -12,12 +12,13 @@ from flask import render_template
 
 from calibration import queries
 from calibration.models import CalibrationSession, Case, Flag
+from rollcal.accounts.models import User
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.org.models import User
+from rollcal.permissions import report_audience
 from rollcal.reports.charts import AlphaBar, alpha_chart, band
 from rollcal.reports.downloads import SafeCSVWriter
-from rollcal.reports.pdf import PdfAttachment, ReportSource, audience_of
+from rollcal.reports.pdf import PdfAttachment, ReportSource
 
 CONTESTED_IN_REPORT = 15
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
@@ -126,6 +127,15 @@ def calibration_source(session: CalibrationSession, reader: User | None) -> Repo
         subject_id=session.id,
         title=f"Calibration report — {session.title}",
         html=html,
-        audience=audience_of(reader),
+        audience=report_audience(reader),
         attachments=attachments,
     )
+
+
+def may_read_calibration(user: User, session_id: int) -> bool:
+    """Whether the person may read calibration reports of this session: they see the
+    session and, now, its results (POMs once closed, everyone else once revealed)."""
+    session = db.session.scalar(
+        queries.visible_sessions(user).where(CalibrationSession.id == session_id)
+    )
+    return session is not None and queries.may_see_results(user, session)

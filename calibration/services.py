@@ -12,8 +12,7 @@ again safely: a session already past the step is returned unchanged.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,10 +36,12 @@ from calibration.models import (
     Severity,
 )
 from rollcal import config
+from rollcal.accounts.models import Role, User
 from rollcal.audit import record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
+from rollcal.events import calibration_subjects, session_results_changed
 from rollcal.extensions import db
-from rollcal.org.models import Market, Role, Site, User
+from rollcal.org.models import Market, Site
 from rollcal.permissions import Action, require
 from rollcal.types import utcnow
 
@@ -49,7 +50,6 @@ MAX_OPTIONS = 9  # one per number key on the labelling page
 MAX_BATCH = 5_000
 MAX_COMMENT = 2_000
 BOOTSTRAP = 1_000
-SQLITE_RETRIES = 5
 
 
 def _manager(actor: User | None) -> None:
@@ -67,12 +67,12 @@ def _required(value: str | None, field: str, max_length: int) -> str:
     return value
 
 
-def _commit(what: str) -> None:
-    """Commit, turning a lost race on a versioned row into a ``Conflict``."""
+def _flush(what: str) -> None:
+    """Flush, turning a lost race on a versioned row into a ``Conflict`` (the unit of work
+    then rolls back)."""
     try:
-        db.session.commit()
+        db.session.flush()
     except StaleDataError:
-        db.session.rollback()
         raise Conflict(
             f"Someone else changed this {what} at the same time. Reload and try again."
         ) from None
@@ -166,8 +166,9 @@ def create_session(
     _manager(actor)
     title = _required(title, "title", 200)
     alpha_default, accuracy_default = config.alpha_threshold(), config.accuracy_target()
+    subjects = calibration_subjects()
     if rollout_id:
-        linked = queries.rollout(rollout_id)
+        linked = subjects.rollout(rollout_id)
         if linked is None:
             raise ValidationError.field("rollout", "choose a rollout.")
         if policy_version_id and policy_version_id != linked.policy_version_id:
@@ -178,7 +179,7 @@ def create_session(
         alpha_default, accuracy_default = linked.alpha_threshold, linked.accuracy_target
     version = None
     if policy_version_id:
-        version = queries.policy_version(policy_version_id)
+        version = subjects.policy_version(policy_version_id)
         if version is None:
             raise ValidationError.field("policy_version", "choose a policy version.")
     options = parse_label_options(label_options)
@@ -216,7 +217,7 @@ def create_session(
         rollout_id=session.rollout_id,
         session_id=session.id,
     )
-    db.session.commit()
+    db.session.flush()
     return session
 
 
@@ -306,7 +307,7 @@ def update_session(
         rollout_id=session.rollout_id,
         session_id=session.id,
     )
-    _commit("session")
+    _flush("session")
     return session
 
 
@@ -352,7 +353,7 @@ def add_human_rater(
         session_id=session.id,
         vendor_id=person.vendor_id,
     )
-    db.session.commit()
+    db.session.flush()
     return rater
 
 
@@ -381,7 +382,7 @@ def add_model_rater(actor: User, session: CalibrationSession, *, name: str, vers
         f"Added the model {name} {version} as a rater",
         session_id=session.id,
     )
-    db.session.commit()
+    db.session.flush()
     return rater
 
 
@@ -408,7 +409,7 @@ def remove_rater(actor: User, session: CalibrationSession, rater_id: int) -> Rat
         vendor_id=rater.vendor_id,
     )
     db.session.delete(rater)
-    db.session.commit()
+    db.session.flush()
     return rater
 
 
@@ -462,7 +463,7 @@ def import_cases(actor: User, session: CalibrationSession, content: bytes) -> in
         rollout_id=session.rollout_id,
         session_id=session.id,
     )
-    db.session.commit()
+    db.session.flush()
     return len(rows)
 
 
@@ -499,7 +500,7 @@ def set_golden(
         rollout_id=session.rollout_id,
         session_id=session.id,
     )
-    _commit("case")
+    _flush("case")
     return case
 
 
@@ -529,26 +530,6 @@ def save_labels(
     Two requests saving the same case at once leave one label (the unique constraint and
     ``INSERT … ON CONFLICT DO UPDATE``), never two and never an error.
     """
-    for attempt in range(SQLITE_RETRIES):
-        try:
-            return _save_labels(actor, session, entries, field_prefix)
-        except sa.exc.OperationalError as error:
-            # SQLite refuses, rather than waits for, a reader that wants to write while
-            # another writer is committing ("database is locked"); start again, briefly.
-            # PostgreSQL waits on row locks instead and never gets here.
-            if "database is locked" not in str(error.orig) or attempt == SQLITE_RETRIES - 1:
-                raise
-            db.session.rollback()
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
-def _save_labels(
-    actor: User,
-    session: CalibrationSession,
-    entries: Sequence[LabelInput],
-    field_prefix: str | None,
-) -> int:
     require(actor, Action.LABEL_CASES)
     rater = queries.rater_for(actor, session)
     if rater is None:
@@ -625,7 +606,7 @@ def _save_labels(
         first = problems[0]
         raise ValidationError(f"{first['field']}: {first['message']}.", problems)
     _upsert_labels([rows[case_id] for case_id in sorted(rows)])
-    db.session.commit()
+    db.session.flush()
     return len(rows)
 
 
@@ -710,7 +691,7 @@ def import_model_labels(actor: User, session: CalibrationSession, content: bytes
         after={"labels": len(rows)},
         session_id=session.id,
     )
-    db.session.commit()
+    db.session.flush()
     return len(rows)
 
 
@@ -735,22 +716,33 @@ def open_session(actor: User | None, session: CalibrationSession) -> Calibration
     now = utcnow()
     if session.closes_at is not None and session.closes_at <= now:
         raise ValidationError.field("closes_at", "the closing time has passed; move it first.")
-    session.status, session.opened_at = SessionStatus.OPEN, now
-    record(
-        actor,
-        "calibration.session_opened",
-        session,
-        f"Opened “{session.title}” for labelling",
-        rollout_id=session.rollout_id,
-        session_id=session.id,
-    )
-    return _transition(session, SessionStatus.OPEN)
+
+    def change() -> None:
+        session.status, session.opened_at = SessionStatus.OPEN, now
+        record(
+            actor,
+            "calibration.session_opened",
+            session,
+            f"Opened “{session.title}” for labelling",
+            rollout_id=session.rollout_id,
+            session_id=session.id,
+        )
+
+    return _transition(session, SessionStatus.OPEN, change)
 
 
-def _transition(session: CalibrationSession, reached: SessionStatus) -> CalibrationSession:
-    """Commit a status change; if a concurrent caller made it first, that is success."""
+def _transition(
+    session: CalibrationSession, reached: SessionStatus, change: Callable[[], object]
+) -> CalibrationSession:
+    """Make a status change; if a concurrent caller made it first, that is success.
+
+    The change is made and flushed in a savepoint, so losing the race drops only the
+    change (and its audit event) and leaves the rest of the unit of work (a scheduler's
+    claim of the row) usable.
+    """
     try:
-        db.session.commit()
+        with db.session.begin_nested():
+            change()
     except StaleDataError:
         return _lost_race(session, reached)
     return session
@@ -758,7 +750,6 @@ def _transition(session: CalibrationSession, reached: SessionStatus) -> Calibrat
 
 def _lost_race(session: CalibrationSession, reached: SessionStatus) -> CalibrationSession:
     """Another caller changed the session first: fine if it got at least as far."""
-    db.session.rollback()
     db.session.refresh(session)
     order = list(SessionStatus)
     if order.index(session.status) < order.index(reached):
@@ -774,23 +765,23 @@ def close_session(actor: User | None, session: CalibrationSession) -> Calibratio
         return session
     if session.status == SessionStatus.DRAFT:
         raise Conflict("The session was never opened, so there is nothing to close.")
-    session.status, session.closed_at = SessionStatus.CLOSED, utcnow()
-    # The UPDATE takes the session's row lock before the labels are read, so labels saved
-    # concurrently are either committed and counted, or refused as too late.
-    try:
+
+    def change() -> None:
+        session.status, session.closed_at = SessionStatus.CLOSED, utcnow()
+        # The UPDATE takes the session's row lock before the labels are read, so labels
+        # saved concurrently are either committed and counted, or refused as too late.
         db.session.flush()
-    except StaleDataError:
-        return _lost_race(session, SessionStatus.CLOSED)
-    snapshot = _store_snapshot(actor, session)
-    record(
-        actor,
-        "calibration.session_closed",
-        session,
-        f"Closed “{session.title}”: {snapshot.n_labels} labels, results computed",
-        rollout_id=session.rollout_id,
-        session_id=session.id,
-    )
-    return _transition(session, SessionStatus.CLOSED)
+        snapshot = _store_snapshot(actor, session)
+        record(
+            actor,
+            "calibration.session_closed",
+            session,
+            f"Closed “{session.title}”: {snapshot.n_labels} labels, results computed",
+            rollout_id=session.rollout_id,
+            session_id=session.id,
+        )
+
+    return _transition(session, SessionStatus.CLOSED, change)
 
 
 def reveal_session(actor: User | None, session: CalibrationSession) -> CalibrationSession:
@@ -801,16 +792,20 @@ def reveal_session(actor: User | None, session: CalibrationSession) -> Calibrati
         return session
     if session.status != SessionStatus.CLOSED:
         raise Conflict("Close the session before revealing its results.")
-    session.status, session.revealed_at = SessionStatus.REVEALED, utcnow()
-    record(
-        actor,
-        "calibration.session_revealed",
-        session,
-        f"Revealed the results of “{session.title}”",
-        rollout_id=session.rollout_id,
-        session_id=session.id,
-    )
-    return _transition(session, SessionStatus.REVEALED)
+
+    def change() -> None:
+        session.status, session.revealed_at = SessionStatus.REVEALED, utcnow()
+        record(
+            actor,
+            "calibration.session_revealed",
+            session,
+            f"Revealed the results of “{session.title}”",
+            rollout_id=session.rollout_id,
+            session_id=session.id,
+        )
+        session_results_changed.send(session)
+
+    return _transition(session, SessionStatus.REVEALED, change)
 
 
 def recompute_results(actor: User, session: CalibrationSession) -> AgreementSnapshot:
@@ -827,7 +822,8 @@ def recompute_results(actor: User, session: CalibrationSession) -> AgreementSnap
         rollout_id=session.rollout_id,
         session_id=session.id,
     )
-    _commit("session")
+    _flush("session")
+    session_results_changed.send(session)
     return snapshot
 
 
@@ -1004,5 +1000,5 @@ def triage_flag(
         session_id=flag.session_id,
         vendor_id=flag.vendor_id,
     )
-    _commit("flag")
+    _flush("flag")
     return flag

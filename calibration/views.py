@@ -40,14 +40,17 @@ from calibration.models import (
     SessionStatus,
 )
 from calibration.report import calibration_source, vendor_chart
-from rollcal.errors import Conflict, Forbidden, ValidationError
+from rollcal.accounts.models import Role, User
+from rollcal.errors import Conflict, Forbidden, ValidationError, flash_refusal, refusal
+from rollcal.events import calibration_subjects
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
-from rollcal.org.models import Role, Site, User, Vendor
+from rollcal.org.models import Site, Vendor
 from rollcal.permissions import Action, may, requires
 from rollcal.reports.downloads import csv_response
-from rollcal.reports.pdf import answer_report, cached_report
+from rollcal.reports.queue import request_report
+from rollcal.reports.views import answer_report
 
 bp = Blueprint("calibration", __name__, url_prefix="/calibration")
 
@@ -148,8 +151,9 @@ def sessions():
 
 
 def _link_choices(form: SessionForm) -> None:
-    form.rollout.choices = choices([(0, "— none —"), *queries.rollout_choices()])
-    form.policy_version.choices = choices([(0, "— none —"), *queries.policy_version_choices()])
+    subjects = calibration_subjects()
+    form.rollout.choices = choices([(0, "— none —"), *subjects.rollout_choices()])
+    form.policy_version.choices = choices([(0, "— none —"), *subjects.policy_version_choices()])
 
 
 @bp.route("/sessions/new", methods=["GET", "POST"])
@@ -177,7 +181,6 @@ def new_session():
                 accuracy_target=form.accuracy_target.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Session “{session.title}” is created. Add raters and cases next.", "success")
@@ -260,7 +263,6 @@ def edit_session(session_id: int):
                 accuracy_target=data("accuracy_target"),
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash("The session is saved.", "success")
@@ -297,8 +299,7 @@ def change_status(session_id: int, step: str):
         try:
             service(current_user, session)
         except (ValidationError, Conflict) as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(f"“{session.title}” {done}", "success")
     return redirect(_session_url(session))
@@ -314,8 +315,7 @@ def recompute(session_id: int):
         try:
             services.recompute_results(current_user, session)
         except Conflict as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            flash_refusal(error)
             return redirect(_session_url(session))
         flash("The results are computed again.", "success")
     return redirect(url_for("calibration.results", session_id=session.id))
@@ -366,7 +366,6 @@ def raters(session_id: int):
                 flash(f"The model {rater.name} is a rater. Import its labels as a CSV.", "success")
                 return redirect(request.url)
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(human if human.submit.data else model, error)
     return render_template(
         "calibration/raters.html",
@@ -390,8 +389,7 @@ def remove_rater(session_id: int, rater_id: int):
         try:
             rater = services.remove_rater(current_user, session, rater_id)
         except Conflict as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(f"{rater.name} is no longer a rater.", "success")
     return redirect(url_for("calibration.raters", session_id=session.id))
@@ -418,7 +416,7 @@ def import_files(session_id: int):
             try:
                 count = service(current_user, session, form.file.data.read())
             except ValidationError as error:
-                db.session.rollback()
+                refusal(error)
                 form.file.errors = [
                     imports.describe(item) if "line" in item else item["message"]
                     for item in error.errors
@@ -520,7 +518,6 @@ def golden(session_id: int, case_id: int):
                 rationale=form.golden_rationale.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"The golden answer of {case.reference} is saved.", "success")
@@ -584,11 +581,7 @@ def label(session_id: int, case_id: int):
                 current_user, session, case, option=form.option.data, comment=form.comment.data
             )
         except (ValidationError, Conflict) as error:
-            db.session.rollback()
-            if isinstance(error, ValidationError):
-                apply_errors(form, error)
-            else:
-                form.form_errors.append(error.message)
+            apply_errors(form, error)
         else:
             return redirect(
                 url_for("calibration.label_next", session_id=session.id, after=case.position)
@@ -688,7 +681,9 @@ def results(session_id: int):
 def report_pdf(session_id: int):
     """The calibration report as the person may see it, rendered once per content."""
     session = queries.get_session(current_user, session_id)
-    return answer_report(cached_report(calibration_source(session, current_user)))
+    report = request_report(calibration_source(session, current_user))
+    db.session.commit()
+    return answer_report(report)
 
 
 @bp.get("/sessions/<int:session_id>/labels.csv")
@@ -769,12 +764,9 @@ def flag(flag_id: int):
                 version=whole_number(form.version.data),
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         except Conflict as error:
-            db.session.rollback()
-            db.session.refresh(flag)
-            flash(error.message, "error")
+            flash_refusal(error)
             form = FlagForm(formdata=None, obj=flag)
             form.status.data = flag.status.value
         else:

@@ -16,6 +16,7 @@ from flask import Flask
 from flask_login import current_user
 
 from rollcal.config import ALPHA_RELIABLE, Config, from_environment, instance_secret_key
+from rollcal.uow import Application
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -30,7 +31,7 @@ def resource_dir(name: str) -> Path:
 def create_app(config: dict | None = None) -> Flask:
     """Build the application; ``config`` overrides everything else (tests)."""
     instance_path = os.environ.get("ROLLCAL_INSTANCE_PATH")
-    app = Flask(
+    app = Application(
         __name__,
         instance_path=os.path.abspath(instance_path) if instance_path else None,
         instance_relative_config=True,
@@ -56,8 +57,10 @@ def create_app(config: dict | None = None) -> Flask:
     inputs.init_app(app)
     _init_extensions(app)
     _register_blueprints(app)
+    _register_report_subjects()
     _init_templates(app)
 
+    import rollout
     from rollcal import errors
     from rollcal.accounts import security
     from rollcal.cli import register_commands
@@ -67,6 +70,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     security.init_app(app)
     notifications.init_app(app)
+    rollout.init_app(app)
     register_commands(app)
     if app.config["ROLLCAL_RUN_SCHEDULER"]:
         # Off by default: every web worker would otherwise run every job (see scheduler.py).
@@ -82,7 +86,7 @@ def _init_extensions(app: Flask) -> None:
     from rollcal.extensions import csrf, db, limiter, login_manager, migrate
     from rollcal.jobs import scheduler  # noqa: F401
     from rollcal.notifications import services as notifications  # noqa: F401
-    from rollcal.reports import pdf  # noqa: F401
+    from rollcal.reports import queue  # noqa: F401  (the report_files model)
 
     db.init_app(app)
     migrate.init_app(
@@ -150,9 +154,18 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(jobs_views.bp)
 
 
+def _register_report_subjects() -> None:
+    from calibration.report import may_read_calibration
+    from rollcal.permissions import register_report_subject
+    from rollout.report import may_read_readiness
+
+    register_report_subject("readiness", may_read_readiness)
+    register_report_subject("calibration", may_read_calibration)
+
+
 def _init_templates(app: Flask) -> None:
+    from rollcal.accounts.models import Role
     from rollcal.forms import ConfirmForm
-    from rollcal.org.models import Role
     from rollcal.permissions import Action, may
     from rollcal.reports.charts import data_uri
 

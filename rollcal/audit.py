@@ -7,8 +7,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from rollcal.accounts.models import User
 from rollcal.extensions import db
-from rollcal.org.models import User
 from rollcal.types import UTCDateTime, utcnow
 
 

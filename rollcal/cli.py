@@ -13,8 +13,10 @@ from flask.cli import FlaskGroup
 from werkzeug.serving import run_simple
 
 from calibration.agreement_cli import agreement_command
+from rollcal import uow
 from rollcal.extensions import db
 from rollcal.jobs.scheduler import scheduler_command
+from rollcal.reports.queue import worker_command
 
 
 def _create_app():
@@ -32,11 +34,13 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(users)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(worker_command)
     app.cli.add_command(report)
     app.cli.add_command(agreement_command)
 
 
 @click.command("seed-demo")
+@uow.command
 def seed_demo_command() -> None:
     """Load the demo organisation into the configured database (safe to run twice)."""
     from rollcal.demo import seed_demo
@@ -63,7 +67,10 @@ def demo_command(host: str, port: int, fresh: bool) -> None:
         db.engine.dispose()
         Path(url.database).unlink(missing_ok=True)
     upgrade()
-    seed_demo()
+    # Committed before serving: on SQLite an open transaction would keep the server's
+    # requests and scheduler from writing.
+    with uow.unit_of_work():
+        seed_demo()
     click.echo("")
     click.echo(
         f"rollcal demo on http://{host}:{port}/  (password for every log-in: {DEMO_PASSWORD})"
@@ -97,12 +104,13 @@ def users() -> None:
 @click.option("--vendor", "vendor_name", help="Vendor name (QA leads only).")
 @click.option("--name", help="Full name; defaults to the part of the e-mail before @.")
 @click.option("--timezone", default="UTC", show_default=True)
+@uow.command
 def users_create(
     email: str, role: str, vendor_name: str | None, name: str | None, timezone: str
 ) -> None:
     """Create a person; the password is read from standard input or prompted for."""
+    from rollcal.accounts import services
     from rollcal.errors import ValidationError
-    from rollcal.org import services
     from rollcal.org.models import Vendor
 
     vendor_id = None
@@ -134,10 +142,11 @@ def users_create(
 @users.command("token")
 @click.argument("email")
 @click.option("--name", default="command line", show_default=True)
+@uow.command
 def users_token(email: str, name: str) -> None:
     """Print a new API token for a person; it is shown only this once."""
-    from rollcal.org import services
-    from rollcal.org.models import User
+    from rollcal.accounts import services
+    from rollcal.accounts.models import User
 
     user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
     if user is None:

@@ -48,6 +48,8 @@ class Config:
     # Where people reach rollcal: the links in e-mails start with it.
     ROLLCAL_BASE_URL = "http://127.0.0.1:5000"
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+    # Rendered reports are a cache: older ones are pruned (never the ones people signed).
+    ROLLCAL_REPORT_RETENTION_DAYS = 30
 
 
 _BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
+from rollcal.accounts.models import Role, User
 from rollcal.extensions import db
-from rollcal.org.models import LineOfBusiness, Market, Region, Role, Site, User, Vendor
+from rollcal.org.models import LineOfBusiness, Market, Region, Site, Vendor
 
 DEMO_PASSWORD = "rollcal-demo-2026"
 
@@ -144,7 +145,7 @@ def seed_organisation() -> None:
             timezone=lead_zone,
             password_hash=password_hash,
         )
-    db.session.commit()
+    db.session.flush()
 
 
 def seed_demo() -> None:

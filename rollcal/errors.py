@@ -1,9 +1,18 @@
-"""Domain errors, mapped once to HTTP answers (HTML pages or JSON under ``/api/``)."""
+"""Domain errors, mapped once to HTTP answers (HTML pages or JSON under ``/api/``).
+
+Every handler first rolls the request's unit of work back, so an error answer never
+keeps a half-made change and the error page reads what is stored.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, make_response, render_template, request
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Flask, flash, jsonify, make_response, redirect, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 
@@ -36,13 +45,24 @@ class Forbidden(DomainError):
 
 
 class Conflict(DomainError):
-    """Someone else changed the object first; ``current`` is its state now."""
+    """Someone else changed the object first; ``current`` is its state now.
+
+    ``current`` may be a function: a conflict found at flush time can only read the
+    object's current state once the unit of work has rolled back.
+    """
 
     status = 409
 
-    def __init__(self, message: str, current: dict | None = None):
+    def __init__(self, message: str, current: dict | Callable[[], dict] | None = None):
         super().__init__(message)
-        self.current = current
+        self._current = current
+
+    @property
+    def current(self) -> dict | None:
+        """The object's state now (read after the rollback when it had to wait for it)."""
+        if callable(self._current):
+            self._current = self._current()
+        return self._current
 
 
 class ValidationError(DomainError):
@@ -64,6 +84,20 @@ class ValidationError(DomainError):
         return cls(f"{prefix}: {message}", [error])
 
 
+def refusal(error: DomainError) -> DomainError:
+    """Take note that an action was refused, for a view that shows the refusal itself:
+    what the action changed so far is dropped, so the page shows what is stored."""
+    from rollcal import uow
+
+    uow.abandon()
+    return error
+
+
+def flash_refusal(error: DomainError) -> None:
+    """Show a refused action's reason on the next page (what it changed is dropped)."""
+    flash(refusal(error).message, "error")
+
+
 def wants_json() -> bool:
     """Whether the current request is an API call, answered in JSON."""
     return request.path.startswith("/api/")
@@ -74,11 +108,24 @@ def _json_error(status: int, message: str, **extra):
     return jsonify(body), status
 
 
+def _local_referrer() -> str | None:
+    """The page a form was sent from, if it is one of ours."""
+    referrer = request.referrer
+    if not referrer:
+        return None
+    parts, here = urlsplit(referrer), urlsplit(request.host_url)
+    if parts.netloc != here.netloc or parts.scheme not in ("http", "https"):
+        return None
+    return referrer
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers that turn errors into pages or JSON."""
+    from rollcal import uow
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
+        uow.rollback()
         if wants_json():
             extra = {}
             if isinstance(error, ValidationError):
@@ -86,12 +133,30 @@ def init_app(app: Flask) -> None:
             if isinstance(error, Conflict) and error.current is not None:
                 extra["current"] = error.current
             return _json_error(error.status, error.message, **extra)
+        back = _local_referrer() if request.method not in ("GET", "HEAD") else None
+        if back is not None:
+            # A form sent from one of our pages: back to it, with what went wrong.
+            flash(error.message, "error")
+            return redirect(back, code=303)
         return render_template(
             "errors/error.html", status=error.status, message=error.message
         ), error.status
 
+    @app.errorhandler(StaleDataError)
+    @app.errorhandler(sa.exc.IntegrityError)
+    @app.errorhandler(sa.exc.DataError)
+    def database_refusal(error: Exception):
+        # Raised by a flush inside a view (a query autoflushes); a commit's own refusals
+        # arrive already translated by ``uow.commit``.
+        uow.rollback()
+        mapped = uow.translate(error)
+        if mapped is None:
+            raise error  # a bug, not a refusal: logged and answered as a 500
+        return domain_error(mapped)
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
+        uow.rollback()
         message = "The form had expired or was not sent from rollcal. Please try again."
         if wants_json():
             return _json_error(400, message)
@@ -99,6 +164,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        uow.rollback()
         status = error.code or 500
         messages = {
             400: "The request could not be understood.",
@@ -126,6 +192,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(error):
+        uow.rollback()
         message = "Something went wrong on our side. The error has been logged."
         if wants_json():
             return _json_error(500, message)

@@ -3,6 +3,8 @@
 Two kinds of answer live here:
 
 * ``may(user, action)`` / ``require(user, action)``: role rules for actions.
+* object rules (``may_read_report``) that ask of one object what the scoped queries
+  ask of many.
 * scoped queries (``visible_sites`` …) and ``vendor_scope``: every listing and every
   lookup by id goes through them, so a QA lead's view of the data is limited where it
   is queried, not remembered page by page. An object outside a person's scope is
@@ -19,9 +21,10 @@ import sqlalchemy as sa
 from flask import abort
 from flask_login import current_user
 
+from rollcal.accounts.models import Role, User
 from rollcal.errors import Forbidden, NotFound
 from rollcal.extensions import db
-from rollcal.org.models import Role, Site, User, Vendor
+from rollcal.org.models import Site, Vendor
 
 
 class Action(StrEnum):
@@ -129,3 +132,35 @@ def visible_site(user: User, site_id: int) -> Site:
 def visible_vendor(user: User, vendor_id: int) -> Vendor:
     """A vendor the person may see, or ``NotFound``."""
     return get_visible(user, visible_vendors(user), vendor_id, "Vendor")
+
+
+# Reports ------------------------------------------------------------------------------
+
+# kind of report -> whether a person may see its subject (a rollout, a session's results).
+# Each domain registers the rule for its own reports.
+ReportSubjectRule = Callable[[User, int], bool]
+REPORT_SUBJECT_RULES: dict[str, ReportSubjectRule] = {}
+
+
+def register_report_subject(kind: str, rule: ReportSubjectRule) -> None:
+    """Say who may read reports of ``kind``: ``rule(user, subject_id)``."""
+    REPORT_SUBJECT_RULES[kind] = rule
+
+
+def report_audience(user: User | None) -> str:
+    """Which copy of a report a person reads: their vendor's for QA leads, else the whole
+    (``None``, the frozen copy, is the whole too)."""
+    if user is not None and user.role == Role.QA_LEAD:
+        return f"vendor:{user.vendor_id}"
+    return "all"
+
+
+def may_read_report(user: User, report) -> bool:
+    """Whether the person may read this rendered report: it is their audience's copy and
+    they may, now, see what it is about. Asked on every page, download and verification
+    of a report, since both answers can change after it was made (a session not yet
+    revealed, a vendor leaving a rollout)."""
+    if not (user and user.is_authenticated) or report.audience != report_audience(user):
+        return False
+    rule = REPORT_SUBJECT_RULES.get(report.kind)
+    return rule is not None and rule(user, report.subject_id)

@@ -18,7 +18,7 @@ from rollcal.api import (
 )
 from rollcal.extensions import db
 from rollcal.inputs import LONG_TEXT, MAX_ID, page_arg
-from rollcal.reports.pdf import cached_report
+from rollcal.reports.queue import request_report
 from rollcal.types import utcnow
 from rollout import queries, services
 from rollout.models import ChecklistItem, Rollout
@@ -241,20 +241,16 @@ def patch_item(item_id: int):
     item = queries.get_item(user, item_id)
     services.check_may_edit_item(user, item)
     patch = parse_body(ItemPatch)
-    try:
-        services.update_item(
-            user,
-            item,
-            version=patch.version,
-            status=patch.status,
-            reason=patch.reason,
-            evidence_url=patch.evidence_url,
-            evidence_note=patch.evidence_note,
-            comment=patch.comment,
-        )
-    except Exception:
-        db.session.rollback()
-        raise
+    services.update_item(
+        user,
+        item,
+        version=patch.version,
+        status=patch.status,
+        reason=patch.reason,
+        evidence_url=patch.evidence_url,
+        evidence_note=patch.evidence_note,
+        comment=patch.comment,
+    )
     return respond(_item(item))
 
 
@@ -273,5 +269,6 @@ def readiness_report(rollout_id: int):
     """The readiness report as the caller may see it."""
     user = api_user()
     rollout = queries.get_rollout(user, rollout_id)
-    report = cached_report(readiness_source(rollout, user, utcnow().date()))
+    report = request_report(readiness_source(rollout, user, utcnow().date()))
+    db.session.commit()
     return pdf_answer(report)

@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+from rollcal.accounts.models import User
 from rollcal.audit import AuditEvent
 from rollcal.extensions import db
-from rollcal.org.models import LineOfBusiness, Site, User, Vendor
+from rollcal.org.models import LineOfBusiness, Site, Vendor
 from rollout import services
 from rollout.models import ChecklistItem, Policy, PolicyVersion, Rollout
 
@@ -123,7 +124,7 @@ def _spread_history(rollout: Rollout, start: datetime, end: datetime) -> None:
     for item in rollout.items:
         if item.completed_at is not None:
             item.completed_at = min(item.completed_at, end)
-    db.session.commit()
+    db.session.flush()
 
 
 def seed(today: date | None = None) -> None:

@@ -22,14 +22,13 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from calibration.models import AgreementSnapshot, CalibrationSession, Flag, FlagStatus
+from rollcal import uow
+from rollcal.accounts.models import Role, User
+from rollcal.errors import Conflict
 from rollcal.extensions import db
 from rollcal.jobs.scheduler import claim_rows
+from rollcal.notifications.models import DIGEST_HOUR, Delivery, DigestKind, Kind, Notification
 from rollcal.notifications.services import (
-    DIGEST_HOUR,
-    Delivery,
-    DigestKind,
-    Kind,
-    Notification,
     already_notified,
     claim_digest,
     delivery_for,
@@ -40,7 +39,7 @@ from rollcal.notifications.services import (
     previous_digest,
     queue_email,
 )
-from rollcal.org.models import Role, Site, User, vendor_owners
+from rollcal.org.models import Site, vendor_owners
 from rollcal.types import utcnow
 from rollout import readiness, services
 from rollout.models import (
@@ -189,7 +188,7 @@ def _remind(person: User, candidates: list[ChecklistItem], now: datetime) -> int
         )
         for notification, _ in created:
             notification.email_id = message.id
-    db.session.commit()
+    uow.commit()
     return len(created)
 
 
@@ -214,7 +213,7 @@ def take_rollouts_live() -> str:
             break
         if rollout.go_live_date > local_now(rollout.owner, now).date():
             skipped.add(rollout.id)
-            db.session.rollback()
+            uow.rollback()
             continue
         rollout_id = rollout.id
         try:
@@ -222,9 +221,9 @@ def take_rollouts_live() -> str:
             # locked only on PostgreSQL), nothing else of this rollout is written.
             services.mark_live(rollout)
             _tell_live(rollout)
-            db.session.commit()
-        except StaleDataError:
-            db.session.rollback()
+            uow.commit()
+        except (StaleDataError, Conflict):
+            uow.rollback()
             skipped.add(rollout_id)
             continue
         went_live += 1
@@ -374,7 +373,7 @@ def send_daily_digests() -> str:
             continue
         digest = claim_digest(person, DigestKind.DAILY, local.date())
         if digest is None:
-            db.session.rollback()
+            uow.rollback()
             continue
         made += 1
         previous = previous_digest(person, DigestKind.DAILY, local.date())
@@ -403,7 +402,7 @@ def send_daily_digests() -> str:
         for notification in pending:
             notification.digested_at = now
             notification.email_id = digest.email_id
-        db.session.commit()
+        uow.commit()
     return f"made {_plural(made, 'digest')}, e-mailed {emailed}"
 
 
@@ -522,7 +521,7 @@ def send_weekly_summaries() -> str:
             continue
         digest = claim_digest(person, DigestKind.WEEKLY, monday)
         if digest is None:
-            db.session.rollback()
+            uow.rollback()
             continue
         made += 1
         if local.date() not in reports:
@@ -546,5 +545,5 @@ def send_weekly_summaries() -> str:
             )
             digest.email_id = message.id
             emailed += 1
-        db.session.commit()
+        uow.commit()
     return f"made {_plural(made, 'weekly summary', 'weekly summaries')}, e-mailed {emailed}"

@@ -8,9 +8,11 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from rollcal.accounts.models import User
 from rollcal.config import DEFAULT_ACCURACY_TARGET, DEFAULT_ALPHA_THRESHOLD
 from rollcal.extensions import db
-from rollcal.org.models import LineOfBusiness, Site, User
+from rollcal.org.models import LineOfBusiness, Site
+from rollcal.reports.queue import RenderStatus, ReportFile
 from rollcal.types import UTCDateTime, enum_type, utcnow
 
 
@@ -330,11 +332,22 @@ class Decision(StrEnum):
 class SignOffRequest(db.Model):
     """A POM's request that stakeholders sign off a rollout, with the report frozen then.
 
-    ``report_pdf`` never changes once written: it is the document people signed, and
-    ``report_sha256`` lets anyone check a copy of it.
+    The frozen report is rendered by a worker after the request is made; once rendered
+    its bytes never change: they are the document people sign, and their SHA-256 lets
+    anyone check a copy. A rollout has at most one pending request (a partial unique
+    index), however many POMs ask at once.
     """
 
     __tablename__ = "signoff_requests"
+    __table_args__ = (
+        sa.Index(
+            "uq_signoff_requests_one_pending",
+            "rollout_id",
+            unique=True,
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rollout_id: Mapped[int] = mapped_column(
@@ -347,14 +360,31 @@ class SignOffRequest(db.Model):
         enum_type(SignOffStatus, "signoff_status"), default=SignOffStatus.PENDING
     )
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    report_pdf: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
-    report_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # Set in the transaction that makes the request: the frozen report's content shows the
+    # request itself, so the request row exists first.
+    report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report_files.id"), index=True)
 
     rollout: Mapped[Rollout] = relationship()
     requested_by: Mapped[User] = relationship()
+    report: Mapped[ReportFile | None] = relationship()
     sign_offs: Mapped[list[SignOff]] = relationship(
         back_populates="request", order_by="SignOff.id", cascade="all, delete-orphan"
     )
+
+    @property
+    def report_ready(self) -> bool:
+        """Whether the frozen report has been rendered, so stakeholders can read it."""
+        return self.report is not None and self.report.status == RenderStatus.READY
+
+    @property
+    def report_pdf(self) -> bytes | None:
+        """The frozen report's bytes (``None`` until rendered)."""
+        return self.report.pdf if self.report_ready else None
+
+    @property
+    def report_sha256(self) -> str | None:
+        """The frozen report's SHA-256 (``None`` until rendered)."""
+        return self.report.sha256 if self.report_ready else None
 
 
 class SignOff(db.Model):

@@ -9,9 +9,10 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from rollcal.accounts.models import Role, User
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.org.models import Role, Site, User
+from rollcal.org.models import Site
 from rollcal.permissions import vendor_scope
 from rollout import readiness
 from rollout.gate import site_gates

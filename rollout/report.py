@@ -17,11 +17,12 @@ from flask import render_template
 
 from calibration import queries as calibration_queries
 from calibration.models import CalibrationSession, Flag, SessionStatus
+from rollcal.accounts.models import Role, User
 from rollcal.extensions import db
-from rollcal.org.models import Role, User
+from rollcal.permissions import report_audience
 from rollcal.reports.charts import AlphaBar, alpha_chart, band
 from rollcal.reports.downloads import SafeCSVWriter
-from rollcal.reports.pdf import PdfAttachment, ReportSource, audience_of
+from rollcal.reports.pdf import PdfAttachment, ReportSource
 from rollout.models import (
     Category,
     ChecklistItem,
@@ -29,7 +30,7 @@ from rollout.models import (
     SignOffRequest,
     SignOffStatus,
 )
-from rollout.queries import Board, SiteRow, build_board
+from rollout.queries import Board, SiteRow, build_board, visible_rollouts
 
 CATEGORY_TITLES = {
     "documentation": "Documentation",
@@ -274,7 +275,7 @@ def readiness_source(rollout: Rollout, reader: User | None, today: date) -> Repo
         subject_id=rollout.id,
         title=f"Readiness report — {rollout.title}",
         html=html,
-        audience=audience_of(reader),
+        audience=report_audience(reader),
         attachments=(
             PdfAttachment(
                 "calibration.csv",
@@ -284,3 +285,9 @@ def readiness_source(rollout: Rollout, reader: User | None, today: date) -> Repo
         ),
         pdf_variant="pdf/a-3b",
     )
+
+
+def may_read_readiness(user: User, rollout_id: int) -> bool:
+    """Whether the person may read readiness reports of this rollout: they may see it."""
+    visible = visible_rollouts(user).where(Rollout.id == rollout_id)
+    return db.session.scalar(visible.with_only_columns(Rollout.id)) is not None

@@ -1,7 +1,8 @@
 """The only code that writes policies, templates, rollouts and checklists.
 
 Each function takes the acting person, checks the rule, changes state, records the audit
-event and commits — or raises a domain error having written nothing.
+event and flushes — or raises a domain error. The unit of work (``rollcal.uow``) of the
+request, command or job commits, or rolls back so a refused action writes nothing.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from calibration.services import label_options_from_text
 from rollcal import config
+from rollcal.accounts.models import Role, User
 from rollcal.audit import record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
+from rollcal.events import checklist_changed
 from rollcal.extensions import db
-from rollcal.org.models import LineOfBusiness, Role, Site, User
+from rollcal.org.models import LineOfBusiness, Site
 from rollcal.permissions import Action, require
 from rollcal.types import utcnow
 from rollout import readiness
@@ -83,7 +86,7 @@ def create_policy(
     db.session.add(policy)
     db.session.flush()
     record(actor, "policy.created", policy, f"Created policy {code}: {policy.title}")
-    db.session.commit()
+    db.session.flush()
     return policy
 
 
@@ -128,7 +131,7 @@ def create_version(
         version,
         f"Added {policy.code} {version_label}: {version.change_summary}",
     )
-    db.session.commit()
+    db.session.flush()
     return version
 
 
@@ -149,7 +152,7 @@ def set_version_status(actor: User, version: PolicyVersion, status: str) -> Poli
         before={"status": before.value},
         after={"status": new.value},
     )
-    db.session.commit()
+    db.session.flush()
     return version
 
 
@@ -205,7 +208,7 @@ def save_template(
         f"{'Created' if created else 'Saved'} checklist template “{template.name}”"
         + (f" from “{copy_from.name}”" if created and copy_from else ""),
     )
-    db.session.commit()
+    db.session.flush()
     db.session.expire(template, ["items"])
     return template
 
@@ -241,7 +244,7 @@ def save_template_item(
     item.evidence_required, item.gate = evidence_required, gate
     db.session.flush()
     record(actor, "template_item.saved", item, f"{template.name}: saved step “{item.title}”")
-    db.session.commit()
+    db.session.flush()
     db.session.expire(template, ["items"])
     return item
 
@@ -255,7 +258,7 @@ def remove_template_item(actor: User, item: TemplateItem) -> None:
     remaining = [step for step in template.items if step.id != item.id]
     for position, step in enumerate(remaining, 1):
         step.position = position
-    db.session.commit()
+    db.session.flush()
     db.session.expire(template, ["items"])
 
 
@@ -363,7 +366,7 @@ def create_rollout(
         rollout_id=rollout.id,
         after={"sites": [site.label for site in sites], "go_live_date": go_live_date.isoformat()},
     )
-    db.session.commit()
+    db.session.flush()
     return rollout
 
 
@@ -490,8 +493,8 @@ def update_item(
                 rollout_id=item.rollout_id,
                 vendor_id=item.site.vendor_id,
             )
-        db.session.commit()
-    refresh_rollout_status(item.rollout)
+        db.session.flush()
+    checklist_changed.send(item.rollout)
     return item
 
 
@@ -509,17 +512,18 @@ def conflict_guard(item: ChecklistItem):
     """Turn a concurrent writer's win into a ``Conflict`` carrying the item's current state.
 
     The version column makes an UPDATE of a row someone else changed match nothing; the
-    flush that notices may come from any query in the block, not just the commit.
+    flush that notices may come from any query in the block, so the block ends with one.
+    The current state is read once the unit of work has rolled back.
     """
+    title = item.title  # read now: after a failed flush nothing loads until the rollback
     try:
         yield
+        db.session.flush()
     except StaleDataError:
-        db.session.rollback()
-        db.session.refresh(item)
         raise Conflict(
-            f"Someone else changed “{item.title}” at the same moment. Here is its "
+            f"Someone else changed “{title}” at the same moment. Here is its "
             "current state; make your change again.",
-            current=item_state(item),
+            current=lambda: item_state(item),
         ) from None
 
 
@@ -539,7 +543,7 @@ def add_comment(actor: User, item: ChecklistItem, body: str) -> Comment:
         rollout_id=item.rollout_id,
         vendor_id=item.site.vendor_id,
     )
-    db.session.commit()
+    db.session.flush()
     return comment
 
 
@@ -571,7 +575,7 @@ def reassign_item(actor: User, item: ChecklistItem, assignee_id: int | None) -> 
         vendor_id=item.site.vendor_id,
     )
     with conflict_guard(item):
-        db.session.commit()
+        db.session.flush()
     return item
 
 
@@ -619,8 +623,8 @@ def bulk_complete(
             vendor_id=item.site.vendor_id,
         )
         changed += 1
-    db.session.commit()
-    refresh_rollout_status(rollout)
+    db.session.flush()
+    checklist_changed.send(rollout)
     return changed
 
 
@@ -657,7 +661,8 @@ def move_go_live(
         before={"go_live_date": old.isoformat()},
         after={"go_live_date": new_date.isoformat()},
     )
-    db.session.commit()
+    db.session.flush()
+    checklist_changed.send(rollout)
     return rollout
 
 
@@ -680,8 +685,8 @@ def override_site(actor: User, rollout: Rollout, site_id: int, justification: st
         rollout_id=rollout.id,
         vendor_id=rollout_site.site.vendor_id,
     )
-    db.session.commit()
-    refresh_rollout_status(rollout)
+    db.session.flush()
+    checklist_changed.send(rollout)
     return rollout_site
 
 
@@ -701,8 +706,8 @@ def clear_override(actor: User, rollout: Rollout, site_id: int) -> RolloutSite:
         rollout_id=rollout.id,
         vendor_id=rollout_site.site.vendor_id,
     )
-    db.session.commit()
-    refresh_rollout_status(rollout)
+    db.session.flush()
+    checklist_changed.send(rollout)
     return rollout_site
 
 
@@ -729,7 +734,7 @@ def cancel_rollout(actor: User, rollout: Rollout, reason: str) -> Rollout:
         after={"status": "cancelled"},
         rollout_id=rollout.id,
     )
-    db.session.commit()
+    db.session.flush()
     return rollout
 
 
@@ -770,8 +775,24 @@ def refresh_rollout_status(
             after={"status": new.value},
             rollout_id=rollout.id,
         )
-        db.session.commit()
+        db.session.flush()
     return new
+
+
+def follow_status(rollout: Rollout, outcome: str | None = None) -> RolloutStatus:
+    """Put the rollout in the status its sites and its sign-off now call for.
+
+    ``outcome`` is a sign-off request's decision: approved signs the rollout off, rejected
+    sends it back to in progress (the decision itself is recorded by sign-off). Otherwise
+    the status follows the sites' readiness.
+    """
+    if outcome == "approved":
+        rollout.status = RolloutStatus.SIGNED_OFF
+    elif outcome == "rejected":
+        rollout.status = RolloutStatus.IN_PROGRESS
+    elif outcome is None:
+        refresh_rollout_status(rollout)
+    return rollout.status
 
 
 def mark_live(rollout: Rollout, actor: User | None = None) -> None:

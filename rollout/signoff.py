@@ -1,7 +1,14 @@
 """Sign-off: the only code that writes sign-off requests and decisions.
 
-A request freezes the readiness report as it stands: those PDF bytes and their SHA-256
-are what stakeholders approve and what anyone can verify later, byte for byte.
+A request freezes the readiness report as it stands: its content is fixed in the
+request's transaction and rendered afterwards by a worker (never inside the write
+transaction, nor in a web worker); those PDF bytes and their SHA-256 are what
+stakeholders approve and what anyone can verify later, byte for byte.
+
+Concurrent people get one outcome: a partial unique index allows one pending request per
+rollout, so of two POMs asking at once one gets a conflict; a decision locks its request
+first, so two stakeholders approving at once see each other's approval, and one
+stakeholder's two decisions at once record one and refuse the other.
 """
 
 from __future__ import annotations
@@ -11,15 +18,16 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
-from flask import current_app
 
+from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent, record
-from rollcal.errors import Forbidden, NotFound, ValidationError
+from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
+from rollcal.events import signoff_decided
 from rollcal.extensions import db
-from rollcal.notifications.services import Kind, notify, path_for
-from rollcal.org.models import Role, User
-from rollcal.permissions import Action, require
-from rollcal.reports.pdf import RenderStatus, ReportFile, audience_of, render_source
+from rollcal.notifications.models import Kind
+from rollcal.notifications.services import notify, path_for
+from rollcal.permissions import Action, may_read_report, require
+from rollcal.reports.queue import RenderStatus, ReportFile, request_report
 from rollcal.types import utcnow
 from rollout.models import (
     Decision,
@@ -85,21 +93,24 @@ def request_signoff(
     if not stakeholders or len(stakeholders) != len(set(stakeholder_ids)):
         raise ValidationError.field("stakeholders", "choose at least one active stakeholder.")
 
-    request = SignOffRequest(
-        rollout=rollout,
-        requested_by=actor,
-        message=(message or "").strip(),
-        report_pdf=b"",
-        report_sha256="pending",
-    )
+    request = SignOffRequest(rollout=rollout, requested_by=actor, message=(message or "").strip())
     request.sign_offs = [SignOff(stakeholder=person) for person in stakeholders]
+    try:
+        # Alone in a savepoint, so that a POM asking at the same moment waits on the
+        # one-pending-request index and then gets this conflict, not a second request.
+        with db.session.begin_nested():
+            db.session.add(request)
+    except sa.exc.IntegrityError:
+        raise Conflict(
+            "Someone else requested sign-off of this rollout at the same moment; "
+            "their request is the one pending."
+        ) from None
     before = rollout.status
     rollout.status = RolloutStatus.AWAITING_SIGNOFF
-    db.session.add(request)
     db.session.flush()
     # The frozen copy shows the request and its (still empty) decisions.
-    pdf = render_source(readiness_source(rollout, None, today), current_app.static_folder)
-    request.report_pdf, request.report_sha256 = pdf, hashlib.sha256(pdf).hexdigest()
+    request.report = request_report(readiness_source(rollout, None, today), frozen=True)
+    db.session.flush()
     for sign_off in request.sign_offs:
         notify(
             sign_off.stakeholder,
@@ -114,13 +125,13 @@ def request_signoff(
         actor,
         "signoff.requested",
         rollout,
-        f"Sign-off requested from {', '.join(p.name for p in stakeholders)}; report frozen "
-        f"(SHA-256 {request.report_sha256[:12]}…)",
+        f"Sign-off requested from {', '.join(p.name for p in stakeholders)}; the report is "
+        "frozen as it stands",
         rollout_id=rollout.id,
         before={"status": before.value},
-        after={"status": rollout.status.value, "sha256": request.report_sha256},
+        after={"status": rollout.status.value, "report": request.report.token},
     )
-    db.session.commit()
+    db.session.flush()
     return request
 
 
@@ -129,9 +140,13 @@ def decide(actor: User, sign_off: SignOff, decision: str, comment: str = "") -> 
     sends it back to in progress with the reason."""
     if actor.role != Role.STAKEHOLDER or sign_off.stakeholder_id != actor.id:
         raise Forbidden("Only the stakeholder asked can decide this sign-off.")
-    request = sign_off.request
+    request = _locked_request(sign_off.request_id)
     if request.status != SignOffStatus.PENDING or sign_off.decision is not None:
-        raise ValidationError.field("decision", "this sign-off has already been decided.")
+        raise Conflict("This sign-off has already been decided.")
+    if not request.report_ready:
+        raise ValidationError.field(
+            "decision", "the frozen report is still being prepared; decide once you can read it."
+        )
     try:
         choice = Decision(decision)
     except ValueError:
@@ -145,10 +160,10 @@ def decide(actor: User, sign_off: SignOff, decision: str, comment: str = "") -> 
     before = rollout.status
     if choice == Decision.REJECT:
         request.status, request.decided_at = SignOffStatus.REJECTED, now
-        rollout.status = RolloutStatus.IN_PROGRESS
     elif all(s.decision == Decision.APPROVE for s in request.sign_offs):
         request.status, request.decided_at = SignOffStatus.APPROVED, now
-        rollout.status = RolloutStatus.SIGNED_OFF
+    # The rollout's status follows the decision (``rollout.events``).
+    signoff_decided.send(rollout, outcome=request.status.value)
     verb = "approved" if choice == Decision.APPROVE else "rejected"
     outcome = {
         SignOffStatus.APPROVED: " The rollout is signed off.",
@@ -171,8 +186,29 @@ def decide(actor: User, sign_off: SignOff, decision: str, comment: str = "") -> 
         before={"status": before.value},
         after={"status": rollout.status.value, "decision": choice.value},
     )
-    db.session.commit()
+    db.session.flush()
     return sign_off
+
+
+def _locked_request(request_id: int) -> SignOffRequest:
+    """The request, locked for this transaction and read afresh with its decisions.
+
+    Decisions on one request take turns: the second waits for the first to commit and
+    then reads it, so the last approval signs the rollout off and a decision made twice
+    at once is refused the second time. (On SQLite each transaction is the only writer.)
+    """
+    request = db.session.scalars(
+        sa.select(SignOffRequest)
+        .where(SignOffRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    db.session.scalars(
+        sa.select(SignOff)
+        .where(SignOff.request_id == request_id)
+        .execution_options(populate_existing=True)
+    ).all()
+    return request
 
 
 def signed_request(rollout: Rollout) -> SignOffRequest | None:
@@ -230,8 +266,12 @@ def verify(reader: User, content: bytes) -> Verification:
     digest = hashlib.sha256(content).hexdigest()
     visible = visible_rollouts(reader).with_only_columns(Rollout.id)
     request = db.session.scalar(
-        sa.select(SignOffRequest).where(
-            SignOffRequest.report_sha256 == digest, SignOffRequest.rollout_id.in_(visible)
+        sa.select(SignOffRequest)
+        .join(SignOffRequest.report)
+        .where(
+            ReportFile.sha256 == digest,
+            ReportFile.status == RenderStatus.READY,
+            SignOffRequest.rollout_id.in_(visible),
         )
     )
     if request is not None and reader.role == Role.QA_LEAD:
@@ -243,15 +283,9 @@ def verify(reader: User, content: bytes) -> Verification:
                 ReportFile.sha256 == digest, ReportFile.status == RenderStatus.READY
             )
         )
-        if report is not None and not _may_read(reader, report):
+        if report is not None and not may_read_report(reader, report):
             report = None
     return Verification(digest, request, report)
-
-
-def _may_read(reader: User, report: ReportFile) -> bool:
-    return report.audience == audience_of(reader) or (
-        reader.role != Role.QA_LEAD and report.audience == "all"
-    )
 
 
 def get_sign_off(actor: User, sign_off_id: int) -> SignOff:

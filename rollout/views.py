@@ -15,15 +15,18 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
+from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent
-from rollcal.errors import Conflict, NotFound, ValidationError
+from rollcal.errors import Conflict, NotFound, ValidationError, flash_refusal, refusal
 from rollcal.extensions import db
 from rollcal.forms import apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
-from rollcal.org.models import LineOfBusiness, Market, Role, Site, User, Vendor
+from rollcal.org.models import LineOfBusiness, Market, Site, Vendor
 from rollcal.permissions import Action, may, requires, visible_sites
 from rollcal.reports.downloads import csv_response
-from rollcal.reports.pdf import answer_report, cached_report, send_pdf
+from rollcal.reports.pdf import send_pdf
+from rollcal.reports.queue import request_report
+from rollcal.reports.views import answer_report
 from rollcal.types import utcnow
 from rollout import queries, services
 from rollout import signoff as signoff_services
@@ -167,7 +170,6 @@ def new_rollout():
                 today=_today(),
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Rollout created with {len(rollout.items)} checklist items.", "success")
@@ -284,8 +286,7 @@ def _manage(rollout_id: int) -> Rollout:
 
 
 def _form_error(error: ValidationError) -> None:
-    db.session.rollback()
-    flash(error.message, "error")
+    flash_refusal(error)
 
 
 @bp.post("/rollouts/<int:rollout_id>/go-live")
@@ -408,11 +409,9 @@ def item(item_id: int):
                 comment=form.comment.data,
             )
         except Conflict as error:
-            db.session.rollback()
-            conflict = error
+            conflict = refusal(error)
             form.version.data = item.version
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"“{item.title}” saved for {item.site.label}.", "success")
@@ -502,7 +501,6 @@ def new_policy():
                 line_of_business_id=form.line_of_business.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Policy {policy.code} created. Add its first version.", "success")
@@ -560,7 +558,6 @@ def new_version(policy_id: int):
                 label_level=form.label_level.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"{version.label} added.", "success")
@@ -634,7 +631,6 @@ def template_form(template_id: int | None):
                 copy_from=copy_from,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Template “{saved.name}” saved.", "success")
@@ -700,7 +696,6 @@ def template_step(template_id: int, step_id: int | None):
                 gate=form.gate.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Step “{form.title.data}” saved.", "success")
@@ -735,7 +730,9 @@ def remove_step(template_id: int, step_id: int):
 def readiness_report(rollout_id: int):
     """The readiness report as the person may see it, rendered once per content."""
     rollout = queries.get_rollout(current_user, rollout_id)
-    return answer_report(cached_report(readiness_source(rollout, current_user, _today())))
+    report = request_report(readiness_source(rollout, current_user, _today()))
+    db.session.commit()
+    return answer_report(report)
 
 
 def _stakeholder_choices():
@@ -777,8 +774,8 @@ def signoff(rollout_id: int):
                     message=form.message.data,
                     today=_today(),
                 )
+                db.session.commit()
             except ValidationError as error:
-                db.session.rollback()
                 apply_errors(form, error)
             else:
                 flash("Sign-off requested; the report is frozen.", "success")
@@ -812,6 +809,8 @@ def frozen_report(request_id: int):
     if request_row is None:
         raise NotFound("Sign-off request was not found.")
     queries.get_rollout(current_user, request_row.rollout_id)
+    if not request_row.report_ready:
+        raise Conflict("The frozen report is still being prepared; try again in a moment.")
     return send_pdf(
         request_row.report_pdf,
         f"rollcal-readiness-{request_row.rollout_id}-signed-{request_row.report_sha256[:8]}.pdf",
@@ -847,8 +846,8 @@ def decide(sign_off_id: int):
     if form.validate_on_submit():
         try:
             signoff_services.decide(current_user, sign_off, form.decision.data, form.comment.data)
+            db.session.commit()
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash("Your decision is recorded.", "success")

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 
 from calibration import services
 from calibration.models import CalibrationSession, Case, Flag, Rater
+from rollcal.accounts.models import User
 from rollcal.extensions import db
-from rollcal.org.models import Site, User
+from rollcal.org.models import Site
 
 OPTIONS = (
     "remove | Remove | Breaks the policy\nallow | Allow | Within the policy\nescalate | Escalate"
@@ -115,7 +116,7 @@ def permission_arguments(pom: User, site: Site, create_user) -> dict[str, int]:
     """URL arguments for the route-permission matrix: a revealed session whose two
     raters work at ``site`` (another vendor than the matrix's QA lead), with a case, a
     rater and a flag about that vendor."""
-    from rollcal.org.models import Role
+    from rollcal.accounts.models import Role
 
     raters = [(create_user(Role.QA_LEAD, vendor=site.vendor), site) for _ in range(2)]
     session = run_session(pom, raters, cases=6, answer=split_answers)

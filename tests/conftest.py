@@ -20,8 +20,9 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from werkzeug.security import generate_password_hash
 
 from rollcal import create_app
+from rollcal.accounts.models import Role, User
 from rollcal.extensions import db as _db
-from rollcal.org.models import LineOfBusiness, Market, Region, Role, Site, User, Vendor
+from rollcal.org.models import LineOfBusiness, Market, Region, Site, Vendor
 from rollout import services as rollout_services
 
 DATABASE = os.environ.get("ROLLCAL_TEST_DATABASE", "sqlite")
@@ -64,9 +65,6 @@ def app(database_url, tmp_path_factory):
             "SECRET_KEY": "test-secret",
             "WTF_CSRF_ENABLED": False,
             "ROLLCAL_LOGIN_LIMIT": "1000 per minute",
-            # Render PDFs within the request: a background thread would not share the test's
-            # rolled-back transaction.
-            "ROLLCAL_RENDER_INLINE": True,
             "SERVER_NAME": "rollcal.test",
         }
     )
@@ -122,6 +120,18 @@ def client(app, db):
     """A test client whose requests see the test's rolled-back transaction."""
     app.test_client_class = _RequestPerContextClient
     return app.test_client()
+
+
+@pytest.fixture
+def render_reports(app, db):
+    """Render the reports waiting, as a worker does: ``render_reports()`` claims and
+    renders until none is left and returns how many it rendered."""
+    from rollcal.reports.queue import render_queued
+
+    def render(now=None) -> int:
+        return render_queued(app, now)
+
+    return render
 
 
 @pytest.fixture
@@ -264,7 +274,7 @@ def auth(client) -> AuthActions:
 @pytest.fixture
 def token_for(db):
     """An API bearer token for a person: ``token_for(user)``."""
-    from rollcal.org.services import create_token
+    from rollcal.accounts.services import create_token
 
     def make(user: User) -> dict:
         _, token = create_token(user, "test")

@@ -3,8 +3,8 @@ this site, and CSV exports cannot carry spreadsheet formulas."""
 
 import pytest
 
+from rollcal.accounts.models import Role
 from rollcal.extensions import limiter
-from rollcal.org.models import Role
 from rollcal.reports.downloads import neutralise
 from tests.conftest import PASSWORD
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
-from rollcal.org.models import Role
+from rollcal.accounts.models import Role
 from tests.calibration_factories import run_session
 
 EXAMPLES = 10

@@ -4,7 +4,7 @@ import hashlib
 
 import sqlalchemy as sa
 
-from rollcal.org.models import ApiToken, Role
+from rollcal.accounts.models import ApiToken, Role
 
 
 def test_token_is_shown_once_and_stored_only_as_its_hash(client, auth, db, create_user):

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from rollcal import create_app
+from rollcal.accounts.models import Role
 from rollcal.config import from_environment, normalise_database_url
-from rollcal.org.models import Role
 
 
 def test_environment_overrides_defaults_and_test_mapping_overrides_environment(

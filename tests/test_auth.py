@@ -1,7 +1,7 @@
 """Signing in and out, passwords, and who gets in."""
 
-from rollcal.org.models import Role
-from rollcal.org.services import authenticate
+from rollcal.accounts.models import Role
+from rollcal.accounts.services import authenticate
 from tests.conftest import PASSWORD
 
 
@@ -102,7 +102,7 @@ def test_person_changes_password_after_proving_the_current_one(client, auth, db,
 
 
 def test_passwords_are_stored_hashed_with_a_current_algorithm(app, db):
-    from rollcal.org.services import create_user
+    from rollcal.accounts.services import create_user
 
     with app.test_request_context():
         user = create_user(
@@ -113,7 +113,7 @@ def test_passwords_are_stored_hashed_with_a_current_algorithm(app, db):
 
 
 def test_person_sets_own_time_zone_and_times_show_in_it(client, auth, db, create_user):
-    from rollcal.org.services import create_token
+    from rollcal.accounts.services import create_token
 
     user = auth.login(create_user(Role.POM))
     client.post(

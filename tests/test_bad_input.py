@@ -7,7 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from calibration.models import Case, Label
-from rollcal.org.models import Market, Role, User
+from rollcal.accounts.models import Role, User
+from rollcal.org.models import Market
 from rollout.models import ChecklistItem
 from tests.calibration_factories import make_session
 from tests.test_calibration_api import world  # noqa: F401  (fixture)

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from calibration import services
 from calibration.models import Label
-from rollcal.org.models import Role
+from rollcal.accounts.models import Role
 from tests.calibration_factories import case_ids, run_session
 
 GOLDEN = {0: "remove", 1: "allow"}

@@ -11,9 +11,11 @@ from werkzeug.security import generate_password_hash
 
 from calibration import services
 from calibration.models import CalibrationSession, Case, Label, Rater
+from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent
 from rollcal.extensions import db
-from rollcal.org.models import Role, Site, User, Vendor
+from rollcal.org.models import Site, Vendor
+from rollcal.uow import unit_of_work
 
 WRITERS = 8
 
@@ -33,13 +35,14 @@ def _build_world() -> dict:
         )
         for n in range(2)
     ]
-    db.session.add_all([vendor, site, pom, *leads])
-    db.session.commit()
-    session = services.create_session(pom, title="Race", label_options="remove\nallow")
-    for lead in leads:
-        services.add_human_rater(pom, session, user_id=lead.id, site_id=site.id)
-    services.import_cases(pom, session, b"reference,text\nC-1,one\nC-2,two\n")
-    services.open_session(pom, session)
+    with unit_of_work():
+        db.session.add_all([vendor, site, pom, *leads])
+    with unit_of_work():
+        session = services.create_session(pom, title="Race", label_options="remove\nallow")
+        for lead in leads:
+            services.add_human_rater(pom, session, user_id=lead.id, site_id=site.id)
+        services.import_cases(pom, session, b"reference,text\nC-1,one\nC-2,two\n")
+        services.open_session(pom, session)
     world = {
         "session_id": session.id,
         "lead_id": leads[0].id,
@@ -93,7 +96,8 @@ def test_concurrent_saves_of_one_case_by_one_rater_leave_one_label(app):
                         # lock, and the race is between the writes, not the reads.
                         db.session.commit()
                         barrier.wait(timeout=10)
-                        services.save_labels(lead, session, entries)
+                        with unit_of_work():
+                            services.save_labels(lead, session, entries)
                     except BaseException as error:  # reported below, in the test's thread
                         errors.append(error)
                     finally:

@@ -5,9 +5,9 @@ import sqlalchemy as sa
 
 from calibration import services
 from calibration.models import FlagStatus, SessionStatus
+from rollcal.accounts.models import Role
 from rollcal.audit import AuditEvent
 from rollcal.errors import Conflict, ValidationError
-from rollcal.org.models import Role
 from tests.calibration_factories import flags_of, run_session, split_answers
 
 

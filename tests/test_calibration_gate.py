@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from calibration import services
+from rollcal.accounts.models import Role
 from rollcal.extensions import db as _db
-from rollcal.org.models import Role
 from rollout import services as rollout_services
 from rollout.gate import site_gates
 from rollout.models import Rollout

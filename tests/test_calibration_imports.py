@@ -7,8 +7,8 @@ import sqlalchemy as sa
 
 from calibration import imports, services
 from calibration.models import Case, Label
+from rollcal.accounts.models import Role
 from rollcal.errors import ValidationError
-from rollcal.org.models import Role
 from tests.calibration_factories import make_session
 
 

@@ -7,8 +7,8 @@ import pytest
 from pypdf import PdfReader
 
 from calibration.report import calibration_source
+from rollcal.accounts.models import Role
 from rollcal.errors import NotFound
-from rollcal.org.models import Role
 from rollcal.reports.pdf import render_pdf
 from rollcal.types import utcnow
 from rollout.report import readiness_source
@@ -106,12 +106,17 @@ def test_cli_writes_the_calibration_report(runner, revealed, tmp_path):
 
 
 def test_qa_lead_downloads_the_report_after_reveal_in_the_browser_and_api(
-    client, auth, revealed, token_for
+    client, auth, revealed, token_for, render_reports
 ):
     session = revealed["session"]
     auth.login(revealed["maria"])
     page = client.get(f"/calibration/sessions/{session.id}/results").get_data(as_text=True)
     assert "Calibration report (PDF)" in page and 'img class="chart"' in page
+    asked = client.get(f"/calibration/sessions/{session.id}/report.pdf")
+    assert asked.status_code == 302
+    assert render_reports() == 1
+    preparing_page = client.get(asked.headers["Location"]).get_data(as_text=True)
+    assert "Download the PDF" in preparing_page
     response = client.get(f"/calibration/sessions/{session.id}/report.pdf")
     assert response.status_code == 200 and response.data.startswith(b"%PDF-")
     api = client.get(

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from calibration import services
 from calibration.models import AgreementSnapshot, Flag, Severity
+from rollcal.accounts.models import Role
 from rollcal.extensions import db as _db
-from rollcal.org.models import Role
 from tests.calibration_factories import case_ids, flags_of, rater_of, run_session, split_answers
 
 GOLDEN = ("remove", "allow", "escalate", "allow")

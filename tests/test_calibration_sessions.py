@@ -14,9 +14,9 @@ from calibration.models import (
     RaterKind,
     SessionStatus,
 )
+from rollcal.accounts.models import Role
 from rollcal.audit import AuditEvent
 from rollcal.errors import Conflict, Forbidden, ValidationError
-from rollcal.org.models import Role
 from rollcal.types import utcnow
 from tests.calibration_factories import OPTIONS, make_session, run_session, split_answers
 

@@ -2,9 +2,10 @@
 
 import sqlalchemy as sa
 
+from rollcal.accounts.models import Role, User
+from rollcal.accounts.services import authenticate
 from rollcal.demo import DEMO_PASSWORD, demo_logins, seed_demo
-from rollcal.org.models import Market, Role, Site, User, Vendor
-from rollcal.org.services import authenticate
+from rollcal.org.models import Market, Site, Vendor
 
 
 def test_users_create_reads_the_password_from_standard_input(runner, db, create_vendor):

@@ -7,7 +7,7 @@ import pytest
 
 from calibration import services as calibration_services
 from rollcal import create_app
-from rollcal.org.models import Role
+from rollcal.accounts.models import Role
 from rollout import services as rollout_services
 
 

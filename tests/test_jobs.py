@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from calibration import jobs as calibration_jobs
 from calibration import services as calibration_services
 from calibration.models import AgreementSnapshot, CalibrationSession, SessionStatus
+from rollcal.accounts.models import Role
 from rollcal.audit import AuditEvent
-from rollcal.notifications.services import (
+from rollcal.notifications.models import (
     Delivery,
     Digest,
     DigestKind,
@@ -20,9 +21,8 @@ from rollcal.notifications.services import (
     Kind,
     Notification,
     NotificationPreference,
-    notify,
 )
-from rollcal.org.models import Role
+from rollcal.notifications.services import notify
 from rollout import jobs as rollout_jobs
 from rollout.models import ChecklistItem, ItemStatus, RolloutStatus
 from tests.calibration_factories import flags_of, label_all, make_session, split_answers
@@ -116,6 +116,7 @@ def test_a_session_that_cannot_open_stays_a_draft_and_its_pom_hears_why_once(
     session = calibration_services.create_session(
         pom, title="No cases yet", label_options="remove\nallow", opens_at=NOON
     )
+    db.session.commit()
     assert calibration_jobs.session_deadlines().endswith("could not open 1")
     calibration_jobs.session_deadlines()
 
@@ -504,6 +505,7 @@ def test_running_every_job_twice_has_the_effect_of_running_it_once(
     )
     calibration_services.open_session(pom, session)
     label_all(session, [maria], split_answers)
+    db.session.commit()
     at_noon.move_to(_at(GO_LIVE - timedelta(days=11), 9), tick=False)
     counted = (Notification, EmailMessage, Digest, AgreementSnapshot, AuditEvent)
 

@@ -22,11 +22,13 @@ from werkzeug.security import generate_password_hash
 from calibration import services as calibration_services
 from calibration.models import AgreementSnapshot, CalibrationSession, SessionStatus
 from rollcal import create_app
+from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent
 from rollcal.extensions import db
 from rollcal.jobs import scheduler
-from rollcal.notifications.services import Digest, EmailMessage, EmailStatus, Kind, Notification
-from rollcal.org.models import LineOfBusiness, Market, Role, Site, User, Vendor
+from rollcal.jobs.models import JobRun
+from rollcal.notifications.models import Digest, EmailMessage, EmailStatus, Kind, Notification
+from rollcal.org.models import LineOfBusiness, Market, Site, Vendor
 from rollout import services as rollout_services
 from rollout.models import Rollout, RolloutStatus
 from tests.calibration_factories import label_all, make_session, split_answers
@@ -209,7 +211,7 @@ def test_two_schedulers_running_the_same_jobs_at_once_do_everything_exactly_once
     assert not errors, errors
 
     with race_app.app_context():
-        runs = db.session.scalars(sa.select(scheduler.JobRun)).all()
+        runs = db.session.scalars(sa.select(JobRun)).all()
         assert len(runs) == 2 * ROUNDS * len(scheduler.JOBS)
         failures = [(run.job_id, run.error) for run in runs if run.outcome != "succeeded"]
         assert not failures, failures

@@ -6,18 +6,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from rollcal.accounts.models import Role
 from rollcal.notifications import services as notifications
-from rollcal.notifications.services import (
+from rollcal.notifications.models import (
     Delivery,
     EmailMessage,
     EmailStatus,
     Kind,
     Notification,
     NotificationPreference,
-    deliver_queued,
-    notify,
 )
-from rollcal.org.models import Role
+from rollcal.notifications.services import deliver_queued, notify
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

@@ -2,7 +2,8 @@
 
 import sqlalchemy as sa
 
-from rollcal.org.models import Market, Role, Site, User, Vendor
+from rollcal.accounts.models import Role, User
+from rollcal.org.models import Market, Site, Vendor
 
 
 def test_admin_creates_a_market_and_sees_it_listed(client, auth, db, create_user):

@@ -8,9 +8,10 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
+from rollcal.accounts.models import Role
 from rollcal.errors import ValidationError
-from rollcal.org.models import Role
-from rollcal.reports.pdf import STATIC_BASE, ReportFile, StaticOnlyFetcher
+from rollcal.reports.pdf import STATIC_BASE, StaticOnlyFetcher
+from rollcal.reports.queue import ReportFile
 from rollout import services, signoff
 from rollout.models import RolloutStatus, SignOffRequest
 from tests.test_rollout import step
@@ -19,6 +20,23 @@ from tests.test_rollout import step
 def pdf_text(content: bytes) -> str:
     reader = PdfReader(io.BytesIO(content))
     return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def fetch_pdf(client, url: str, render_reports, **kwargs):
+    """Ask for a report, let a worker render it, and download it as the page leads to."""
+    asked = client.get(url, **kwargs)
+    assert asked.status_code == 302 and "/reports/" in asked.headers["Location"]
+    render_reports()
+    response = client.get(url, **kwargs)
+    assert response.status_code == 200, response.status_code
+    return response
+
+
+def request_and_freeze(render_reports, *args, **kwargs):
+    """Request sign-off and let a worker render the frozen report."""
+    request = signoff.request_signoff(*args, **kwargs)
+    assert render_reports() == 1
+    return request
 
 
 def make_ready(rollout_world):
@@ -41,7 +59,7 @@ def stakeholders(create_user):
 
 
 def test_readiness_report_names_sites_reasons_and_is_pdf_a_with_calibration_csv(
-    client, auth, rollout_world
+    client, auth, rollout_world, render_reports
 ):
     auth.login(rollout_world["pom"])
     item = step(rollout_world["rollout"], rollout_world["dublin"], "Tooling test")
@@ -52,8 +70,10 @@ def test_readiness_report_names_sites_reasons_and_is_pdf_a_with_calibration_csv(
         status="blocked",
         reason="Build 4.2 lacks the new reason code",
     )
-    response = client.get(f"/rollouts/{rollout_world['rollout'].id}/report.pdf")
-    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    response = fetch_pdf(
+        client, f"/rollouts/{rollout_world['rollout'].id}/report.pdf", render_reports
+    )
+    assert response.mimetype == "application/pdf"
     text = pdf_text(response.data)
     assert "SHOP-CF v3.0" in text and "Counterfeit goods" in text
     assert "Meridian CX · Cebu" in text and "Harbor Review · Dublin" in text
@@ -66,18 +86,38 @@ def test_readiness_report_names_sites_reasons_and_is_pdf_a_with_calibration_csv(
     assert b"pdfaid:part" in metadata and b"3" in metadata  # PDF/A-3 identification
 
 
-def test_report_is_rendered_once_per_content(client, auth, db, rollout_world):
+def test_the_same_report_requested_twice_renders_once(
+    client, auth, db, rollout_world, render_reports
+):
     auth.login(rollout_world["pom"])
     url = f"/rollouts/{rollout_world['rollout'].id}/report.pdf"
     first, second = client.get(url), client.get(url)
-    assert first.data == second.data
-    assert first.headers["X-Content-SHA256"] == hashlib.sha256(first.data).hexdigest()
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert render_reports() == 1
+    third, fourth = client.get(url), client.get(url)
+    assert third.data == fourth.data and third.data.startswith(b"%PDF-")
+    assert third.headers["X-Content-SHA256"] == hashlib.sha256(third.data).hexdigest()
+    assert render_reports() == 0
     assert db.session.scalar(sa.select(sa.func.count(ReportFile.id))) == 1
 
 
-def test_qa_lead_report_shows_only_their_vendor(client, auth, rollout_world):
+def test_report_pages_are_addressed_by_a_token_that_does_not_count(
+    client, auth, rollout_world, create_user
+):
+    auth.login(rollout_world["pom"])
+    first = client.get(f"/rollouts/{rollout_world['rollout'].id}/report.pdf").headers["Location"]
     auth.login(rollout_world["maria"])
-    text = pdf_text(client.get(f"/rollouts/{rollout_world['rollout'].id}/report.pdf").data)
+    second = client.get(f"/rollouts/{rollout_world['rollout'].id}/report.pdf").headers["Location"]
+    tokens = [location.rsplit("/reports/", 1)[1] for location in (first, second)]
+    assert tokens[0] != tokens[1]
+    assert all(len(token) >= 20 and not token.isdigit() for token in tokens)
+
+
+def test_qa_lead_report_shows_only_their_vendor(client, auth, rollout_world, render_reports):
+    auth.login(rollout_world["maria"])
+    url = f"/rollouts/{rollout_world['rollout'].id}/report.pdf"
+    text = pdf_text(fetch_pdf(client, url, render_reports).data)
     assert "Cebu" in text and "Dublin" not in text and "Harbor Review" not in text
     assert "This copy shows Meridian CX's sites only." in text
 
@@ -124,7 +164,7 @@ def test_sign_off_needs_every_site_ready(rollout_world, stakeholders):
 
 
 def test_full_sign_off_flow_freezes_a_byte_identical_report(
-    client, auth, db, rollout_world, stakeholders
+    client, auth, db, rollout_world, stakeholders, render_reports
 ):
     rollout = rollout_world["rollout"]
     make_ready(rollout_world)
@@ -138,6 +178,12 @@ def test_full_sign_off_flow_freezes_a_byte_identical_report(
     )
     assert response.status_code == 302
     request = db.session.scalar(sa.select(SignOffRequest))
+    assert request.report_pdf is None  # rendered by a worker, not in the request
+    auth.login(request.sign_offs[0].stakeholder)
+    waiting = client.get(f"/signoffs/{request.sign_offs[0].id}").get_data(as_text=True)
+    assert "being prepared" in waiting and 'name="decision"' not in waiting
+    assert render_reports() == 1
+    db.session.expire_all()
     frozen = request.report_pdf
     assert request.report_sha256 == hashlib.sha256(frozen).hexdigest()
     assert "awaiting decision" in pdf_text(frozen)
@@ -166,12 +212,12 @@ def test_full_sign_off_flow_freezes_a_byte_identical_report(
 
 
 def test_rejection_sends_the_rollout_back_with_the_reason(
-    client, auth, db, rollout_world, stakeholders
+    client, auth, db, rollout_world, stakeholders, render_reports
 ):
     rollout = rollout_world["rollout"]
     make_ready(rollout_world)
-    request = signoff.request_signoff(
-        rollout_world["pom"], rollout, stakeholder_ids=[stakeholders[0].id]
+    request = request_and_freeze(
+        render_reports, rollout_world["pom"], rollout, stakeholder_ids=[stakeholders[0].id]
     )
     auth.login(stakeholders[0])
     refused = client.post(f"/signoffs/{request.sign_offs[0].id}", data={"decision": "reject"})
@@ -199,11 +245,14 @@ def test_only_the_stakeholder_asked_may_decide(client, auth, rollout_world, stak
 
 
 def test_verify_tells_a_signed_report_from_an_altered_one(
-    client, auth, rollout_world, stakeholders
+    client, auth, rollout_world, stakeholders, render_reports
 ):
     make_ready(rollout_world)
-    request = signoff.request_signoff(
-        rollout_world["pom"], rollout_world["rollout"], stakeholder_ids=[stakeholders[0].id]
+    request = request_and_freeze(
+        render_reports,
+        rollout_world["pom"],
+        rollout_world["rollout"],
+        stakeholder_ids=[stakeholders[0].id],
     )
     signoff.decide(stakeholders[0], request.sign_offs[0], "approve", "Go")
     auth.login(stakeholders[1])
@@ -228,12 +277,12 @@ def test_verify_tells_a_signed_report_from_an_altered_one(
 
 
 def test_changes_after_sign_off_are_shown_and_printed_with_the_signed_hash(
-    client, auth, db, rollout_world, stakeholders
+    client, auth, db, rollout_world, stakeholders, render_reports
 ):
     rollout = rollout_world["rollout"]
     make_ready(rollout_world)
-    request = signoff.request_signoff(
-        rollout_world["pom"], rollout, stakeholder_ids=[stakeholders[0].id]
+    request = request_and_freeze(
+        render_reports, rollout_world["pom"], rollout, stakeholder_ids=[stakeholders[0].id]
     )
     signoff.decide(stakeholders[0], request.sign_offs[0], "approve", "")
     frozen = request.report_pdf
@@ -242,24 +291,17 @@ def test_changes_after_sign_off_are_shown_and_printed_with_the_signed_hash(
     auth.login(rollout_world["pom"])
     page = client.get(f"/rollouts/{rollout.id}/signoff").get_data(as_text=True)
     assert "Changed since sign-off" in page and "Trainers upskilled" in page
-    fresh = client.get(f"/rollouts/{rollout.id}/report.pdf").data
+    fresh = fetch_pdf(client, f"/rollouts/{rollout.id}/report.pdf", render_reports).data
     assert request.report_sha256 in pdf_text(fresh).replace("\n", "")
+    db.session.expire_all()
     db.session.expire_all()
     assert db.session.get(SignOffRequest, request.id).report_pdf == frozen
 
 
-def test_report_status_page_says_preparing_and_refreshes(client, auth, db, create_user):
-    auth.login(create_user(Role.POM))
-    report = ReportFile(
-        kind="readiness",
-        subject_id=1,
-        title="Readiness report — X",
-        content_key="k" * 64,
-        status="preparing",
-    )
-    db.session.add(report)
-    db.session.commit()
-    page = client.get(f"/reports/{report.id}").get_data(as_text=True)
+def test_report_status_page_says_preparing_and_refreshes(client, auth, rollout_world):
+    auth.login(rollout_world["pom"])
+    asked = client.get(f"/rollouts/{rollout_world['rollout'].id}/report.pdf")
+    page = client.get(asked.headers["Location"]).get_data(as_text=True)
     assert "Preparing…" in page and 'http-equiv="refresh"' in page
 
 
@@ -272,11 +314,16 @@ def test_cli_writes_the_readiness_report(runner, rollout_world, tmp_path):
     assert "Dublin" in pdf_text(target.read_bytes())
 
 
-def test_api_serves_the_report_to_token_holders(client, rollout_world, token_for):
-    response = client.get(
-        f"/api/v1/rollouts/{rollout_world['rollout'].id}/report.pdf",
-        headers=token_for(rollout_world["maria"]),
-    )
+def test_api_answers_202_until_the_report_is_rendered_then_the_pdf(
+    client, rollout_world, token_for, render_reports
+):
+    url = f"/api/v1/rollouts/{rollout_world['rollout'].id}/report.pdf"
+    headers = token_for(rollout_world["maria"])
+    waiting = client.get(url, headers=headers)
+    assert waiting.status_code == 202 and waiting.headers["Retry-After"] == "2"
+    assert client.get(url, headers=headers).status_code == 202
+    assert render_reports() == 1
+    response = client.get(url, headers=headers)
     assert response.status_code == 200
     text = pdf_text(response.data)
     assert "Cebu" in text and "Dublin" not in text
@@ -295,12 +342,13 @@ def test_go_live_date_in_the_report_moves_with_the_rollout(rollout_world, app):
 
 
 def test_stakeholders_are_told_of_a_request_and_the_pom_of_each_decision(
-    client, auth, db, rollout_world, stakeholders
+    client, auth, db, rollout_world, stakeholders, render_reports
 ):
-    from rollcal.notifications.services import Notification
+    from rollcal.notifications.models import Notification
 
     make_ready(rollout_world)
-    request = signoff.request_signoff(
+    request = request_and_freeze(
+        render_reports,
         rollout_world["pom"],
         rollout_world["rollout"],
         stakeholder_ids=[stakeholders[0].id],
@@ -321,11 +369,13 @@ def test_stakeholders_are_told_of_a_request_and_the_pom_of_each_decision(
     assert "UAT evidence missing" in pom_told[0].body
 
 
-def test_board_says_when_a_signed_rollout_changed(client, auth, rollout_world, stakeholders):
+def test_board_says_when_a_signed_rollout_changed(
+    client, auth, rollout_world, stakeholders, render_reports
+):
     rollout = rollout_world["rollout"]
     make_ready(rollout_world)
-    request = signoff.request_signoff(
-        rollout_world["pom"], rollout, stakeholder_ids=[stakeholders[0].id]
+    request = request_and_freeze(
+        render_reports, rollout_world["pom"], rollout, stakeholder_ids=[stakeholders[0].id]
     )
     signoff.decide(stakeholders[0], request.sign_offs[0], "approve", "")
     auth.login(rollout_world["pom"])

@@ -5,8 +5,8 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from rollcal.accounts.models import Role
 from rollcal.audit import AuditEvent
-from rollcal.org.models import Role
 from rollout import services
 from rollout.models import ChecklistItem, ItemStatus, PolicyVersion, Rollout, RolloutStatus
 
@@ -148,6 +148,7 @@ def test_a_concurrent_write_behind_the_orm_is_a_conflict_not_a_lost_update(rollo
     from sqlalchemy.orm.attributes import set_committed_value
 
     from rollcal.errors import Conflict
+    from rollcal.uow import unit_of_work
 
     item = step(rollout_world["rollout"], rollout_world["cebu"], "Trainers upskilled")
     seen_version = item.version
@@ -161,7 +162,7 @@ def test_a_concurrent_write_behind_the_orm_is_a_conflict_not_a_lost_update(rollo
     # ...while our copy of the row is still the one we read.
     set_committed_value(item, "version", seen_version)
     set_committed_value(item, "status", ItemStatus.TODO)
-    with pytest.raises(Conflict) as raised:
+    with pytest.raises(Conflict) as raised, unit_of_work():
         services.update_item(rollout_world["maria"], item, version=seen_version, status="done")
     assert raised.value.current["status"] == "in_progress"
     db.session.expire_all()

@@ -5,8 +5,8 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from rollcal.accounts.models import Role
 from rollcal.extensions import db as _db
-from rollcal.org.models import Role
 from rollout import services
 from tests.test_rollout import step
 

@@ -5,13 +5,14 @@ arguments point at objects of *another* vendor than the QA lead's, so isolation 
 404 for QA leads.
 """
 
+import secrets
 from datetime import date
 
 import pytest
 
-from rollcal.org.models import ApiToken, Role
-from rollcal.reports.pdf import ReportFile
-from tests.calibration_factories import permission_arguments
+from rollcal.accounts.models import ApiToken, Role
+from rollcal.reports.queue import ReportFile
+from tests.calibration_factories import permission_arguments, run_session, split_answers
 
 ANON, ADMIN, POM, QA, STAKEHOLDER = "anon", "admin", "pom", "qa_lead", "stakeholder"
 LOGIN = "login"  # a redirect to the sign-in page
@@ -26,6 +27,9 @@ MANAGERS = {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 403, STAKEHOLDER: 403}
 MANAGERS_POST = {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 403, STAKEHOLDER: 403}
 ADMIN_POST = {ANON: LOGIN, ADMIN: 302, POM: 403, QA: 403, STAKEHOLDER: 403}
 READERS = {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 403, STAKEHOLDER: 200}
+# Asking for a report queues it: the page of the report (302), or 202 from the API.
+REPORT_ASKED = {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 404, STAKEHOLDER: 302}
+API_REPORT_ASKED = {ANON: 401, ADMIN: 202, POM: 202, QA: 404, STAKEHOLDER: 202}
 
 # rule -> (method, expected answer per visitor)
 EXPECTED = {
@@ -96,12 +100,13 @@ EXPECTED = {
         {ANON: 401, ADMIN: 422, POM: 422, QA: 404, STAKEHOLDER: 403},
     ),
     # Reports and sign-off
-    "/rollouts/<int:rollout_id>/report.pdf": ("GET", OTHER_VENDOR),
-    "/reports/<int:report_id>": (
+    "/rollouts/<int:rollout_id>/report.pdf": ("GET", REPORT_ASKED),
+    # A whole copy of another vendor's rollout; more objects in test_report_pages_* below.
+    "/reports/<token>": (
         "GET",
         {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200},
     ),
-    "/reports/<int:report_id>/download": (
+    "/reports/<token>/download": (
         "GET",
         {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200},
     ),
@@ -113,7 +118,7 @@ EXPECTED = {
         {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200},
     ),
     "/verify": ("GET", SIGNED_IN),
-    "/api/v1/rollouts/<int:rollout_id>/report.pdf": ("GET", API_OTHER_VENDOR),
+    "/api/v1/rollouts/<int:rollout_id>/report.pdf": ("GET", API_REPORT_ASKED),
     # Calibration: a revealed session whose raters work for the other vendor.
     "/calibration/sessions": ("GET", SIGNED_IN),
     "/calibration/sessions/new": ("GET", MANAGERS),
@@ -172,8 +177,8 @@ EXPECTED = {
     "/admin/outbox/<int:email_id>/html": ("GET", ADMIN_ONLY),
     "/admin/jobs": ("GET", ADMIN_ONLY),
     "/admin/jobs/<job_id>/run": ("POST", ADMIN_POST),
-    "/calibration/sessions/<int:session_id>/report.pdf": ("GET", OTHER_VENDOR),
-    "/api/v1/sessions/<int:session_id>/report.pdf": ("GET", API_OTHER_VENDOR),
+    "/calibration/sessions/<int:session_id>/report.pdf": ("GET", REPORT_ASKED),
+    "/api/v1/sessions/<int:session_id>/report.pdf": ("GET", API_REPORT_ASKED),
     # Last: it removes the step the rules above read.
     "/admin/templates/<int:template_id>/steps/<int:step_id>/remove": ("POST", ADMIN_POST),
 }
@@ -204,17 +209,7 @@ def world(db, create_user, create_site, create_market, create_line):
     rollout, version = _rollout_of(other_site, people[POM], create_line)
     template = rollout.template
     sign_off = _signed_request(db, rollout, people[POM], people[STAKEHOLDER])
-    report = ReportFile(
-        kind="readiness",
-        subject_id=rollout.id,
-        title="r",
-        content_key="0" * 64,
-        status="ready",
-        pdf=b"%PDF-1.7",
-        sha256="1" * 64,
-    )
-    db.session.add(report)
-    db.session.commit()
+    report = _ready_report(db, "readiness", rollout.id, "all")
     arguments = {
         "filename": "rollcal.css",
         "vendor_id": other_site.vendor_id,
@@ -229,7 +224,7 @@ def world(db, create_user, create_site, create_market, create_line):
         "version_id": version.id,
         "template_id": template.id,
         "step_id": template.items[0].id,
-        "report_id": report.id,
+        "token": report.token,
         "request_id": sign_off.request_id,
         "sign_off_id": sign_off.id,
     }
@@ -240,7 +235,7 @@ def world(db, create_user, create_site, create_market, create_line):
 
 def _notification_arguments(db, stranger) -> dict:
     """A notification and an e-mail of someone no visitor is."""
-    from rollcal.notifications.services import Delivery, EmailMessage, Kind, Notification
+    from rollcal.notifications.models import Delivery, EmailMessage, Kind, Notification
 
     message = EmailMessage(
         user=stranger, to_address=stranger.email, kind="t", subject="s", text_body="t", html_body=""
@@ -290,12 +285,32 @@ def _signed_request(db, rollout, pom, stakeholder):
     from rollout.models import SignOff, SignOffRequest
 
     request = SignOffRequest(
-        rollout=rollout, requested_by=pom, report_pdf=b"%PDF-1.7", report_sha256="2" * 64
+        rollout=rollout,
+        requested_by=pom,
+        report=_ready_report(db, "readiness", rollout.id, "all", frozen=True),
     )
     request.sign_offs = [SignOff(stakeholder=stakeholder)]
     db.session.add(request)
     db.session.flush()
     return request.sign_offs[0]
+
+
+def _ready_report(db, kind: str, subject_id: int, audience: str, frozen: bool = False):
+    """A rendered report of a subject, for one audience."""
+    report = ReportFile(
+        kind=kind,
+        subject_id=subject_id,
+        audience=audience,
+        title="r",
+        content_key=secrets.token_hex(32),
+        status="ready",
+        frozen=frozen,
+        pdf=b"%PDF-1.7",
+        sha256=secrets.token_hex(32),
+    )
+    db.session.add(report)
+    db.session.commit()
+    return report
 
 
 def _url(rule: str, arguments: dict) -> str:
@@ -328,4 +343,49 @@ def test_each_visitor_gets_the_expected_answer_on_every_route(
             wrong.append(f"{method} {rule}: expected {expected}, got {status}")
         if rule == "/logout" and visitor != ANON:
             auth.login(people[visitor])
+    assert not wrong, "\n".join(wrong)
+
+
+def test_report_pages_recheck_the_audience_and_the_subject_of_each_report(
+    app, client, auth, db, world, create_site, create_user
+):
+    """Object-level access for report pages: the answer depends on the report's audience
+    and on whether the reader may see its subject now, not on holding its address."""
+    from rollout import services
+
+    people, arguments = world
+    qa_vendor = people[QA].vendor
+    own_site = create_site(vendor=qa_vendor)
+    other_rollout = arguments["rollout_id"]
+    own_rollout = services.create_rollout(
+        people[POM],
+        policy_version_id=arguments["version_id"],
+        template_id=1,
+        site_ids=[own_site.id],
+        go_live_date=date.today(),
+    )
+    raters = [(create_user(Role.QA_LEAD, vendor=qa_vendor), own_site) for _ in range(2)]
+    closed = run_session(people[POM], raters, cases=4, answer=split_answers, until="closed")
+    revealed = arguments["session_id"]
+    vendor = f"vendor:{qa_vendor.id}"
+    nobody = {ADMIN: 404, POM: 404, QA: 404, STAKEHOLDER: 404}
+    cases = [
+        ("readiness", other_rollout, "all", {ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200}),
+        ("readiness", own_rollout.id, vendor, {ADMIN: 404, POM: 404, QA: 200, STAKEHOLDER: 404}),
+        # Another vendor's copy, even of a rollout the QA lead may see.
+        ("readiness", own_rollout.id, "vendor:0", nobody),
+        # Results not revealed yet: only those who read results once closed.
+        ("calibration", closed.id, "all", {ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 404}),
+        ("calibration", closed.id, vendor, nobody),
+        ("calibration", revealed, "all", {ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200}),
+    ]
+    wrong = []
+    for kind, subject_id, audience, answers in cases:
+        report = _ready_report(db, kind, subject_id, audience)
+        for visitor, expected in answers.items():
+            auth.login(people[visitor])
+            for url in (f"/reports/{report.token}", f"/reports/{report.token}/download"):
+                status = client.get(url).status_code
+                if status != expected:
+                    wrong.append(f"{visitor} {kind} {audience} {url}: {status}, not {expected}")
     assert not wrong, "\n".join(wrong)

@@ -8,8 +8,8 @@ signing anyone in. Signing out therefore ends the person's sessions in every bro
 
 from __future__ import annotations
 
+from rollcal.accounts.models import User
 from rollcal.extensions import db
-from rollcal.org.models import User
 
 
 def load_user(cookie_id: str) -> User | None:

@@ -3,11 +3,12 @@
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from rollcal.accounts import services
+from rollcal.accounts.forms import LoginForm, PasswordForm, ProfileForm, TokenForm
 from rollcal.errors import ValidationError
 from rollcal.extensions import limiter
-from rollcal.forms import ConfirmForm, LoginForm, PasswordForm, ProfileForm, TokenForm, apply_errors
+from rollcal.forms import ConfirmForm, apply_errors
 from rollcal.inputs import local_path
-from rollcal.org import services
 
 bp = Blueprint("auth", __name__)
 

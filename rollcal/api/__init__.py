@@ -14,11 +14,11 @@ from flask import Blueprint, abort, current_app, g, jsonify, request
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
+from rollcal.accounts import services
+from rollcal.accounts.models import User
 from rollcal.errors import ValidationError
 from rollcal.extensions import csrf
 from rollcal.inputs import MAX_ID, JSONTooDeep
-from rollcal.org import services
-from rollcal.org.models import User
 
 API_PREFIX = "/api/v1"
 
@@ -156,21 +156,17 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
 
 
 def pdf_answer(report):
-    """A cached report as an API answer: the PDF when ready, 202 with Retry-After while it
-    is prepared, 500 JSON if rendering failed."""
-    from rollcal.reports.pdf import RenderStatus
+    """A requested report as an API answer: the PDF when ready, else 202 with Retry-After
+    (a failed report was queued again by asking for it)."""
+    from rollcal.reports.queue import RenderStatus
 
     if report.status == RenderStatus.READY:
         response = current_app.response_class(report.pdf, mimetype="application/pdf")
         response.headers["X-Content-SHA256"] = report.sha256
         return response
-    if report.status == RenderStatus.PREPARING:
-        response = jsonify({"status": "preparing", "retry_after": 2})
-        response.status_code = 202
-        response.headers["Retry-After"] = "2"
-        return response
-    response = jsonify({"error": {"status": 500, "message": f"The report failed: {report.error}"}})
-    response.status_code = 500
+    response = jsonify({"status": "preparing", "retry_after": 2})
+    response.status_code = 202
+    response.headers["Retry-After"] = "2"
     return response
 
 

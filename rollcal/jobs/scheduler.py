@@ -32,7 +32,6 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 
 import click
 import sqlalchemy as sa
@@ -41,15 +40,16 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask, current_app
-from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.utils import import_string
 
+from rollcal import uow
+from rollcal.accounts.models import User
 from rollcal.audit import record
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.org.models import User
+from rollcal.jobs.models import JobRun, RunOutcome
 from rollcal.permissions import Action, require
-from rollcal.types import UTCDateTime, enum_type, utcnow
+from rollcal.types import utcnow
 
 log = logging.getLogger("rollcal.jobs")
 
@@ -58,54 +58,6 @@ REQUEST_POLL_SECONDS = 5
 KEEP_RUNS = timedelta(days=30)
 # No job has started for this long: the admin page warns that no scheduler is running.
 QUIET_WARNING = timedelta(minutes=5)
-
-
-class RunOutcome(StrEnum):
-    """Where a run is: asked for on the admin page, running, or finished either way."""
-
-    REQUESTED = "requested"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-    @property
-    def title(self) -> str:
-        """The outcome as an admin reads it."""
-        return {
-            "requested": "Requested",
-            "running": "Running",
-            "succeeded": "Succeeded",
-            "failed": "Failed",
-        }[self.value]
-
-
-class JobRun(db.Model):
-    """One run of a job by one scheduler process (``runner`` is host and process id)."""
-
-    __tablename__ = "job_runs"
-    __table_args__ = (sa.Index("ix_job_runs_job_outcome", "job_id", "outcome"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    job_id: Mapped[str] = mapped_column(sa.String(64))
-    outcome: Mapped[RunOutcome] = mapped_column(enum_type(RunOutcome, "run_outcome"))
-    requested_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL")
-    )
-    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    runner: Mapped[str | None] = mapped_column(sa.String(120))
-    summary: Mapped[str | None] = mapped_column(sa.Text)
-    error: Mapped[str | None] = mapped_column(sa.Text)
-
-    requested_by: Mapped[User | None] = relationship()
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds the run took, once finished."""
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -204,6 +156,15 @@ JOBS: tuple[Job, ...] = (
         "rollcal.notifications.services:deliver_queued",
     ),
     Job(
+        "report_retention",
+        "Prune old reports",
+        "Removes rendered reports older than the retention period "
+        "(ROLLCAL_REPORT_RETENTION_DAYS); reports people signed are kept for ever.",
+        "Daily at 03:30 UTC",
+        {"hour": 3, "minute": 30},
+        "rollcal.reports.queue:prune_reports",
+    ),
+    Job(
         "housekeeping",
         "Housekeeping",
         f"Removes records of job runs older than {KEEP_RUNS.days} days.",
@@ -253,7 +214,7 @@ def run_job(app: Flask, job_id: str) -> int:
             job_id=job.id, outcome=RunOutcome.RUNNING, started_at=utcnow(), runner=runner_name()
         )
         db.session.add(run)
-        db.session.commit()
+        uow.commit()
         return _execute(job, run.id)
 
 
@@ -281,12 +242,12 @@ def run_requested(app: Flask) -> int:
                 utcnow(),
                 runner_name(),
             )
-            db.session.commit()
+            uow.commit()
             job = JOBS_BY_ID.get(run.job_id)
             if job is None:
                 run.outcome, run.finished_at = RunOutcome.FAILED, utcnow()
                 run.summary = run.error = f"There is no job called {run.job_id} any more."
-                db.session.commit()
+                uow.commit()
                 continue
             _execute(job, run.id)
             ran += 1
@@ -299,7 +260,7 @@ def _execute(job: Job, run_id: int) -> int:
     try:
         summary = job.function()()
     except Exception as error:
-        db.session.rollback()
+        uow.rollback()
         outcome, summary, details = (
             RunOutcome.FAILED,
             f"{type(error).__name__}: {error}",
@@ -310,7 +271,7 @@ def _execute(job: Job, run_id: int) -> int:
         outcome, details = RunOutcome.SUCCEEDED, None
     run = db.session.get(JobRun, run_id)
     run.outcome, run.summary, run.error, run.finished_at = outcome, summary, details, utcnow()
-    db.session.commit()
+    uow.commit()
     log.info(
         "Job %s %s in %.1f s (run %s): %s",
         job.id,
@@ -330,7 +291,7 @@ def prune_runs() -> str:
             JobRun.started_at < utcnow() - KEEP_RUNS,
         )
     )
-    db.session.commit()
+    uow.commit()
     return f"removed {result.rowcount} old job runs"
 
 
@@ -352,7 +313,7 @@ def request_run(actor: User, job_id: str) -> JobRun:
     db.session.add(run)
     db.session.flush()
     record(actor, "job.run_requested", run, f"Asked for “{job.title}” to run now")
-    db.session.commit()
+    uow.commit()
     return run
 
 
@@ -450,22 +411,29 @@ def create_scheduler(app: Flask) -> BackgroundScheduler:
 
 
 def start(app: Flask) -> BackgroundScheduler:
-    """Start the scheduler in background threads of this process (once per app)."""
+    """Start the scheduler in background threads of this process (once per app), and a
+    thread rendering reports one at a time, so one process serves the demo."""
+    from rollcal.reports import queue as report_queue
+
     scheduler = app.extensions.get(EXTENSION)
     if scheduler is not None:
         return scheduler
     configure_logging()
     scheduler = create_scheduler(app)
     scheduler.start()
+    report_queue.start_in_process(app)
     app.extensions[EXTENSION] = scheduler
     log.info("Scheduler started on %s with %d jobs", runner_name(), len(JOBS))
     return scheduler
 
 
 def stop(app: Flask) -> None:
-    """Stop this app's scheduler, letting running jobs finish."""
+    """Stop this app's scheduler, letting running jobs and renders finish."""
+    from rollcal.reports import queue as report_queue
+
     scheduler = app.extensions.pop(EXTENSION, None)
     if scheduler is not None:
+        report_queue.stop_in_process(app)
         scheduler.shutdown(wait=True)
         log.info("Scheduler stopped on %s", runner_name())
 
@@ -502,7 +470,9 @@ def serve(app: Flask, on_ready: Callable[[], None] | None = None) -> None:
 
 
 @click.command("scheduler")
-@click.option("--once", is_flag=True, help="Run every job once now, then exit.")
+@click.option(
+    "--once", is_flag=True, help="Run every job once now and render waiting reports, then exit."
+)
 def scheduler_command(once: bool) -> None:
     """Run the jobs on their schedules in this process (run exactly one beside the web app;
     on SQLite, only one at all)."""
@@ -515,6 +485,9 @@ def scheduler_command(once: bool) -> None:
             click.echo(f"{job.id}: {run.outcome.value} — {run.summary}")
             if run.outcome == RunOutcome.FAILED:
                 failed.append(job.id)
+        from rollcal.reports.queue import render_queued
+
+        click.echo(f"reports: rendered {render_queued(app)}")
         if failed:
             raise click.ClickException(f"failed: {', '.join(failed)}")
         return

@@ -20,6 +20,7 @@ from rollcal.forms import ConfirmForm
 from rollcal.inputs import local_path, page_arg
 from rollcal.notifications import mail
 from rollcal.notifications import services as notifications
+from rollcal.notifications.models import Delivery, choices_for
 from rollcal.permissions import Action, requires
 
 bp = Blueprint("notifications", __name__)
@@ -93,9 +94,9 @@ def preferences():
             errors = {item["field"]: item["message"] for item in error.errors}
             chosen.update(
                 {
-                    kind: notifications.Delivery(request.form[kind.value])
+                    kind: Delivery(request.form[kind.value])
                     for kind in chosen
-                    if request.form.get(kind.value) in set(notifications.Delivery)
+                    if request.form.get(kind.value) in set(Delivery)
                 }
             )
             status = 422
@@ -107,7 +108,7 @@ def preferences():
         form=form,
         chosen=chosen,
         errors=errors,
-        choices_for=notifications.choices_for,
+        choices_for=choices_for,
         smtp=mail.smtp_configured(current_app.config),
     ), status
 

@@ -1,4 +1,4 @@
-"""The only code that writes organisation and user data.
+"""The only code that writes organisation data: markets, lines of business, vendors, sites.
 
 Every function takes the acting person, checks the rule, changes state and commits, or
 raises a domain error and writes nothing.
@@ -6,39 +6,17 @@ raises a domain error and writes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
-from zoneinfo import available_timezones
 
 import sqlalchemy as sa
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from rollcal.errors import NotFound, ValidationError
+from rollcal.accounts.models import Role, User
+from rollcal.errors import ValidationError
 from rollcal.extensions import db
-from rollcal.org.models import ApiToken, LineOfBusiness, Market, Region, Role, Site, User, Vendor
+from rollcal.org.models import LineOfBusiness, Market, Region, Site, Vendor
 from rollcal.permissions import Action, require
-from rollcal.types import utcnow
-
-TOKEN_PREFIX = "rc_"
-MIN_PASSWORD_LENGTH = 10
-_TIMEZONES = frozenset(available_timezones())
-
-
-def _unique(model, column, value, current_id: int | None, field: str, what: str) -> None:
-    """Refuse a value another row of ``model`` already has (case-insensitively)."""
-    clash = db.session.scalar(
-        sa.select(model.id).where(sa.func.lower(column) == value.lower(), model.id != current_id)
-    )
-    if clash is not None:
-        raise ValidationError.field(field, f"another {what} already uses “{value}”.")
-
-
-def _required(value: str | None, field: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise ValidationError.field(field, "is required.")
-    return value
+from rollcal.validation import required as _required
+from rollcal.validation import unique as _unique
 
 
 def slugify(name: str) -> str:
@@ -70,7 +48,7 @@ def save_market(
     market = market or Market()
     market.code, market.name, market.region, market.active = code, name, Region(region), active
     db.session.add(market)
-    db.session.commit()
+    db.session.flush()
     return market
 
 
@@ -91,7 +69,7 @@ def save_line_of_business(
     line = line or LineOfBusiness()
     line.name, line.active = name, active
     db.session.add(line)
-    db.session.commit()
+    db.session.flush()
     return line
 
 
@@ -116,7 +94,7 @@ def save_vendor(
     vendor = vendor or Vendor()
     vendor.name, vendor.slug, vendor.active, vendor.owners = name, slug, active, owners
     db.session.add(vendor)
-    db.session.commit()
+    db.session.flush()
     return vendor
 
 
@@ -166,176 +144,5 @@ def save_site(
     site.vendor, site.name, site.city, site.active = vendor, name, city, active
     site.markets, site.lines_of_business = markets, lines
     db.session.add(site)
-    db.session.commit()
+    db.session.flush()
     return site
-
-
-# People ------------------------------------------------------------------------------
-
-
-def _check_password(password: str, field: str = "password") -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise ValidationError.field(field, f"use at least {MIN_PASSWORD_LENGTH} characters.")
-
-
-def _check_user_fields(
-    email: str, role: str, vendor_id: int | None, timezone: str, current_id: int | None
-) -> tuple[str, Role, Vendor | None]:
-    email = _required(email, "email").lower()
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-        raise ValidationError.field("email", "is not an e-mail address.")
-    _unique(User, User.email, email, current_id, "email", "person")
-    try:
-        role = Role(role)
-    except ValueError:
-        raise ValidationError.field("role", "choose admin, pom, qa_lead or stakeholder.") from None
-    vendor = db.session.get(Vendor, vendor_id) if vendor_id else None
-    if role == Role.QA_LEAD and vendor is None:
-        raise ValidationError.field("vendor", "a QA lead belongs to exactly one vendor.")
-    if role != Role.QA_LEAD and vendor is not None:
-        raise ValidationError.field("vendor", "only QA leads belong to a vendor.")
-    if timezone not in _TIMEZONES:
-        raise ValidationError.field("timezone", f"“{timezone}” is not a known time zone.")
-    return email, role, vendor
-
-
-def create_user(
-    actor: User | None,
-    *,
-    email: str,
-    name: str,
-    role: str,
-    password: str,
-    vendor_id: int | None = None,
-    timezone: str = "UTC",
-) -> User:
-    """Create a person. ``actor`` is None only for the command line, run by an operator."""
-    if actor is not None:
-        require(actor, Action.MANAGE_USERS)
-    name = _required(name, "name")
-    email, role, vendor = _check_user_fields(email, role, vendor_id, timezone, None)
-    _check_password(password)
-    user = User(
-        email=email,
-        name=name,
-        role=role,
-        vendor=vendor,
-        timezone=timezone,
-        password_hash=generate_password_hash(password),
-    )
-    db.session.add(user)
-    db.session.commit()
-    return user
-
-
-def update_user(
-    actor: User,
-    user: User,
-    *,
-    email: str,
-    name: str,
-    role: str,
-    vendor_id: int | None,
-    timezone: str,
-    active: bool,
-) -> User:
-    """Change a person's details, role, vendor or whether they may sign in."""
-    require(actor, Action.MANAGE_USERS)
-    name = _required(name, "name")
-    email, role, vendor = _check_user_fields(email, role, vendor_id, timezone, user.id)
-    if user.id == actor.id and (not active or role != Role.ADMIN):
-        raise ValidationError.field("role", "you cannot remove your own admin access.")
-    user.email, user.name, user.role, user.vendor = email, name, role, vendor
-    user.timezone, user.active = timezone, active
-    db.session.commit()
-    return user
-
-
-def update_profile(actor: User, *, name: str, timezone: str) -> User:
-    """A person changes their own name and time zone."""
-    actor.name = _required(name, "name")
-    if timezone not in _TIMEZONES:
-        raise ValidationError.field("timezone", f"“{timezone}” is not a known time zone.")
-    actor.timezone = timezone
-    db.session.commit()
-    return actor
-
-
-def authenticate(email: str, password: str) -> User | None:
-    """The active person with this e-mail and password, or None."""
-    user = db.session.scalar(sa.select(User).where(User.email == (email or "").strip().lower()))
-    if user is None or not check_password_hash(user.password_hash, password or ""):
-        return None
-    return user
-
-
-def change_password(actor: User, *, current: str, new: str) -> None:
-    """A person changes their own password, proving they know the current one.
-
-    Every sign-in session of theirs ends (someone who knew the old password may hold
-    one); the caller signs the current browser in again.
-    """
-    if not check_password_hash(actor.password_hash, current or ""):
-        raise ValidationError.field("current_password", "is not your current password.")
-    _check_password(new, "new_password")
-    actor.password_hash = generate_password_hash(new)
-    actor.session_generation += 1
-    db.session.commit()
-
-
-def set_password(user: User, password: str) -> None:
-    """Set a password from the command line (an operator, not a signed-in person); the
-    person's sign-in sessions end."""
-    _check_password(password)
-    user.password_hash = generate_password_hash(password)
-    user.session_generation += 1
-    db.session.commit()
-
-
-def end_sessions(user: User) -> None:
-    """Sign a person out everywhere: every session cookie issued so far stops working."""
-    user.session_generation += 1
-    db.session.commit()
-
-
-# API tokens --------------------------------------------------------------------------
-
-
-def _token_digest(token: str) -> str:
-    # Tokens carry 256 random bits, so a fast hash is enough: nothing to brute-force.
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_token(user: User, name: str = "API token") -> tuple[ApiToken, str]:
-    """Create a personal API token; returns the row and the token, shown only once."""
-    name = _required(name, "name")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user=user, name=name, token_hash=_token_digest(token), prefix=token[:10])
-    db.session.add(row)
-    db.session.commit()
-    return row, token
-
-
-def revoke_token(actor: User, token_id: int) -> ApiToken:
-    """Revoke one of the person's own tokens."""
-    token = db.session.scalar(
-        sa.select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == actor.id)
-    )
-    if token is None:
-        raise NotFound("Token was not found.")
-    if token.revoked_at is None:
-        token.revoked_at = utcnow()
-        db.session.commit()
-    return token
-
-
-def user_for_token(token: str) -> User | None:
-    """The active person a bearer token belongs to, or None if unknown or revoked."""
-    row = db.session.scalar(
-        sa.select(ApiToken).where(ApiToken.token_hash == _token_digest(token or ""))
-    )
-    if row is None or row.revoked_at is not None or not row.user.active:
-        return None
-    row.last_used_at = utcnow()
-    db.session.commit()
-    return row.user

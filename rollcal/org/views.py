@@ -6,20 +6,16 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
 from rollcal import permissions
+from rollcal.accounts import services as accounts
+from rollcal.accounts.forms import UserForm
+from rollcal.accounts.models import Role, User
 from rollcal.errors import NotFound, ValidationError
 from rollcal.extensions import db
-from rollcal.forms import (
-    LineOfBusinessForm,
-    MarketForm,
-    SiteForm,
-    UserForm,
-    VendorForm,
-    apply_errors,
-    choices,
-)
+from rollcal.forms import apply_errors, choices
 from rollcal.inputs import int_arg, page_arg
 from rollcal.org import services
-from rollcal.org.models import LineOfBusiness, Market, Role, Site, User, Vendor
+from rollcal.org.forms import LineOfBusinessForm, MarketForm, SiteForm, VendorForm
+from rollcal.org.models import LineOfBusiness, Market, Site, Vendor
 from rollcal.permissions import Action, requires
 
 bp = Blueprint("org", __name__)
@@ -109,7 +105,6 @@ def market_form(market_id: int | None):
                 active=form.active.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Market {form.code.data.upper()} is saved.", "success")
@@ -145,7 +140,6 @@ def line_of_business_form(line_id: int | None):
                 current_user, line=line, name=form.name.data, active=form.active.data
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Line of business “{form.name.data}” is saved.", "success")
@@ -201,7 +195,6 @@ def vendor_form(vendor_id: int | None):
                 active=form.active.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Vendor “{form.name.data}” is saved.", "success")
@@ -264,7 +257,6 @@ def site_form(site_id: int | None):
                 active=form.active.data,
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"Site “{form.name.data}” is saved.", "success")
@@ -312,13 +304,12 @@ def user_form(user_id: int | None):
         )
         try:
             if user is None:
-                services.create_user(current_user, password=form.password.data or "", **fields)
+                accounts.create_user(current_user, password=form.password.data or "", **fields)
             else:
-                services.update_user(current_user, user, active=form.active.data, **fields)
+                accounts.update_user(current_user, user, active=form.active.data, **fields)
                 if form.password.data:
-                    services.set_password(user, form.password.data)
+                    accounts.set_password(user, form.password.data)
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
             flash(f"{form.name.data} is saved.", "success")

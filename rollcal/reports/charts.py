@@ -10,6 +10,7 @@ reading pygal's SVG styles as HTML CSS.
 from __future__ import annotations
 
 import base64
+import hashlib
 import sys
 from dataclasses import dataclass
 
@@ -91,6 +92,10 @@ def alpha_chart(
         show_y_guides=False,
         x_title="Krippendorff's alpha, bars with 95% bootstrap interval",
     )
+    # pygal names each chart with a random uuid4 (its element id and the scope of its
+    # stylesheet); a reproducible one keeps equal reports byte-equal, so a report's
+    # content hash, the key of the report cache, depends on its content only.
+    chart.uuid = chart_id(bars, title=title, threshold=threshold, width=width)
     ordered = list(reversed(bars))  # pygal draws the first bar at the bottom
     chart.x_labels = [bar.label for bar in ordered]
     values = []
@@ -104,6 +109,13 @@ def alpha_chart(
         values.append(value)
     chart.add("alpha", values)
     return chart.render(is_unicode=True)
+
+
+def chart_id(bars: list[AlphaBar], *, title: str, threshold: float, width: int) -> str:
+    """An id for a chart made from what it shows: the same chart always gets the same id,
+    and two different charts on one page (almost surely) different ones."""
+    digest = hashlib.sha256(repr((title, threshold, width, bars)).encode())
+    return digest.hexdigest()[:32]
 
 
 def data_uri(svg: str) -> str:

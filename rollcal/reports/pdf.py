@@ -1,5 +1,5 @@
-"""PDF rendering with WeasyPrint: only the app's own static files, big jobs in a child
-process, and a cache so each distinct report is rendered once.
+"""PDF rendering with WeasyPrint: only the app's own static files, and big jobs in a
+child process. Which reports are rendered when is ``rollcal.reports.queue``'s business.
 """
 
 from __future__ import annotations
@@ -7,26 +7,19 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import multiprocessing
-import threading
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 
-import sqlalchemy as sa
-from flask import Flask, Response, current_app, redirect, url_for
-from sqlalchemy.orm import Mapped, mapped_column
+from flask import Response
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from rollcal.extensions import db
-from rollcal.types import UTCDateTime, enum_type, utcnow
+from rollcal.types import utcnow
 
 # Reports name their stylesheets and images under this base; the fetcher maps it onto the
 # static folder and refuses every other address (no file://, no network).
 STATIC_BASE = "https://rollcal.invalid/static/"
-# How long a request waits for a render before showing "preparing…" instead.
-WAIT_SECONDS = 1.0
 
 
 class StaticOnlyFetcher(URLFetcher):
@@ -149,49 +142,6 @@ def render_in_child_measured(
     return payload, peak_kib
 
 
-# The cache of rendered reports ----------------------------------------------------------
-
-
-class RenderStatus(StrEnum):
-    """Where a cached report is."""
-
-    PREPARING = "preparing"
-    READY = "ready"
-    FAILED = "failed"
-
-
-class ReportFile(db.Model):
-    """One rendered report, keyed by a hash of its content so it is rendered once."""
-
-    __tablename__ = "report_files"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(sa.String(32))
-    subject_id: Mapped[int] = mapped_column()
-    # Who the copy is for: "all", or "vendor:<id>" for a QA lead's vendor-scoped copy.
-    audience: Mapped[str] = mapped_column(sa.String(32), default="all")
-    title: Mapped[str] = mapped_column(sa.String(300))
-    content_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    status: Mapped[RenderStatus] = mapped_column(enum_type(RenderStatus, "render_status"))
-    pdf: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
-    sha256: Mapped[str | None] = mapped_column(sa.String(64), index=True)
-    error: Mapped[str | None] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    @property
-    def filename(self) -> str:
-        """A file name for downloads."""
-        return f"rollcal-{self.kind}-{self.subject_id}-{(self.sha256 or '')[:8]}.pdf"
-
-
-def audience_of(user) -> str:
-    """The audience of the copy a person may read: their vendor for QA leads, else all."""
-    if user is not None and user.vendor_id is not None:
-        return f"vendor:{user.vendor_id}"
-    return "all"
-
-
 @dataclass(frozen=True)
 class ReportSource:
     """What a report is made of: HTML whose ``{{generated_at}}`` marker is filled in at
@@ -251,80 +201,6 @@ def render_source(source: ReportSource, static_folder: str) -> bytes:
     )
 
 
-def _render_into(app: Flask, report_id: int, source: ReportSource) -> None:
-    """Render and store one cached report; runs in a background thread."""
-    with app.app_context():
-        try:
-            pdf = render_source(source, app.static_folder)
-        except Exception as error:
-            app.logger.exception("report %s failed", report_id)
-            values = {"status": RenderStatus.FAILED, "error": str(error)}
-        else:
-            values = {
-                "status": RenderStatus.READY,
-                "pdf": pdf,
-                "sha256": hashlib.sha256(pdf).hexdigest(),
-            }
-        db.session.execute(
-            sa.update(ReportFile)
-            .where(ReportFile.id == report_id)
-            .values(finished_at=utcnow(), **values)
-        )
-        db.session.commit()
-        db.session.remove()
-
-
-def cached_report(source: ReportSource, *, wait: float = WAIT_SECONDS) -> ReportFile:
-    """The cached report for this content, rendering it first if needed.
-
-    A render that finishes within ``wait`` seconds is returned ready; a longer one goes
-    on in the background and the row comes back ``preparing`` for the page to poll.
-    """
-    key = source.content_key
-    existing = db.session.scalar(sa.select(ReportFile).where(ReportFile.content_key == key))
-    if existing is not None and existing.status != RenderStatus.FAILED:
-        return existing
-    if existing is not None:
-        db.session.delete(existing)
-        db.session.flush()
-    report = ReportFile(
-        kind=source.kind,
-        subject_id=source.subject_id,
-        title=source.title[:300],
-        content_key=key,
-        status=RenderStatus.PREPARING,
-    )
-    db.session.add(report)
-    try:
-        db.session.commit()
-    except sa.exc.IntegrityError:
-        # Someone asked for the same content at the same moment: theirs is the render.
-        db.session.rollback()
-        return db.session.scalar(sa.select(ReportFile).where(ReportFile.content_key == key))
-    app = current_app._get_current_object()
-    if app.config.get("ROLLCAL_RENDER_INLINE"):
-        # Tests render in the request: their database transaction is not shared with a thread.
-        _render_inline(report, source, app.static_folder)
-        return report
-    worker = threading.Thread(target=_render_into, args=(app, report.id, source), daemon=True)
-    worker.start()
-    worker.join(wait)
-    db.session.expire(report)
-    return report
-
-
-def _render_inline(report: ReportFile, source: ReportSource, static_folder: str) -> None:
-    try:
-        pdf = render_source(source, static_folder)
-    except Exception as error:
-        report.status, report.error = RenderStatus.FAILED, str(error)
-    else:
-        report.status, report.pdf = RenderStatus.READY, pdf
-        report.sha256 = hashlib.sha256(pdf).hexdigest()
-    report.finished_at = utcnow()
-    db.session.commit()
-
-
 def send_pdf(content: bytes, filename: str, *, sha256: str | None = None) -> Response:
     """A PDF download, its SHA-256 in a header so a copy can be checked."""
     response = Response(
@@ -335,10 +211,3 @@ def send_pdf(content: bytes, filename: str, *, sha256: str | None = None) -> Res
     if sha256:
         response.headers["X-Content-SHA256"] = sha256
     return response
-
-
-def answer_report(report: ReportFile):
-    """Download a ready report, or send the person to its preparing/failed page."""
-    if report.status == RenderStatus.READY:
-        return send_pdf(report.pdf, report.filename, sha256=report.sha256)
-    return redirect(url_for("reports.status", report_id=report.id))

@@ -39,8 +39,8 @@ def _rater_of(app, vendor_slug: str, title: str) -> str:
     import sqlalchemy as sa
 
     from calibration.models import CalibrationSession, Rater
+    from rollcal.accounts.models import User
     from rollcal.extensions import db
-    from rollcal.org.models import User
 
     with app.app_context():
         return db.session.scalars(

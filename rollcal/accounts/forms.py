@@ -1,0 +1,65 @@
+"""Forms for signing in and one's own account: input shape only; the rules live in
+``rollcal.accounts.services``."""
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from rollcal.accounts.models import Role
+from rollcal.forms import TIMEZONE_CHOICES, choices
+
+
+class LoginForm(FlaskForm):
+    """Sign in with e-mail and password."""
+
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254), Email()])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField("Sign in")
+
+
+class PasswordForm(FlaskForm):
+    """Change one's own password."""
+
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=200)]
+    )
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=10, max=200)]
+    )
+    submit = SubmitField("Change password")
+
+
+class ProfileForm(FlaskForm):
+    """One's own name and time zone."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES)
+    submit = SubmitField("Save")
+
+
+class TokenForm(FlaskForm):
+    """Name a new API token."""
+
+    name = StringField(
+        "Token name",
+        validators=[DataRequired(), Length(max=120)],
+        description="Where you will use it, e.g. “labelling script”.",
+    )
+    submit = SubmitField("Create token")
+
+
+class UserForm(FlaskForm):
+    """A person, as an admin edits them."""
+
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254), Email()])
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    role = SelectField("Role", choices=choices((r.value, r.title) for r in Role))
+    vendor = SelectField("Vendor (QA leads only)", coerce=int)
+    timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, default="UTC")
+    password = PasswordField(
+        "Password",
+        validators=[Optional(), Length(min=10)],
+        description="At least 10 characters. Required for a new person.",
+    )
+    active = BooleanField("May sign in", default=True)
+    submit = SubmitField("Save person")

@@ -1,0 +1,112 @@
+"""What one domain tells another: blinker signals, and providers registered at start-up.
+
+A domain sends a signal when something others may care about has happened, inside the
+unit of work that made the change; subscribers (connected by each domain's ``init_app``)
+change their own state in the same unit of work, so both commit or neither does. No
+domain imports another to tell it something.
+
+Signals (the sender is the object named; keyword arguments as listed):
+
+* ``session_results_changed`` — a calibration session was revealed, or its stored
+  results were computed again (sender: the session).
+* ``checklist_changed`` — a rollout's checklist, overrides or go-live date changed
+  (sender: the rollout).
+* ``signoff_decided`` — a sign-off request was decided (sender: the rollout;
+  ``outcome``: ``"approved"`` or ``"rejected"``).
+
+Providers answer a question a domain cannot answer from its own tables: calibration asks
+``calibration_subjects()`` for the policy versions and rollouts a session may calibrate,
+which rollout provides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from blinker import Namespace
+from flask import Flask, current_app
+
+_signals = Namespace()
+
+session_results_changed = _signals.signal("session-results-changed")
+checklist_changed = _signals.signal("checklist-changed")
+signoff_decided = _signals.signal("signoff-decided")
+
+
+@dataclass(frozen=True)
+class PolicyVersionFacts:
+    """What a calibration session needs of a policy version."""
+
+    id: int
+    name: str
+    label_options: list[dict]
+    label_level: str
+
+
+@dataclass(frozen=True)
+class RolloutFacts:
+    """What a calibration session needs of the rollout whose gate it feeds."""
+
+    id: int
+    name: str
+    policy_version_id: int
+    alpha_threshold: float
+    accuracy_target: float
+    site_ids: frozenset[int]
+
+
+class CalibrationSubjects(Protocol):
+    """What calibration may be about, as the domain that owns policies answers it."""
+
+    def policy_version_choices(self) -> list[tuple[int, str]]:
+        """(id, name) of every policy version a new session may calibrate."""
+
+    def rollout_choices(self) -> list[tuple[int, str]]:
+        """(id, name) of every rollout a new session may feed the gate of."""
+
+    def policy_version(self, version_id: int) -> PolicyVersionFacts | None:
+        """One policy version, or None."""
+
+    def rollout(self, rollout_id: int) -> RolloutFacts | None:
+        """One rollout, or None."""
+
+    def first_rollout_of_policy(self, code: str) -> RolloutFacts | None:
+        """The oldest rollout of a policy (by its code), or None."""
+
+
+class NoSubjects:
+    """Calibration on its own: no policy versions or rollouts to link a session to."""
+
+    def policy_version_choices(self) -> list[tuple[int, str]]:
+        """None to choose from."""
+        return []
+
+    def rollout_choices(self) -> list[tuple[int, str]]:
+        """None to choose from."""
+        return []
+
+    def policy_version(self, version_id: int) -> PolicyVersionFacts | None:
+        """None is known."""
+        return None
+
+    def rollout(self, rollout_id: int) -> RolloutFacts | None:
+        """None is known."""
+        return None
+
+    def first_rollout_of_policy(self, code: str) -> RolloutFacts | None:
+        """None is known."""
+        return None
+
+
+_SUBJECTS = "rollcal.calibration_subjects"
+
+
+def provide_calibration_subjects(app: Flask, subjects: CalibrationSubjects) -> None:
+    """Register, at start-up, what calibration sessions may be about."""
+    app.extensions[_SUBJECTS] = subjects
+
+
+def calibration_subjects() -> CalibrationSubjects:
+    """What calibration sessions may be about, in the current app."""
+    return current_app.extensions.get(_SUBJECTS) or NoSubjects()

@@ -1,0 +1,122 @@
+"""Rollout's side of the domain events: what it provides to calibration, and what it does
+when checklists, sign-offs and calibration results change."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import selectinload
+
+from calibration.models import CalibrationSession
+from rollcal import events
+from rollcal.events import PolicyVersionFacts, RolloutFacts
+from rollcal.extensions import db
+from rollout.models import Policy, PolicyVersion, Rollout, RolloutStatus, VersionStatus
+
+# Rollouts a new calibration session may still feed the gate of.
+_CALIBRATING = (RolloutStatus.PLANNING, RolloutStatus.IN_PROGRESS, RolloutStatus.AWAITING_SIGNOFF)
+
+
+class RolloutSubjects:
+    """Policy versions and rollouts, as calibration sessions see them."""
+
+    def policy_version_choices(self) -> list[tuple[int, str]]:
+        """(id, "CODE version — title") of every policy version that is not retired."""
+        rows = db.session.execute(
+            sa.select(PolicyVersion.id, Policy.code, PolicyVersion.version_label, Policy.title)
+            .join(Policy, Policy.id == PolicyVersion.policy_id)
+            .where(PolicyVersion.status != VersionStatus.RETIRED)
+            .order_by(Policy.code, PolicyVersion.id.desc())
+        )
+        return [(row.id, f"{row.code} {row.version_label} — {row.title}") for row in rows]
+
+    def rollout_choices(self) -> list[tuple[int, str]]:
+        """(id, "CODE version — title (go-live date)") of every rollout not yet signed off."""
+        rows = db.session.execute(
+            sa.select(
+                Rollout.id,
+                Policy.code,
+                PolicyVersion.version_label,
+                Policy.title,
+                Rollout.go_live_date,
+            )
+            .join(PolicyVersion, PolicyVersion.id == Rollout.policy_version_id)
+            .join(Policy, Policy.id == PolicyVersion.policy_id)
+            .where(Rollout.status.in_(_CALIBRATING))
+            .order_by(Rollout.go_live_date, Rollout.id)
+        )
+        return [
+            (row.id, f"{row.code} {row.version_label} — {row.title} (go-live {row.go_live_date})")
+            for row in rows
+        ]
+
+    def policy_version(self, version_id: int) -> PolicyVersionFacts | None:
+        """A policy version's name, label options and scale, or None."""
+        version = db.session.get(
+            PolicyVersion, version_id, options=[selectinload(PolicyVersion.policy)]
+        )
+        if version is None:
+            return None
+        return PolicyVersionFacts(
+            id=version.id,
+            name=version.label + f" — {version.policy.title}",
+            label_options=list(version.label_options or []),
+            label_level=version.label_level,
+        )
+
+    def rollout(self, rollout_id: int) -> RolloutFacts | None:
+        """A rollout's name, policy version and gate thresholds, or None."""
+        rollout = db.session.get(Rollout, rollout_id)
+        return _facts(rollout) if rollout is not None else None
+
+    def first_rollout_of_policy(self, code: str) -> RolloutFacts | None:
+        """The oldest rollout of a policy (by its code), or None."""
+        rollout = db.session.scalar(
+            sa.select(Rollout)
+            .join(PolicyVersion, PolicyVersion.id == Rollout.policy_version_id)
+            .join(Policy, Policy.id == PolicyVersion.policy_id)
+            .where(Policy.code == code)
+            .order_by(Rollout.id)
+            .limit(1)
+        )
+        return _facts(rollout) if rollout is not None else None
+
+
+def _facts(rollout: Rollout) -> RolloutFacts:
+    return RolloutFacts(
+        id=rollout.id,
+        name=rollout.title,
+        policy_version_id=rollout.policy_version_id,
+        alpha_threshold=rollout.alpha_threshold,
+        accuracy_target=rollout.accuracy_target,
+        site_ids=frozenset(rollout_site.site_id for rollout_site in rollout.rollout_sites),
+    )
+
+
+def rollouts_fed_by(session: CalibrationSession) -> list[Rollout]:
+    """The rollouts whose calibration gate reads this session's results."""
+    if session.rollout_id is None:
+        return []
+    rollout = db.session.get(Rollout, session.rollout_id)
+    return [rollout] if rollout is not None else []
+
+
+def status_follows(sender, outcome: str | None = None, **_facts) -> None:
+    """The one subscriber that keeps a rollout's status where its sites and sign-offs put
+    it: after checklist changes, sign-off decisions and new calibration results."""
+    from rollout import services
+
+    rollouts = rollouts_fed_by(sender) if isinstance(sender, CalibrationSession) else [sender]
+    for rollout in rollouts:
+        services.follow_status(rollout, outcome)
+
+
+def init_app(app: Flask) -> None:
+    """Provide calibration's subjects and subscribe to the events rollout follows."""
+    events.provide_calibration_subjects(app, RolloutSubjects())
+    for signal in (
+        events.checklist_changed,
+        events.signoff_decided,
+        events.session_results_changed,
+    ):
+        signal.connect(status_follows)
