@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from statistics import NormalDist
@@ -50,9 +51,21 @@ from typing import Any, NamedTuple
 import krippendorff
 import numpy as np
 
+from calibration.evidence import bca_interval, bootstrap_p_meets, share_below, wilson_interval
+from calibration.findings import (
+    MISREAD_MIN_EXCESS,
+    MISREAD_MIN_SHARE,
+    SEVERITIES,
+    Flag,
+    FlagInputs,
+    Minimums,
+    Misread,
+    build_flags,
+)
+
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
-SEVERITIES = ("high", "medium", "low")
+__all__ = ["SEVERITIES", "Flag", "Minimums"]
 
 # Per-resample work is a (resamples x cases) count matrix; cap its size so the 50,000-case
 # bootstrap stays within a few tens of megabytes per chunk instead of gigabytes.
@@ -80,10 +93,12 @@ class RaterFigures:
     """How one rater labels, compared with the others and with golden.
 
     ``n`` cases labelled; ``agreement`` the share of (this rater, other rater) pairs on
-    shared cases that gave the same label; ``accuracy`` and ``kappa_vs_golden`` (Cohen's)
-    on the rater's cases that have a golden label; ``alpha_without`` alpha with this
-    rater left out, and ``loo_delta = alpha_without - alpha``: large and positive means
-    the rater pulls agreement down.
+    shared cases that gave the same label; ``accuracy`` (with its Wilson 95% interval
+    ``accuracy_ci`` over ``n_golden`` cases) and ``kappa_vs_golden`` (Cohen's) on the
+    rater's cases that have a golden label; ``alpha_without`` alpha with this rater left
+    out, and ``loo_delta = alpha_without - alpha``: large and positive means the rater
+    pulls agreement down. ``loo_delta_ci`` is its bootstrap interval, given for raters
+    whose ``loo_delta`` reaches the flag threshold. ``model`` marks an automated rater.
     """
 
     rater: str
@@ -95,6 +110,10 @@ class RaterFigures:
     kappa_vs_golden: float | None
     alpha_without: float | None
     loo_delta: float | None
+    n_golden: int = 0
+    accuracy_ci: tuple[float, float] | None = None
+    loo_delta_ci: tuple[float, float] | None = None
+    model: bool = False
 
 
 @dataclass
@@ -104,6 +123,7 @@ class LabelFigures:
     ``support`` ratings that gave this label, ``n_golden`` cases whose golden label it is;
     ``alpha_one_vs_rest`` nominal alpha of "this label or not". Precision, recall, F1 and
     the false-positive and false-negative rates pool every rating on a golden case.
+    ``alpha_one_vs_rest_ci`` and ``recall_ci`` are BCa bootstrap intervals over cases.
     """
 
     label: str
@@ -115,6 +135,8 @@ class LabelFigures:
     f1: float | None
     fpr: float | None
     fnr: float | None
+    alpha_one_vs_rest_ci: tuple[float, float] | None = None
+    recall_ci: tuple[float, float] | None = None
 
 
 @dataclass
@@ -125,6 +147,14 @@ class GroupFigures:
     ``accuracy`` pools their ratings on golden cases; ``majority_deviation`` is the share
     of cases where the vendor's most frequent label differs from that of everyone
     outside it, among cases where both sides have one (a tie is no majority).
+
+    ``n_pairable`` cases two of its raters labelled and ``n_golden`` golden cases it
+    labelled; ``accuracy_ci`` a BCa interval over cases; ``p_below_threshold`` the
+    bootstrap probability that alpha is below the threshold. ``evidence`` is
+    ``sufficient`` or ``insufficient`` by the documented minimums, and ``evidence_missing``
+    says what is missing. ``explained_by`` names the flagged raters without whom the
+    group meets its targets (it is then not flagged itself). ``confusion`` counts its
+    ratings by golden label (rows) and label given (columns).
     """
 
     group: str
@@ -135,14 +165,22 @@ class GroupFigures:
     percent_agreement: float | None
     accuracy: float | None
     majority_deviation: float | None
+    n_pairable: int = 0
+    n_golden: int = 0
+    accuracy_ci: tuple[float, float] | None = None
+    p_below_threshold: float | None = None
+    evidence: str = "insufficient"
+    evidence_missing: list[str] = field(default_factory=list)
+    explained_by: list[str] | None = None
+    confusion: list[list[int]] | None = None
 
 
 @dataclass
 class SiteFigures:
     """The same figures as :class:`GroupFigures`, for the raters of one site.
 
-    Rollout readiness gates each site on ``alpha`` (or the lower end of ``alpha_ci``)
-    and ``accuracy``.
+    Rollout readiness gates each site on ``alpha`` (or the lower end of ``alpha_ci``),
+    ``accuracy`` and ``evidence``.
     """
 
     site: str
@@ -153,6 +191,14 @@ class SiteFigures:
     percent_agreement: float | None
     accuracy: float | None
     majority_deviation: float | None
+    n_pairable: int = 0
+    n_golden: int = 0
+    accuracy_ci: tuple[float, float] | None = None
+    p_below_threshold: float | None = None
+    evidence: str = "insufficient"
+    evidence_missing: list[str] = field(default_factory=list)
+    explained_by: list[str] | None = None
+    confusion: list[list[int]] | None = None
 
 
 @dataclass
@@ -185,35 +231,20 @@ class PairKappa:
 
 
 @dataclass
-class Flag:
-    """A misalignment worth acting on, with the figure behind it and what to do.
-
-    ``scope`` is overall, group (vendor), site, rater or label and ``subject`` names which
-    (None overall). ``kind``: misaligned, tentative, not_enough_evidence, too_few_cases,
-    low_accuracy, pulls_down_agreement, label_misaligned or low_recall. ``severity``:
-    high, medium or low. ``value`` is the figure compared with ``threshold``.
-    """
-
-    scope: str
-    subject: str | None
-    kind: str
-    severity: str
-    value: float | None
-    threshold: float | None
-    message: str
-
-
-@dataclass
 class AgreementReport:
     """Everything the engine found; ``to_dict`` gives the JSON snapshot.
 
     ``n_pairable_items`` counts cases labelled by two or more raters, the only ones that
-    enter alpha and the kappas. ``alpha_ci`` is the 95% percentile interval from
-    ``bootstrap`` resamples of cases drawn with ``seed``. ``percent_agreement`` is the mean,
-    over pairable cases, of the share of rater pairs that agree. ``confusion`` has golden
-    labels as rows and rater labels as columns, both in ``categories`` order. Raters come
-    most disagreement-driving first, labels in domain order, vendors and sites by name,
-    cases most contested first, flags most severe first. Every None has a note saying why.
+    enter alpha and the kappas. ``alpha_ci`` is the 95% BCa interval (``interval_method``)
+    from ``bootstrap`` resamples of cases drawn with ``seed``, withheld (None, with a note)
+    on fewer than the minimum cases; ``undefined_resamples`` counts resamples whose alpha
+    was undefined. ``p_below_threshold`` is the bootstrap probability that alpha is below
+    the threshold. ``percent_agreement`` is the mean, over pairable cases, of the share of
+    rater pairs that agree, and ``expected_agreement`` the share of pairs that would agree
+    by chance given how often each label was used. ``confusion`` has golden labels as rows
+    and rater labels as columns, both in ``categories`` order. Raters come most
+    disagreement-driving first, labels in domain order, vendors and sites by name, cases
+    most contested first, flags most severe first. Every None has a note saying why.
     """
 
     n_items: int
@@ -239,6 +270,10 @@ class AgreementReport:
     items: list[CaseFigures]
     flags: list[Flag]
     notes: list[str] = field(default_factory=list)
+    expected_agreement: float | None = None
+    p_below_threshold: float | None = None
+    interval_method: str = "bca"
+    undefined_resamples: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data (lists, dicts, str, int, float, None)."""
@@ -246,7 +281,11 @@ class AgreementReport:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AgreementReport:
-        """Rebuild a report from :meth:`to_dict` output (e.g. a stored JSON snapshot)."""
+        """Rebuild a report from :meth:`to_dict` output (e.g. a stored JSON snapshot).
+
+        Keys added since a snapshot was stored take their defaults, so older snapshots
+        still read.
+        """
         nested = {
             "cohen_kappa": PairKappa,
             "raters": RaterFigures,
@@ -258,6 +297,8 @@ class AgreementReport:
         }
         values: dict[str, Any] = {}
         for report_field in dataclasses.fields(cls):
+            if report_field.name not in data:
+                continue
             value = data[report_field.name]
             if report_field.name in nested:
                 value = [_from_plain(nested[report_field.name], entry) for entry in value]
@@ -295,10 +336,11 @@ def _plain(value: Any) -> Any:
 
 
 def _from_plain(cls: type, data: Mapping[str, Any]) -> Any:
-    """Build one list entry of a report from its JSON form."""
-    values = {f.name: data[f.name] for f in dataclasses.fields(cls)}
-    if "alpha_ci" in values:
-        values["alpha_ci"] = _interval(values["alpha_ci"])
+    """Build one list entry of a report from its JSON form (missing keys: defaults)."""
+    values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
+    for name in values:
+        if name.endswith("_ci") or name == "interval":
+            values[name] = _interval(values[name])
     if "labels" in values:
         values["labels"] = dict(values["labels"])
     return cls(**values)
@@ -613,9 +655,15 @@ def _fleiss_kappa(value_counts: np.ndarray, agreement: float | None) -> float | 
     return (agreement - chance) / (1 - chance)
 
 
-def _gwet_ac1(value_counts: np.ndarray, agreement: float | None) -> float | None:
-    """Gwet's AC1 with missing ratings (Gwet 2014): chance = sum(pi_k (1 - pi_k)) / (q - 1)."""
-    n_labels = value_counts.shape[-1]
+def _gwet_ac1(
+    value_counts: np.ndarray, agreement: float | None, golden_only: int = 0
+) -> float | None:
+    """Gwet's AC1 with missing ratings (Gwet 2014): chance = sum(pi_k (1 - pi_k)) / (q - 1).
+
+    q is the number of labels in the domain, less those that appear only as golden
+    answers: a label no rater could be seen choosing is not a category of their scale.
+    """
+    n_labels = value_counts.shape[-1] - golden_only
     if agreement is None or n_labels < 2:
         return None
     shares = _label_shares(value_counts)
@@ -705,13 +753,23 @@ def _sample_size(
 
 @dataclass
 class _Subset:
-    """A vendor or site: its raters, value counts, figures and majority ties."""
+    """A vendor or site: its raters, the cases they labelled and their figures.
+
+    Everything per case is kept only for the subset's own cases (``cases`` holds their
+    global positions), so memory follows the number of labels, not cases x subsets.
+    """
 
     name: str
     rater_positions: np.ndarray
-    value_counts: np.ndarray
+    cases: np.ndarray
+    value_counts: np.ndarray  # (len(cases), labels): the subset's own labels
+    outside: np.ndarray  # (len(cases), labels): everyone else's labels on those cases
+    hits: np.ndarray  # per case: the subset's labels that match golden
+    judged: np.ndarray  # per case: the subset's labels on a golden case
+    confusion: np.ndarray  # golden x given, the subset's ratings
     figures: dict[str, Any]
     ties: int
+    misreads: list[Misread] = field(default_factory=list)
 
 
 def compute_report(
@@ -730,91 +788,157 @@ def compute_report(
     loo_threshold: float = 0.05,
     min_shared_cases: int = 5,
     significance: float = 0.05,
+    label_names: Mapping[str, str] | None = None,
+    model_raters: Iterable[str] = (),
+    minimums: Minimums | None = None,
 ) -> AgreementReport:
     """Analyse who labelled which case how, and return the full :class:`AgreementReport`.
 
     ``categories`` is the ordered label domain; ``golden`` maps cases to their golden
     label; ``rater_groups`` and ``rater_sites`` map raters to their vendor and site.
     ``bootstrap`` resamples of cases (0 disables) give the 95% interval of every alpha;
-    ``seed`` makes them repeatable. Thresholds: alpha below ``alpha_threshold`` is
-    misaligned, below ``alpha_reliable`` tentative; accuracy and recall below
+    ``seed`` (0 or more) makes them repeatable. Thresholds: alpha below ``alpha_threshold``
+    is misaligned, below ``alpha_reliable`` tentative; accuracy and recall below
     ``accuracy_target`` are flagged, and so is a rater whose removal raises alpha by
-    ``loo_threshold`` or more. Cohen's kappa needs ``min_shared_cases`` shared cases.
+    ``loo_threshold`` or more, each only when the evidence shows it (see
+    :mod:`calibration.findings`); ``significance`` is the false-discovery rate.
+    Cohen's kappa needs ``min_shared_cases`` shared cases. ``label_names`` gives the
+    labels' names for messages; ``model_raters`` names the automated raters.
 
     Raises :class:`AgreementInputError` for empty input, unknown labels, a rater labelling
-    a case twice, an unknown level, or non-numeric labels at the interval or ratio level.
+    a case twice, an unknown level, a negative seed, or non-numeric labels at the interval
+    or ratio level (and negative ones at the ratio level).
     """
     categories = list(categories)
     values = _check_categories(categories, level)
     if bootstrap < 0:
         raise AgreementInputError("bootstrap must be 0 or more resamples")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise AgreementInputError(f"seed must be a whole number 0 or more, not {seed!r}")
+    minimums = minimums or Minimums()
     data = _ReliabilityData.build(ratings, categories, golden or {})
     notes: list[str] = []
+    _check_label_spelling(categories, data, notes)
     rater_groups = rater_groups or {}
     rater_sites = rater_sites or {}
     value_counts = data.value_counts
     per_case = value_counts.sum(-1)
     pairable = per_case >= 2
     n_pairable = int(pairable.sum())
-    rng = np.random.default_rng(seed)
 
     alpha = _headline_alpha(value_counts[pairable], categories, values, level, notes)
     label_totals = value_counts[pairable].sum(0)
 
-    golden_tables = _golden_tables(data)
-    groups = _subsets(data, rater_groups, golden_tables, values, level)
-    sites = _subsets(data, rater_sites, golden_tables, values, level)
-    subsets = groups + sites
-    # Only alphas that exist get an interval; a one-rater site has nothing to resample.
-    intervals = _intervals(
-        data,
-        [
-            value_counts if alpha is not None else None,
-            *(s.value_counts if s.figures["alpha"] is not None else None for s in subsets),
-        ],
-        values,
-        level,
-        bootstrap,
-        rng,
+    groups = _subsets(data, rater_groups, values, level)
+    sites = _subsets(data, rater_sites, values, level)
+    raters = _rater_figures(
+        data, alpha, values, level, rater_groups, rater_sites, set(model_raters)
     )
-    alpha_ci = intervals[0]
-    for subset, interval in zip(subsets, intervals[1:], strict=True):
-        subset.figures["alpha_ci"] = interval
-    if bootstrap == 0:
-        notes.append("The bootstrap was turned off, so no interval is given for alpha.")
-    elif alpha is not None and alpha_ci is None:
-        notes.append("No bootstrap resample had any variation, so alpha has no interval.")
+    labels, confusion = _label_figures(data, pairable, notes)
+
+    resampling = _Resampling(len(data.cases))
+    headline = resampling.alpha(value_counts, None, values, level)
+    statistics = _resampled_figures(
+        resampling, data, headline, groups + sites, raters, labels, values, level, loo_threshold
+    )
+    undefined = 0
+    if bootstrap:
+        resampling.run(bootstrap, np.random.default_rng(seed))
+        undefined = resampling.undefined(headline)
+    alpha_ci = _alpha_interval(
+        resampling, headline, alpha, n_pairable, bootstrap, minimums, notes, "alpha"
+    )
+    p_below = resampling.share_below(headline, alpha_threshold) if alpha_ci else None
+    for subset in groups + sites:
+        figures = subset.figures
+        stat = statistics[("alpha", subset.name, id(subset))]
+        figures["alpha_ci"] = _alpha_interval(
+            resampling, stat, figures["alpha"], figures["n_pairable"], bootstrap, minimums
+        )
+        figures["p_below_threshold"] = (
+            resampling.share_below(stat, alpha_threshold) if figures["alpha_ci"] else None
+        )
+        if figures["n_golden"] >= minimums.golden_cases and figures["accuracy"] is not None:
+            figures["accuracy_ci"] = resampling.interval(
+                statistics[("accuracy", subset.name, id(subset))]
+            )
+        for misread in subset.misreads:
+            misread.interval = resampling.interval(misread.share_stat)
+            if misread.excess_stat is not None and resampling.ran:
+                misread.p_value = resampling.p_meets(misread.excess_stat, 0.0, above=False)
+    for rater in raters:
+        stat = statistics.get(("loo", rater.rater, 0))
+        if stat is not None and n_pairable >= minimums.shared_cases:
+            rater.loo_delta_ci = resampling.interval(stat)
+    for label in labels:
+        if n_pairable >= minimums.shared_cases and label.alpha_one_vs_rest is not None:
+            label.alpha_one_vs_rest_ci = resampling.interval(
+                statistics[("one_vs_rest", label.label, 0)]
+            )
+        if label.recall is not None and label.n_golden >= minimums.label_golden_cases:
+            label.recall_ci = resampling.interval(statistics[("recall", label.label, 0)])
 
     percent_agreement = _percent_agreement(value_counts)
     fleiss = _fleiss_kappa(value_counts, percent_agreement)
-    ac1 = _gwet_ac1(value_counts, percent_agreement)
+    ac1 = _gwet_ac1(value_counts, percent_agreement, _golden_only(data))
     _explain_chance_corrected(percent_agreement, fleiss, ac1, len(categories), notes)
+    expected = _expected_agreement(label_totals)
+    _explain_prevalence(
+        percent_agreement, alpha, alpha_threshold, label_totals, categories, label_names, notes
+    )
 
     pair_kappas = _pair_kappas(data, min_shared_cases, notes)
     defined_kappas = [pair.kappa for pair in pair_kappas if pair.kappa is not None]
     mean_kappa = float(np.mean(defined_kappas)) if defined_kappas else None
 
-    raters = _rater_figures(data, golden_tables, alpha, values, level, rater_groups, rater_sites)
-    labels, confusion = _label_figures(data, pairable, notes)
+    for subset in groups + sites:
+        subset.figures["evidence_missing"] = _missing_evidence(
+            subset, data.has_golden, minimums, label="vendor" if subset in groups else "site"
+        )
+        subset.figures["evidence"] = (
+            "insufficient" if subset.figures["evidence_missing"] else "sufficient"
+        )
     group_figures = [GroupFigures(group=s.name, **s.figures) for s in groups]
     site_figures = [SiteFigures(site=s.name, **s.figures) for s in sites]
     items = _case_figures(data)
 
     _explain(data, pairable, raters, pair_kappas, items, groups, sites, level, notes)
-    flags = _flags(
-        alpha=alpha,
-        alpha_ci=alpha_ci,
-        raters=raters,
-        labels=labels,
-        groups=group_figures,
-        sites=site_figures,
-        n_pairable=n_pairable,
-        sample_size=_sample_size(label_totals, categories, alpha_threshold, significance),
-        accuracy_target=accuracy_target,
-        alpha_threshold=alpha_threshold,
-        alpha_reliable=alpha_reliable,
-        loo_threshold=loo_threshold,
-        significance=significance,
+    if bootstrap and undefined:
+        notes.append(
+            f"{undefined} of {bootstrap} bootstrap resamples had no variation, so their alpha "
+            "is undefined; intervals use the others."
+        )
+    flags = build_flags(
+        FlagInputs(
+            alpha=alpha,
+            alpha_ci=alpha_ci,
+            alpha_p_meets=(resampling.p_meets(headline, alpha_threshold) if alpha_ci else None),
+            alpha_reliable_p_meets=(
+                resampling.p_meets(headline, alpha_reliable) if alpha_ci else None
+            ),
+            n_pairable=n_pairable,
+            sample_size=_sample_size(label_totals, categories, alpha_threshold, significance),
+            raters=raters,
+            labels=labels,
+            groups=[(g, s) for g, s in zip(group_figures, groups, strict=True)],
+            sites=[(f, s) for f, s in zip(site_figures, sites, strict=True)],
+            resampling=resampling,
+            statistics=statistics,
+            without=lambda subset, names: _subset_without(subset, data, names, values, level),
+            session_without=lambda names: _session_without(data, names, values, level),
+            label_without=lambda excluded: _labels_without(data, excluded),
+            rater_accuracy_without=lambda name, golden_labels: _rater_accuracy_without(
+                data, name, golden_labels
+            ),
+            n_categories_used=int((label_totals > 0.5).sum()),
+            label_names=dict(label_names or {}),
+            accuracy_target=accuracy_target,
+            alpha_threshold=alpha_threshold,
+            alpha_reliable=alpha_reliable,
+            loo_threshold=loo_threshold,
+            significance=significance,
+            minimums=minimums,
+        )
     )
     return AgreementReport(
         n_items=len(data.cases),
@@ -840,7 +964,79 @@ def compute_report(
         items=items,
         flags=flags,
         notes=list(dict.fromkeys(notes)),
+        expected_agreement=expected,
+        p_below_threshold=p_below,
+        interval_method="bca",
+        undefined_resamples=undefined,
     )
+
+
+def _alpha_interval(
+    resampling: _Resampling,
+    stat: int,
+    alpha: float | None,
+    n_pairable: int,
+    bootstrap: int,
+    minimums: Minimums,
+    notes: list[str] | None = None,
+    what: str = "alpha",
+) -> tuple[float, float] | None:
+    """Alpha's BCa interval, or None (with a note for the headline) when it would lie.
+
+    Below ``minimums.shared_cases`` pairable cases even BCa intervals cover the true
+    alpha far less often than 95% (59-87% at 10 cases x 3 raters in our simulations,
+    ``benchmarks/diagnosis.py``), so none is given; nor when more than
+    ``minimums.undefined_share`` of the resamples are undefined, since dropping them
+    would bias the interval towards perfect agreement.
+    """
+    if alpha is None or bootstrap == 0:
+        if notes is not None and bootstrap == 0:
+            notes.append("The bootstrap was turned off, so no interval is given for alpha.")
+        return None
+    if n_pairable < minimums.shared_cases:
+        if notes is not None:
+            notes.append(
+                f"No interval is given for {what}: only {n_pairable} cases were labelled by "
+                f"two or more raters, and below {minimums.shared_cases} a bootstrap interval "
+                "would claim more certainty than the cases carry."
+            )
+        return None
+    if resampling.undefined(stat) > minimums.undefined_share * bootstrap:
+        if notes is not None:
+            notes.append(
+                f"No interval is given for {what}: {resampling.undefined(stat)} of {bootstrap} "
+                "resamples had no variation, too many to leave out without bias."
+            )
+        return None
+    interval = resampling.interval(stat)
+    if interval is None and notes is not None:
+        notes.append("No bootstrap resample had any variation, so alpha has no interval.")
+    return interval
+
+
+def _missing_evidence(
+    subset: _Subset, has_golden: bool, minimums: Minimums, *, label: str
+) -> list[str]:
+    """Sentences saying what a vendor or site lacks for a trustworthy figure (none: enough)."""
+    figures = subset.figures
+    missing = []
+    if figures["n_raters"] < 2:
+        missing.append(
+            f"{subset.name} has one rater: add a second QA lead, since agreement needs two."
+        )
+    elif figures["n_pairable"] < minimums.shared_cases:
+        more = minimums.shared_cases - figures["n_pairable"]
+        missing.append(
+            f"{subset.name} has {figures['n_pairable']} cases labelled by two of its raters: "
+            f"label {more} more shared cases (at least {minimums.shared_cases})."
+        )
+    if has_golden and figures["n_golden"] < minimums.golden_cases:
+        more = minimums.golden_cases - figures["n_golden"]
+        missing.append(
+            f"{subset.name} labelled {figures['n_golden']} cases with a golden answer: "
+            f"label {more} more golden cases (at least {minimums.golden_cases})."
+        )
+    return missing
 
 
 def _check_categories(categories: list[str], level: str) -> np.ndarray:
@@ -850,7 +1046,45 @@ def _check_categories(categories: list[str], level: str) -> np.ndarray:
     repeated = sorted({c for c in categories if categories.count(c) > 1})
     if repeated:
         raise AgreementInputError(f"labels appear twice in the domain: {', '.join(repeated)}")
-    return label_values(categories, level)
+    values = label_values(categories, level)
+    if level == "ratio":
+        negative = [c for c, v in zip(categories, values, strict=True) if v < 0]
+        if negative:
+            raise AgreementInputError(
+                f"labels {', '.join(negative)} are negative; the ratio level measures from a "
+                "true zero, so its labels must be 0 or more (use --level interval)"
+            )
+    return values
+
+
+# Spellings that usually mean "no label" rather than a label of their own.
+_MISSING_LOOKING = {"", "nan", "null", "n/a", "na", "#n/a"}
+
+
+def _check_label_spelling(categories: list[str], data: _ReliabilityData, notes: list[str]) -> None:
+    """Notes for labels that look like missing values, or differ only in case or Unicode form."""
+    used = [c for c, total in zip(categories, data.value_counts.sum(0), strict=True) if total]
+    used += [c for c, total in zip(categories, data.golden.sum(0), strict=True) if total]
+    used = list(dict.fromkeys(used))
+    missing = [label for label in used if label.strip().lower() in _MISSING_LOOKING]
+    if missing:
+        notes.append(
+            "Labels that look like missing values are counted as labels of their own: "
+            + ", ".join(repr(label) for label in missing)
+            + ". Leave such rows out if they mean 'not labelled'."
+        )
+    spellings: dict[str, list[str]] = {}
+    for label in used:
+        key = unicodedata.normalize("NFKC", label).casefold().strip()
+        spellings.setdefault(key, []).append(label)
+    for variants in spellings.values():
+        if len(variants) > 1:
+            notes.append(
+                "Labels "
+                + ", ".join(repr(label) for label in variants)
+                + " differ only in letter case, spacing or Unicode form, and are counted as "
+                "different labels; write each label one way."
+            )
 
 
 def _as_number(text: str) -> float | None:
@@ -864,20 +1098,27 @@ def _as_number(text: str) -> float | None:
 
 @dataclass
 class _ReliabilityData:
-    """The ratings as arrays: cases x raters x labels, one-hot."""
+    """The ratings as index arrays (one entry per rating) and per-case label counts.
+
+    No cases x raters array is ever built: every per-rater and per-group figure is a
+    bincount over the ratings, so memory follows the number of labels.
+    """
 
     cases: list[str]
     raters: list[str]
     categories: list[str]
-    one_hot: np.ndarray  # (cases, raters, labels), 1.0 where the rater gave the label
+    case_index: np.ndarray  # per rating
+    rater_index: np.ndarray  # per rating
+    label_index: np.ndarray  # per rating
     value_counts: np.ndarray  # (cases, labels)
     golden: np.ndarray  # (cases, labels), one-hot golden label, zero rows without golden
+    golden_index: np.ndarray  # (cases,), the golden label's position or -1
 
     @classmethod
     def build(
         cls, ratings: Iterable[Rating], categories: list[str], golden: Mapping[str, str]
     ) -> _ReliabilityData:
-        rows = list(ratings)
+        rows = ratings if isinstance(ratings, list) else list(ratings)
         if not rows:
             raise AgreementInputError("there are no ratings to analyse")
         label_position = {label: position for position, label in enumerate(categories)}
@@ -901,17 +1142,15 @@ class _ReliabilityData:
         label_index = np.fromiter(
             map(label_position.__getitem__, map(itemgetter(2), rows)), np.int64, count
         )
-
         cell = case_index * len(raters) + rater_index
-        cell_counts = np.bincount(cell, minlength=len(cases) * len(raters))
-        if cell_counts.max() > 1:
-            twice = int(np.flatnonzero(cell_counts > 1)[0])
+        order = np.sort(cell)
+        repeated = np.flatnonzero(order[1:] == order[:-1])
+        if len(repeated):
+            twice = int(order[repeated[0]])
             raise AgreementInputError(
                 f"rater {raters[twice % len(raters)]!r} labelled case "
                 f"{cases[twice // len(raters)]!r} more than once"
             )
-        one_hot = np.zeros((len(cases), len(raters), len(categories)))
-        one_hot[case_index, rater_index, label_index] = 1.0
         value_counts = np.bincount(
             case_index * len(categories) + label_index, minlength=len(cases) * len(categories)
         ).reshape(len(cases), len(categories))
@@ -923,27 +1162,39 @@ class _ReliabilityData:
                 f"{', '.join(sorted(map(str, unknown_golden)))}"
             )
         # Golden labels of cases nobody rated cannot be compared with anything; skip them.
-        judged = [
-            (case_position[case], label_position[label])
-            for case, label in golden.items()
-            if case in case_position
-        ]
+        golden_index = np.full(len(cases), -1, dtype=np.int64)
+        for case, label in golden.items():
+            position = case_position.get(case)
+            if position is not None:
+                golden_index[position] = label_position[label]
         golden_one_hot = np.zeros((len(cases), len(categories)))
-        if judged:
-            golden_rows, golden_columns = zip(*judged, strict=True)
-            golden_one_hot[list(golden_rows), list(golden_columns)] = 1.0
+        judged = golden_index >= 0
+        golden_one_hot[np.flatnonzero(judged), golden_index[judged]] = 1.0
         return cls(
             cases=cases,
             raters=raters,
             categories=categories,
-            one_hot=one_hot,
+            case_index=case_index,
+            rater_index=rater_index,
+            label_index=label_index,
             value_counts=value_counts.astype(np.float64),
             golden=golden_one_hot,
+            golden_index=golden_index,
         )
 
     @property
     def has_golden(self) -> bool:
-        return bool(self.golden.any())
+        return bool((self.golden_index >= 0).any())
+
+    def counts_of(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The cases the masked ratings touch, and their label counts on them."""
+        case_index = self.case_index[mask]
+        cases, local = np.unique(case_index, return_inverse=True)
+        n_labels = len(self.categories)
+        counts = np.bincount(
+            local * n_labels + self.label_index[mask], minlength=len(cases) * n_labels
+        ).reshape(len(cases), n_labels)
+        return cases, counts.astype(np.float64)
 
 
 def _headline_alpha(
@@ -983,14 +1234,12 @@ def _headline_alpha(
 def _subsets(
     data: _ReliabilityData,
     membership: Mapping[str, str],
-    golden_tables: np.ndarray,
     values: np.ndarray,
     level: str,
 ) -> list[_Subset]:
     """Vendors or sites that have at least one rater in the data, sorted by name.
 
-    Their figures are complete except ``alpha_ci``, which the shared bootstrap fills in.
-    All subsets are computed together on a (subsets, cases, labels) stack.
+    Their figures are complete except the intervals, which the shared bootstrap fills in.
     """
     members: dict[str, list[int]] = {}
     for position, rater in enumerate(data.raters):
@@ -999,89 +1248,415 @@ def _subsets(
             members.setdefault(name, []).append(position)
     if not members:
         return []
+    belongs_to = np.full(len(data.raters), -1, dtype=np.int64)
     names = sorted(members)
-    n_cases, n_raters, n_labels = data.one_hot.shape
-    belongs = np.zeros((n_raters, len(names)))
     for column, name in enumerate(names):
-        belongs[members[name], column] = 1.0
-    # (cases * labels, raters) @ (raters, subsets): every subset's value counts in one product.
-    stacked = data.one_hot.transpose(0, 2, 1).reshape(n_cases * n_labels, n_raters) @ belongs
-    counts = np.ascontiguousarray(stacked.reshape(n_cases, n_labels, len(names)).transpose(2, 0, 1))
-    outside = data.value_counts[None] - counts
-
-    alphas = np.atleast_1d(_alpha_from_coincidences(coincidence_matrix(counts), values, level))
-    agreements = np.atleast_1d(_percent_agreements(counts))
-    hits = np.trace(golden_tables, axis1=1, axis2=2) @ belongs
-    judged = golden_tables.sum((1, 2)) @ belongs
-    own_majority, _ = _majorities(counts)
-    other_majority, _ = _majorities(outside)
-    both = (own_majority >= 0) & (other_majority >= 0)
-    differ = (both & (own_majority != other_majority)).sum(-1)
-    compared = both.sum(-1)
-    labelled = _row_sums(counts) > 0
-    labelled_by_both = labelled & (_row_sums(outside) > 0)
-    ties = (labelled_by_both & ~both).sum(-1)
-
+        belongs_to[members[name]] = column
+    subset_of_rating = belongs_to[data.rater_index]
+    golden_of_rating = data.golden_index[data.case_index]
+    n_labels = len(data.categories)
     subsets = []
     for column, name in enumerate(names):
+        mask = subset_of_rating == column
+        cases, counts = data.counts_of(mask)
+        outside = data.value_counts[cases] - counts
+        local = np.searchsorted(cases, data.case_index[mask])
+        gold = golden_of_rating[mask]
+        hits = np.bincount(
+            local, weights=(data.label_index[mask] == gold) & (gold >= 0), minlength=len(cases)
+        )
+        judged = np.bincount(local, weights=gold >= 0, minlength=len(cases))
+        confusion = np.bincount(
+            gold[gold >= 0] * n_labels + data.label_index[mask][gold >= 0],
+            minlength=n_labels * n_labels,
+        ).reshape(n_labels, n_labels)
+        per_case = _row_sums(counts)
+        own_majority, _ = _majorities(counts)
+        other_majority, _ = _majorities(outside)
+        both = (own_majority >= 0) & (other_majority >= 0)
+        compared = int(both.sum())
+        differ = int((both & (own_majority != other_majority)).sum())
+        labelled_by_both = _row_sums(outside) > 0
+        n_golden = int((data.golden_index[cases] >= 0).sum())
         figures = {
             "n_raters": len(members[name]),
-            "n_items": int(labelled[column].sum()),
-            "alpha": _number(alphas[column]),
+            "n_items": len(cases),
+            "alpha": coincidence_alpha(counts, values=values, level=level) if len(cases) else None,
             "alpha_ci": None,
-            "percent_agreement": _number(agreements[column]),
-            "accuracy": float(hits[column] / judged[column]) if judged[column] else None,
-            "majority_deviation": (
-                float(differ[column] / compared[column]) if compared[column] else None
-            ),
+            "percent_agreement": _percent_agreement(counts),
+            "accuracy": float(hits.sum() / judged.sum()) if judged.sum() else None,
+            "majority_deviation": differ / compared if compared else None,
+            "n_pairable": int((per_case >= 2).sum()),
+            "n_golden": n_golden,
+            "accuracy_ci": None,
+            "p_below_threshold": None,
+            "evidence": "insufficient",
+            "evidence_missing": [],
+            "explained_by": None,
+            "confusion": confusion.tolist() if data.has_golden else None,
         }
-        subsets.append(
-            _Subset(
-                name=name,
-                rater_positions=np.asarray(members[name]),
-                value_counts=counts[column],
-                figures=figures,
-                ties=int(ties[column]),
-            )
+        subset = _Subset(
+            name=name,
+            rater_positions=np.asarray(members[name]),
+            cases=cases,
+            value_counts=counts,
+            outside=outside,
+            hits=hits,
+            judged=judged,
+            confusion=confusion,
+            figures=figures,
+            ties=int((labelled_by_both & ~both).sum()),
         )
+        subset.misreads = _misread_candidates(subset, data, own_majority, other_majority)
+        subsets.append(subset)
     return subsets
 
 
-def _intervals(
+def _misread_candidates(
+    subset: _Subset, data: _ReliabilityData, own_majority: np.ndarray, other_majority: np.ndarray
+) -> list[Misread]:
+    """Pairs (reference label A, given label B) that the subset may be misreading.
+
+    The reference is golden where the session has it, otherwise the majority of the
+    raters outside the subset. Only pairs the subset gives markedly more often than the
+    others are kept as candidates; the flags decide on their evidence.
+    """
+    n_labels = len(data.categories)
+    candidates = []
+    if data.has_golden:
+        golden = data.golden_index[subset.cases]
+        everyone = data.golden.T @ data.value_counts
+        others = everyone - subset.confusion
+        reference_of_case = golden
+    else:
+        reference_of_case = other_majority
+        others = np.zeros((n_labels, n_labels))
+        mine = np.zeros((n_labels, n_labels))
+        for reference in range(n_labels):
+            on = reference_of_case == reference
+            mine[reference] = subset.value_counts[on].sum(0)
+            others[reference] = subset.outside[on].sum(0)
+        subset_confusion = mine
+    confusion = subset.confusion if data.has_golden else subset_confusion
+    for reference in range(n_labels):
+        on = reference_of_case == reference
+        n_cases = int(on.sum())
+        own_total = confusion[reference].sum()
+        other_total = others[reference].sum()
+        if n_cases == 0 or own_total == 0 or other_total == 0:
+            continue
+        for given in range(n_labels):
+            if given == reference:
+                continue
+            share = float(confusion[reference, given] / own_total)
+            others_share = float(others[reference, given] / other_total)
+            if share < MISREAD_MIN_SHARE or share - others_share < MISREAD_MIN_EXCESS:
+                continue
+            candidates.append(
+                Misread(
+                    reference="golden" if data.has_golden else "majority",
+                    golden=data.categories[reference],
+                    given=data.categories[given],
+                    share=share,
+                    others_share=others_share,
+                    n=n_cases,
+                    on_cases=on,
+                    reference_index=reference,
+                    given_index=given,
+                )
+            )
+    return candidates
+
+
+def _subset_without(
+    subset: _Subset, data: _ReliabilityData, names: Iterable[str], values: np.ndarray, level: str
+) -> tuple[float | None, float | None]:
+    """The subset's alpha and accuracy with the named raters' labels left out."""
+    excluded = {data.raters.index(name) for name in names}
+    keep = [p for p in subset.rater_positions.tolist() if p not in excluded]
+    mask = np.isin(data.rater_index, keep)
+    if not mask.any():
+        return None, None
+    _, counts = data.counts_of(mask)
+    gold = data.golden_index[data.case_index[mask]]
+    judged = gold >= 0
+    accuracy = (
+        float((data.label_index[mask][judged] == gold[judged]).mean()) if judged.any() else None
+    )
+    return coincidence_alpha(counts, values=values, level=level), accuracy
+
+
+def _session_without(
+    data: _ReliabilityData, names: Iterable[str], values: np.ndarray, level: str
+) -> float | None:
+    """Alpha of everyone but the named raters."""
+    excluded = [data.raters.index(name) for name in names]
+    mask = ~np.isin(data.rater_index, excluded)
+    if not mask.any():
+        return None
+    _, counts = data.counts_of(mask)
+    return coincidence_alpha(counts, values=values, level=level)
+
+
+def _rater_accuracy_without(
+    data: _ReliabilityData, name: str, golden_labels: Iterable[str]
+) -> float | None:
+    """One rater's accuracy on golden cases whose golden label is none of ``golden_labels``."""
+    left_out = [data.categories.index(label) for label in golden_labels]
+    mask = data.rater_index == data.raters.index(name)
+    gold = data.golden_index[data.case_index[mask]]
+    judged = (gold >= 0) & ~np.isin(gold, left_out)
+    if not judged.any():
+        return None
+    return float((data.label_index[mask][judged] == gold[judged]).mean())
+
+
+def _labels_without(data: _ReliabilityData, excluded: Iterable[str]) -> dict[str, Any]:
+    """Per label, one-versus-rest alpha and recall with the named raters left out."""
+    positions = [data.raters.index(name) for name in excluded]
+    mask = ~np.isin(data.rater_index, positions)
+    cases, counts = data.counts_of(mask)
+    golden = data.golden_index[cases]
+    per_case = counts.sum(-1)
+    result = {}
+    for position, label in enumerate(data.categories):
+        two = np.column_stack([counts[:, position], per_case - counts[:, position]])
+        one_vs_rest = coincidence_alpha(two, values=np.array([0.0, 1.0]), level="nominal")
+        on = golden == position
+        recall = float(counts[on, position].sum() / per_case[on].sum()) if on.any() else None
+        result[label] = (one_vs_rest, recall)
+    return result
+
+
+class _Resampling:
+    """Every figure that gets an interval, resampled together with the same case draws.
+
+    A figure is a function of sums of per-case contributions over one or more *blocks*
+    (a block: the global positions of the cases it reads, or all cases, and their
+    contribution rows). One pass over the bootstrap draws fills every block's sums, so
+    intervals of the headline alpha, each vendor, site, label and rater are comparable
+    and cost one multiplication per block. The jackknife (each case left out) that BCa
+    needs comes from the same sums minus one case's row.
+    """
+
+    def __init__(self, n_cases: int) -> None:
+        self.n_cases = n_cases
+        self.blocks: list[tuple[np.ndarray | None, np.ndarray]] = []
+        self.statistics: list[tuple[list[int], Callable[[list[np.ndarray]], np.ndarray]]] = []
+        self.sums: list[np.ndarray] | None = None
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
+
+    @property
+    def ran(self) -> bool:
+        return self.sums is not None
+
+    def block(self, positions: np.ndarray | None, contributions: np.ndarray) -> int:
+        """Add a block of contributions; returns its number."""
+        self.blocks.append((positions, np.ascontiguousarray(contributions, dtype=np.float64)))
+        return len(self.blocks) - 1
+
+    def statistic(
+        self, blocks: list[int], evaluate: Callable[[list[np.ndarray]], np.ndarray]
+    ) -> int:
+        """Add a figure computed by ``evaluate`` from its blocks' sums (rows = resamples)."""
+        self.statistics.append((blocks, evaluate))
+        return len(self.statistics) - 1
+
+    def alpha(
+        self, value_counts: np.ndarray, positions: np.ndarray | None, values: np.ndarray, level: str
+    ) -> int:
+        """Add alpha of these value counts (rows: the cases at ``positions``, or all)."""
+        block = self.block(positions, _case_contributions(value_counts, values, level))
+        return self.statistic(
+            [block], lambda sums: _alpha_from_contribution_sums(sums[0], values, level)
+        )
+
+    def ratio(self, positions: np.ndarray | None, numerator: np.ndarray, denominator: np.ndarray):
+        """Add a ratio of per-case sums (accuracy, recall, a share)."""
+        block = self.block(positions, np.column_stack([numerator, denominator]))
+        return self.statistic([block], _ratio)
+
+    def run(self, n_resamples: int, rng: np.random.Generator) -> None:
+        """Draw the resamples (the same draws as :func:`resample_indices`) and sum every block."""
+        chunk = _chunk_size(n_resamples, self.n_cases)
+        widths = [rows.shape[1] for _, rows in self.blocks]
+        self.sums = [np.empty((n_resamples, width)) for width in widths]
+        # Few cases: lay every block on the full case axis and multiply once per chunk,
+        # far faster than one product per block. Many cases: that matrix would not fit,
+        # so each block multiplies only its own cases' columns of the counts.
+        dense = self.n_cases * sum(widths) <= _DENSE_ENTRIES
+        if dense:
+            combined = np.zeros((self.n_cases, sum(widths)))
+            start = 0
+            for (positions, rows), width in zip(self.blocks, widths, strict=True):
+                target = slice(start, start + width)
+                if positions is None:
+                    combined[:, target] = rows
+                else:
+                    combined[positions, target] += rows
+                start += width
+            edges = np.cumsum([0, *widths])
+        for start in range(0, n_resamples, chunk):
+            size = min(chunk, n_resamples - start)
+            indices = rng.integers(0, self.n_cases, size=(size, self.n_cases))
+            counts = _case_counts(indices, self.n_cases)
+            if dense:
+                product = counts @ combined
+                for number in range(len(self.blocks)):
+                    self.sums[number][start : start + size] = product[
+                        :, edges[number] : edges[number + 1]
+                    ]
+                continue
+            for number, (positions, rows) in enumerate(self.blocks):
+                picked = counts if positions is None else counts[:, positions]
+                self.sums[number][start : start + size] = picked @ rows
+
+    def _evaluate(self, stat: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """The resampled figures, the jackknife and the full-data estimate of one statistic."""
+        if stat in self._cache:
+            return self._cache[stat]
+        blocks, evaluate = self.statistics[stat]
+        totals = [self.blocks[b][1].sum(0) for b in blocks]
+        estimate = float(evaluate([total[None] for total in totals])[0])
+        resamples = evaluate([self.sums[b] for b in blocks]) if self.sums else np.array([])
+        self._cache[stat] = (
+            resamples,
+            self._jackknife(blocks, evaluate, totals, estimate),
+            estimate,
+        )
+        return self._cache[stat]
+
+    def _jackknife(self, blocks, evaluate, totals, estimate) -> np.ndarray:
+        if any(self.blocks[b][0] is None for b in blocks):
+            touched = np.arange(self.n_cases)
+        else:
+            touched = np.unique(np.concatenate([self.blocks[b][0] for b in blocks]))
+        left_out = []
+        for b, total in zip(blocks, totals, strict=True):
+            positions, rows = self.blocks[b]
+            if positions is None:
+                taken = rows[touched]
+            else:
+                local = np.full(self.n_cases, -1, dtype=np.int64)
+                local[positions] = np.arange(len(positions))
+                at = local[touched]
+                taken = np.zeros((len(touched), rows.shape[1]))
+                taken[at >= 0] = rows[at[at >= 0]]
+            left_out.append(total[None] - taken)
+        jack = evaluate(left_out)
+        untouched = np.full(self.n_cases - len(touched), estimate)
+        return np.concatenate([jack, untouched])
+
+    def undefined(self, stat: int) -> int:
+        """How many resamples left the figure undefined."""
+        resamples = self._evaluate(stat)[0]
+        return int((~np.isfinite(resamples)).sum())
+
+    def interval(self, stat: int) -> tuple[float, float] | None:
+        """The figure's 95% BCa interval, or None without resamples."""
+        if not self.ran:
+            return None
+        resamples, jackknife, estimate = self._evaluate(stat)
+        if not math.isfinite(estimate):
+            return None
+        return bca_interval(estimate, resamples, jackknife)
+
+    def resamples(self, stat: int) -> np.ndarray:
+        """The figure in each resample (NaN where undefined)."""
+        return self._evaluate(stat)[0]
+
+    def share_below(self, stat: int, threshold: float) -> float | None:
+        """Bootstrap probability that the figure is below ``threshold``."""
+        return share_below(self.resamples(stat), threshold) if self.ran else None
+
+    def p_meets(self, stat: int, threshold: float, *, above: bool = True) -> float | None:
+        """One-sided bootstrap p-value of "the figure meets ``threshold``"."""
+        return bootstrap_p_meets(self.resamples(stat), threshold, above=above) if self.ran else None
+
+
+def _ratio(sums: list[np.ndarray]) -> np.ndarray:
+    numerator, denominator = sums[0][:, 0], sums[0][:, 1]
+    return np.divide(
+        numerator, denominator, out=np.full(len(numerator), np.nan), where=denominator > 0
+    )
+
+
+def _resampled_figures(
+    resampling: _Resampling,
     data: _ReliabilityData,
-    value_count_sets: list[np.ndarray | None],
+    headline: int,
+    subsets: list[_Subset],
+    raters: list[RaterFigures],
+    labels: list[LabelFigures],
     values: np.ndarray,
     level: str,
-    bootstrap: int,
-    rng: np.random.Generator,
-) -> list[tuple[float, float] | None]:
-    """95% percentile intervals for the alpha of each value-count set, from one bootstrap.
-
-    A set given as None (its alpha is undefined) gets no interval.
-
-    Every set (everyone, each vendor, each site) is resampled with the same draws of
-    cases, so one matrix product serves them all and their intervals are comparable.
-    Resampling runs over the cases that two raters labelled overall; a case that a vendor
-    did not pair up contributes zero to that vendor's sums.
-    """
-    intervals: list[tuple[float, float] | None] = [None] * len(value_count_sets)
-    pairable = data.value_counts.sum(-1) >= 2
-    wanted = [i for i, counts in enumerate(value_count_sets) if counts is not None]
-    if bootstrap == 0 or not wanted:
-        return intervals
-    blocks = [_case_contributions(value_count_sets[i][pairable], values, level) for i in wanted]
-    sums = _bootstrap_sums(np.concatenate(blocks, axis=1), bootstrap, rng)
-    start = 0
-    for position, block in zip(wanted, blocks, strict=True):
-        alphas = _alpha_from_contribution_sums(
-            sums[:, start : start + block.shape[1]], values, level
+    loo_threshold: float,
+) -> dict[tuple[str, str, int], int]:
+    """Register every figure that gets an interval; returns their statistic numbers."""
+    statistics: dict[tuple[str, str, int], int] = {}
+    for subset in subsets:
+        key = id(subset)
+        statistics[("alpha", subset.name, key)] = resampling.alpha(
+            subset.value_counts, subset.cases, values, level
         )
-        start += block.shape[1]
-        defined = alphas[np.isfinite(alphas)]
-        if len(defined):
-            low, high = np.percentile(defined, [2.5, 97.5])
-            intervals[position] = (float(low), float(high))
-    return intervals
+        statistics[("accuracy", subset.name, key)] = resampling.ratio(
+            subset.cases, subset.hits, subset.judged
+        )
+        for misread in subset.misreads:
+            own = subset.value_counts[:, misread.given_index] * misread.on_cases
+            own_total = subset.value_counts.sum(-1) * misread.on_cases
+            if misread.reference == "golden":
+                # Golden is known on every case: the others' share reads all cases.
+                on = data.golden_index == misread.reference_index
+                others = data.value_counts[:, misread.given_index] * on
+                others_total = data.value_counts.sum(-1) * on
+                others[subset.cases] -= own
+                others_total[subset.cases] -= own_total
+                others_block = resampling.block(None, np.column_stack([others, others_total]))
+            else:
+                outside = subset.outside[:, misread.given_index] * misread.on_cases
+                outside_total = subset.outside.sum(-1) * misread.on_cases
+                others_block = resampling.block(
+                    subset.cases, np.column_stack([outside, outside_total])
+                )
+            own_block = resampling.block(subset.cases, np.column_stack([own, own_total]))
+            misread.share_stat = resampling.statistic([own_block], _ratio)
+            misread.excess_stat = resampling.statistic(
+                [own_block, others_block],
+                lambda sums: _ratio(sums[:1]) - _ratio(sums[1:]),
+            )
+    per_case = data.value_counts.sum(-1)
+    for position, label in enumerate(labels):
+        two = np.column_stack(
+            [data.value_counts[:, position], per_case - data.value_counts[:, position]]
+        )
+        statistics[("one_vs_rest", label.label, 0)] = resampling.alpha(
+            two, None, np.array([0.0, 1.0]), "nominal"
+        )
+        on = np.flatnonzero(data.golden_index == position)
+        statistics[("recall", label.label, 0)] = resampling.ratio(
+            on, data.value_counts[on, position], per_case[on]
+        )
+    full_block = resampling.statistics[headline][0][0]
+    full_rows = resampling.blocks[full_block][1]
+    for rater in raters:
+        if rater.loo_delta is None or rater.loo_delta < loo_threshold:
+            continue
+        position = data.raters.index(rater.rater)
+        mask = data.rater_index == position
+        cases = data.case_index[mask]
+        without = data.value_counts[cases].copy()
+        without[np.arange(len(cases)), data.label_index[mask]] -= 1
+        change = full_rows[cases] - _case_contributions(without, values, level)
+        change_block = resampling.block(cases, change)
+        statistics[("loo", rater.rater, 0)] = resampling.statistic(
+            [full_block, change_block],
+            lambda sums: (
+                _alpha_from_contribution_sums(sums[0] - sums[1], values, level)
+                - _alpha_from_contribution_sums(sums[0], values, level)
+            ),
+        )
+    return statistics
 
 
 def _explain_chance_corrected(
@@ -1102,29 +1677,152 @@ def _explain_chance_corrected(
         notes.append("Gwet's AC1 is undefined: the label domain has a single label.")
 
 
+def _expected_agreement(label_totals: np.ndarray) -> float | None:
+    """The share of pairs of pairable labels that agree by chance: sum n_k (n_k - 1) / n (n - 1).
+
+    Krippendorff's expected agreement for exact matches: what raters who drew labels at
+    random, as often as they were used here, would reach.
+    """
+    total = float(label_totals.sum())
+    if total < 2:
+        return None
+    return float((label_totals * (label_totals - 1)).sum() / (total * (total - 1)))
+
+
+def _explain_prevalence(
+    agreement: float | None,
+    alpha: float | None,
+    alpha_threshold: float,
+    label_totals: np.ndarray,
+    categories: list[str],
+    label_names: Mapping[str, str] | None,
+    notes: list[str],
+) -> None:
+    """Why raw agreement can be high while alpha is low: one label dominates."""
+    if agreement is None or alpha is None or agreement < 0.8 or alpha >= alpha_threshold:
+        return
+    dominant = int(np.argmax(label_totals))
+    share = float(label_totals[dominant] / label_totals.sum())
+    name = (label_names or {}).get(categories[dominant], categories[dominant])
+    expected = _expected_agreement(label_totals) or 0.0
+    notes.append(
+        f"Raters agree on {agreement:.0%} of pairs, yet alpha is only {alpha:.3f}: "
+        f"{name!r} makes up {share:.0%} of the labels, so chance alone would give "
+        f"{expected:.0%} agreement, and alpha counts only agreement beyond chance. Agreement "
+        "on the rarer labels is what is missing; see Gwet's AC1, which corrects for chance "
+        "less when one label dominates, and the per-label one-versus-rest figures."
+    )
+
+
+def _golden_only(data: _ReliabilityData) -> int:
+    """How many labels of the domain appear as golden answers but were given by no rater."""
+    given = data.value_counts.sum(0) > 0
+    golden = data.golden.sum(0) > 0
+    return int((golden & ~given).sum())
+
+
 def _pair_kappas(data: _ReliabilityData, min_shared: int, notes: list[str]) -> list[PairKappa]:
-    """Cohen's kappa for every pair of raters that share at least ``min_shared`` cases."""
-    n_cases, n_raters, n_labels = data.one_hot.shape
-    flat = data.one_hot.reshape(n_cases, n_raters * n_labels)
-    # One product gives every pair's contingency table on the cases both labelled.
+    """Cohen's kappa for every pair of raters that share at least ``min_shared`` cases.
+
+    Pairs are enumerated case by case from the ratings (grouped by how many raters a case
+    has), so the work and memory follow the number of rating pairs, never raters squared
+    times labels squared.
+    """
+    n_raters, n_labels = len(data.raters), len(data.categories)
+    if len(data.cases) * n_raters * n_labels <= _DENSE_ENTRIES:
+        return _dense_pair_kappas(data, min_shared, notes)
+    order = np.lexsort((data.rater_index, data.case_index))
+    cases = data.case_index[order]
+    raters = data.rater_index[order]
+    labels = data.label_index[order]
+    starts = np.flatnonzero(np.r_[True, cases[1:] != cases[:-1]])
+    sizes = np.diff(np.r_[starts, len(cases)])
+    pair_ids, label_pairs = [], []
+    for size in np.unique(sizes[sizes >= 2]).tolist():
+        first = starts[sizes == size]
+        block = first[:, None] + np.arange(size)[None, :]
+        a, b = np.triu_indices(size, k=1)
+        rater_a, rater_b = raters[block[:, a]].ravel(), raters[block[:, b]].ravel()
+        pair_ids.append(rater_a * n_raters + rater_b)
+        label_pairs.append(labels[block[:, a]].ravel() * n_labels + labels[block[:, b]].ravel())
+    n_possible = n_raters * (n_raters - 1) // 2
+    if not pair_ids:
+        if n_possible:
+            notes.append(
+                f"Cohen's kappa is left out for {n_possible} rater pair(s) sharing fewer than "
+                f"{min_shared} cases."
+            )
+        return []
+    pair_id = np.concatenate(pair_ids)
+    label_pair = np.concatenate(label_pairs)
+    if n_raters * n_raters <= 4_000_000:
+        # Few enough raters to count every possible pair directly, without sorting.
+        every = np.bincount(pair_id, minlength=n_raters * n_raters)
+        unique_pairs = np.flatnonzero(every)
+        shared = every[unique_pairs]
+        position_of = np.zeros(n_raters * n_raters, dtype=np.int64)
+        position_of[unique_pairs] = np.arange(len(unique_pairs))
+        local = position_of[pair_id]
+    else:
+        unique_pairs, local, shared = np.unique(pair_id, return_inverse=True, return_counts=True)
+    enough = shared >= min_shared
+    kept = np.full(len(unique_pairs), -1, dtype=np.int64)
+    kept[enough] = np.arange(int(enough.sum()))
+    chosen = kept[local] >= 0
+    tables = np.bincount(
+        kept[local][chosen] * n_labels * n_labels + label_pair[chosen],
+        minlength=int(enough.sum()) * n_labels * n_labels,
+    ).reshape(-1, n_labels, n_labels)
+    kappas, counts = _cohen_kappas(tables.astype(np.float64))
+    pairs = unique_pairs[enough]
+    return _kappa_list(
+        data,
+        pairs // n_raters,
+        pairs % n_raters,
+        counts,
+        kappas,
+        n_possible - int(enough.sum()),
+        min_shared,
+        notes,
+    )
+
+
+def _dense_pair_kappas(
+    data: _ReliabilityData, min_shared: int, notes: list[str]
+) -> list[PairKappa]:
+    """:func:`_pair_kappas` for small sessions: one product of the one-hot ratings gives
+    every pair's contingency table at once."""
+    n_cases, n_raters, n_labels = len(data.cases), len(data.raters), len(data.categories)
+    flat = np.zeros((n_cases, n_raters * n_labels))
+    flat[data.case_index, data.rater_index * n_labels + data.label_index] = 1.0
     tables = (flat.T @ flat).reshape(n_raters, n_labels, n_raters, n_labels).transpose(0, 2, 1, 3)
     kappas, shared = _cohen_kappas(tables)
     first, second = np.triu_indices(n_raters, k=1)
     enough = shared[first, second] >= min_shared
-    too_few = int((~enough).sum())
+    return _kappa_list(
+        data,
+        first[enough],
+        second[enough],
+        shared[first, second][enough],
+        kappas[first, second][enough],
+        len(first) - int(enough.sum()),
+        min_shared,
+        notes,
+    )
+
+
+def _kappa_list(data, first, second, shared, kappas, too_few, min_shared, notes):
+    """The PairKappa entries, with notes on the pairs left out or undefined."""
     if too_few:
         notes.append(
             f"Cohen's kappa is left out for {too_few} rater pair(s) sharing fewer than "
             f"{min_shared} cases."
         )
     pairs = [
-        PairKappa(
-            rater_a=data.raters[a],
-            rater_b=data.raters[b],
-            n=int(shared[a, b]),
-            kappa=_number(kappas[a, b]),
+        PairKappa(rater_a=data.raters[a], rater_b=data.raters[b], n=int(n), kappa=_number(k))
+        for a, b, n, k in zip(
+            first.tolist(), second.tolist(), shared.tolist(), kappas.tolist(), strict=True
         )
-        for a, b in zip(first[enough].tolist(), second[enough].tolist(), strict=True)
     ]
     undefined = sum(pair.kappa is None for pair in pairs)
     if undefined:
@@ -1135,64 +1833,93 @@ def _pair_kappas(data: _ReliabilityData, min_shared: int, notes: list[str]) -> l
     return pairs
 
 
-def _golden_tables(data: _ReliabilityData) -> np.ndarray:
-    """Per rater, the contingency table rater label x golden label: (raters, V, V)."""
-    n_cases, n_raters, n_labels = data.one_hot.shape
-    flat = data.one_hot.reshape(n_cases, n_raters * n_labels)
-    return (flat.T @ data.golden).reshape(n_raters, n_labels, n_labels)
-
-
 def _rater_figures(
     data: _ReliabilityData,
-    golden_tables: np.ndarray,
     alpha: float | None,
     values: np.ndarray,
     level: str,
     rater_groups: Mapping[str, str],
     rater_sites: Mapping[str, str],
+    model_raters: set[str],
 ) -> list[RaterFigures]:
     """Per-rater figures, the raters who pull agreement down the most first."""
-    one_hot = data.one_hot
+    n_raters, n_labels = len(data.raters), len(data.categories)
     value_counts = data.value_counts
     per_case = value_counts.sum(-1)
-    rated = one_hot.sum(-1)  # (cases, raters)
+    case, rater, label = data.case_index, data.rater_index, data.label_index
     # Agreement with the others, pooled over pairs: on each case the rater agrees with
     # (count of their label - 1) of the (labels on the case - 1) others.
-    agreeing_pairs = ((one_hot * value_counts[:, None, :]).sum(-1) - rated).sum(0)
-    all_pairs = (rated * (per_case[:, None] - 1)).sum(0)
+    agreeing_pairs = np.bincount(rater, weights=value_counts[case, label] - 1, minlength=n_raters)
+    all_pairs = np.bincount(rater, weights=per_case[case] - 1, minlength=n_raters)
     agreement = np.divide(
-        agreeing_pairs, all_pairs, out=np.full(len(data.raters), np.nan), where=all_pairs > 0
+        agreeing_pairs, all_pairs, out=np.full(n_raters, np.nan), where=all_pairs > 0
     )
+    gold = data.golden_index[case]
+    judged_rating = gold >= 0
+    golden_tables = np.bincount(
+        (rater[judged_rating] * n_labels + label[judged_rating]) * n_labels + gold[judged_rating],
+        minlength=n_raters * n_labels * n_labels,
+    ).reshape(n_raters, n_labels, n_labels)
     hits = np.trace(golden_tables, axis1=1, axis2=2)
     judged = golden_tables.sum((1, 2))
-    accuracy = np.divide(hits, judged, out=np.full(len(data.raters), np.nan), where=judged > 0)
-    kappa_vs_golden, _ = _cohen_kappas(golden_tables)
-
-    # Leave each rater out in turn: subtract their labels from the value counts and take
-    # every rater's coincidence matrix in one batched product.
-    without = value_counts[None, :, :] - one_hot.transpose(1, 0, 2)
-    alpha_without = np.atleast_1d(
-        _alpha_from_coincidences(coincidence_matrix(without), values, level)
-    )
+    accuracy = np.divide(hits, judged, out=np.full(n_raters, np.nan), where=judged > 0)
+    kappa_vs_golden, _ = _cohen_kappas(golden_tables.astype(np.float64))
+    alpha_without = _alphas_without_each_rater(data, values, level)
+    rated = np.bincount(rater, minlength=n_raters)
 
     figures = []
-    for position, rater in enumerate(data.raters):
+    for position, name in enumerate(data.raters):
         left_out = _number(alpha_without[position])
         figures.append(
             RaterFigures(
-                rater=rater,
-                group=rater_groups.get(rater),
-                site=rater_sites.get(rater),
-                n=int(rated[:, position].sum()),
+                rater=name,
+                group=rater_groups.get(name),
+                site=rater_sites.get(name),
+                n=int(rated[position]),
                 agreement=_number(agreement[position]),
                 accuracy=_number(accuracy[position]),
                 kappa_vs_golden=_number(kappa_vs_golden[position]),
                 alpha_without=left_out,
                 loo_delta=None if left_out is None or alpha is None else left_out - alpha,
+                n_golden=int(judged[position]),
+                accuracy_ci=wilson_interval(int(hits[position]), int(judged[position])),
+                model=name in model_raters,
             )
         )
     figures.sort(key=lambda f: (f.loo_delta is None, -(f.loo_delta or 0.0), f.rater))
     return figures
+
+
+# Largest cases x contribution-columns matrix the bootstrap lays out densely (64 MB).
+_DENSE_ENTRIES = 8_000_000
+
+# Ratings handled at once when leaving each rater out: bounds the per-rating work arrays.
+_RATING_CHUNK = 100_000
+
+
+def _alphas_without_each_rater(
+    data: _ReliabilityData, values: np.ndarray, level: str
+) -> np.ndarray:
+    """Alpha with each rater left out, from the change each of their ratings makes.
+
+    Alpha is a function of summed case contributions; leaving a rater out changes only the
+    cases they labelled, by (contribution with their label) - (contribution without it).
+    Those changes are computed per rating and summed per rater with bincount.
+    """
+    n_raters = len(data.raters)
+    full_rows = _case_contributions(data.value_counts, values, level)
+    total = full_rows.sum(0)
+    change = np.zeros((n_raters, full_rows.shape[1]))
+    for start in range(0, len(data.case_index), _RATING_CHUNK):
+        cases = data.case_index[start : start + _RATING_CHUNK]
+        labels = data.label_index[start : start + _RATING_CHUNK]
+        raters = data.rater_index[start : start + _RATING_CHUNK]
+        without = data.value_counts[cases].copy()
+        without[np.arange(len(cases)), labels] -= 1
+        delta = full_rows[cases] - _case_contributions(without, values, level)
+        for column in range(delta.shape[1]):
+            change[:, column] += np.bincount(raters, weights=delta[:, column], minlength=n_raters)
+    return np.atleast_1d(_alpha_from_contribution_sums(total[None] - change, values, level))
 
 
 def _label_figures(
@@ -1422,222 +2149,3 @@ def _explain(
                 f"Every rater belongs to the same {kind}, so there is no one outside it to "
                 "compare with (majority_deviation is null)."
             )
-
-
-# ---------------------------------------------------------------------------------------
-# Flags
-# ---------------------------------------------------------------------------------------
-
-
-def _pair(value: float, threshold: float, *, percent: bool = False) -> tuple[str, str]:
-    """Format a figure and its threshold so that they never read as equal.
-
-    0.6666 against 0.667 would show as "0.667 is below 0.667"; add digits until they differ.
-    """
-    scale, digits, suffix = (100, 0, "%") if percent else (1, 3, "")
-    while round(value * scale, digits) == round(threshold * scale, digits) and digits < 6:
-        digits += 1
-    return f"{value * scale:.{digits}f}{suffix}", f"{threshold * scale:.{digits}f}{suffix}"
-
-
-def _flags(
-    *,
-    alpha: float | None,
-    alpha_ci: tuple[float, float] | None,
-    raters: list[RaterFigures],
-    labels: list[LabelFigures],
-    groups: list[GroupFigures],
-    sites: list[SiteFigures],
-    n_pairable: int,
-    sample_size: _SampleSize | None,
-    accuracy_target: float,
-    alpha_threshold: float,
-    alpha_reliable: float,
-    loo_threshold: float,
-    significance: float,
-) -> list[Flag]:
-    """Every flag the figures raise, the most severe first."""
-    thresholds = (alpha_threshold, alpha_reliable)
-    flags = _alpha_flags("overall", None, "The raters", alpha, alpha_ci, *thresholds)
-    if alpha is not None and sample_size is not None and n_pairable < sample_size.needed:
-        minimum = sample_size.needed
-        flags.append(
-            Flag(
-                scope="overall",
-                subject=None,
-                kind="too_few_cases",
-                severity="medium",
-                value=n_pairable,
-                threshold=minimum,
-                message=(
-                    f"Only {n_pairable} cases were labelled by two or more raters; about "
-                    f"{minimum - n_pairable} more (at least {minimum} in all) are needed to "
-                    f"tell whether alpha clears {alpha_threshold:.3f} at {significance:.0%} "
-                    f"significance, because the rarest label, {sample_size.rarest_label!r}, "
-                    f"makes up only {sample_size.rarest_share:.0%} of the labels."
-                ),
-            )
-        )
-    subsets = [(g, "group", g.group, f"Vendor {g.group}") for g in groups]
-    subsets += [(s, "site", s.site, f"Site {s.site}") for s in sites]
-    for entry, scope, name, who in subsets:
-        flags += _alpha_flags(
-            scope, name, f"{who}'s raters", entry.alpha, entry.alpha_ci, *thresholds
-        )
-        if entry.accuracy is not None and entry.accuracy < accuracy_target:
-            shown, target = _pair(entry.accuracy, accuracy_target, percent=True)
-            flags.append(
-                Flag(
-                    scope=scope,
-                    subject=name,
-                    kind="low_accuracy",
-                    severity="high",
-                    value=entry.accuracy,
-                    threshold=accuracy_target,
-                    message=(
-                        f"{who}'s labels match golden {shown} of the time, below the {target} "
-                        "target; go through the misses with its QA lead."
-                    ),
-                )
-            )
-    for rater in raters:
-        if rater.loo_delta is not None and alpha is not None and rater.loo_delta >= loo_threshold:
-            flags.append(
-                Flag(
-                    scope="rater",
-                    subject=rater.rater,
-                    kind="pulls_down_agreement",
-                    severity="medium",
-                    value=rater.loo_delta,
-                    threshold=loo_threshold,
-                    message=(
-                        f"Leaving {rater.rater} out raises alpha from {alpha:.3f} to "
-                        f"{rater.alpha_without:.3f}; compare their labels with the majority "
-                        "and with golden, and go through the cases where they differ."
-                    ),
-                )
-            )
-        if rater.accuracy is not None and rater.accuracy < accuracy_target:
-            shown, target = _pair(rater.accuracy, accuracy_target, percent=True)
-            flags.append(
-                Flag(
-                    scope="rater",
-                    subject=rater.rater,
-                    kind="low_accuracy",
-                    severity="high",
-                    value=rater.accuracy,
-                    threshold=accuracy_target,
-                    message=(
-                        f"{rater.rater} matches golden on {shown} of their cases, below the "
-                        f"{target} target; go through their misses with them before they "
-                        "label production cases."
-                    ),
-                )
-            )
-    for label in labels:
-        one_vs_rest = label.alpha_one_vs_rest
-        if one_vs_rest is not None and one_vs_rest < alpha_threshold:
-            shown, threshold = _pair(one_vs_rest, alpha_threshold)
-            flags.append(
-                Flag(
-                    scope="label",
-                    subject=label.label,
-                    kind="label_misaligned",
-                    severity="high",
-                    value=one_vs_rest,
-                    threshold=alpha_threshold,
-                    message=(
-                        f"Raters do not agree on when to use {label.label!r}: its "
-                        f"one-versus-rest alpha is {shown}, below {threshold}; sharpen its "
-                        "definition and add examples to the guidelines."
-                    ),
-                )
-            )
-        if label.recall is not None and label.recall < accuracy_target:
-            shown, target = _pair(label.recall, accuracy_target, percent=True)
-            flags.append(
-                Flag(
-                    scope="label",
-                    subject=label.label,
-                    kind="low_recall",
-                    severity="medium",
-                    value=label.recall,
-                    threshold=accuracy_target,
-                    message=(
-                        f"Cases whose golden label is {label.label!r} got that label only "
-                        f"{shown} of the time (target {target}); add such cases to the "
-                        "training set and review what raters chose instead."
-                    ),
-                )
-            )
-    return sorted(flags, key=lambda flag: SEVERITIES.index(flag.severity))
-
-
-def _alpha_flags(
-    scope: str,
-    subject: str | None,
-    who: str,
-    alpha: float | None,
-    interval: tuple[float, float] | None,
-    alpha_threshold: float,
-    alpha_reliable: float,
-) -> list[Flag]:
-    """Flags for one alpha: misaligned, tentative, or clearing a threshold on thin evidence."""
-    if alpha is None:
-        return []
-    flags = []
-    if alpha < alpha_threshold:
-        shown, threshold = _pair(alpha, alpha_threshold)
-        flags.append(
-            Flag(
-                scope=scope,
-                subject=subject,
-                kind="misaligned",
-                severity="high",
-                value=alpha,
-                threshold=alpha_threshold,
-                message=(
-                    f"{who} agree too little to rely on their labels: alpha {shown} is below "
-                    f"{threshold}. Recalibrate on the most contested cases and clarify the "
-                    "policy before go-live."
-                ),
-            )
-        )
-    elif alpha < alpha_reliable:
-        shown, threshold = _pair(alpha, alpha_reliable)
-        flags.append(
-            Flag(
-                scope=scope,
-                subject=subject,
-                kind="tentative",
-                severity="medium",
-                value=alpha,
-                threshold=alpha_reliable,
-                message=(
-                    f"{who} agree only tentatively: alpha {shown} is below {threshold}. "
-                    "Review the flagged labels and raters before relying on these results."
-                ),
-            )
-        )
-    # The point estimate clears a threshold but the interval dips below it: the evidence
-    # does not yet show the raters are there. Name the lowest threshold the interval
-    # misses, since missing the misaligned line matters more than missing the reliable one.
-    missed = [t for t in (alpha_threshold, alpha_reliable) if interval and alpha >= t > interval[0]]
-    if interval is not None and missed:
-        shown, threshold = _pair(interval[0], missed[0])
-        flags.append(
-            Flag(
-                scope=scope,
-                subject=subject,
-                kind="not_enough_evidence",
-                severity="medium" if missed[0] == alpha_threshold else "low",
-                value=interval[0],
-                threshold=missed[0],
-                message=(
-                    f"{who} reach alpha {alpha:.3f}, but its 95% interval reaches down to "
-                    f"{shown}, below {threshold}; label more shared cases before treating "
-                    "this as settled."
-                ),
-            )
-        )
-    return flags

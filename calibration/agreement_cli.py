@@ -5,8 +5,9 @@ optionally ``golden`` (the same for every row of an item, blank where unknown),
 ``vendor`` and ``site`` (the same for every row of a rater). Other columns are ignored.
 UTF-8, with or without a byte-order mark.
 
-The command needs no application context and no database: the lead registers
-:data:`agreement_command` into the ``rollcal`` CLI group as it is. Bad input ends with
+The command needs no application context and no database: ``rollcal agreement`` runs it
+through :mod:`calibration.console` without importing the web application, and the
+``rollcal`` CLI group also registers :data:`agreement_command` as it is. Bad input ends with
 exit status 2 and a one-line message naming the line and column on standard error, and
 nothing on standard output.
 """
@@ -294,7 +295,12 @@ def _parse_labels_option(option: str | None) -> list[str] | None:
     show_default=True,
     help="Resamples of cases for alpha's 95% interval; 0 turns the interval off.",
 )
-@click.option("--seed", type=int, default=None, help="Seed for repeatable resamples.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Seed (0 or more) for repeatable resamples.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def agreement_command(
     csv_path: Path,
@@ -425,6 +431,7 @@ def format_report(report: AgreementReport) -> str:
                         "agreement",
                         "accuracy",
                         "majority deviation",
+                        "evidence",
                     ],
                     [
                         [
@@ -436,6 +443,7 @@ def format_report(report: AgreementReport) -> str:
                             figures.percent_agreement,
                             figures.accuracy,
                             figures.majority_deviation,
+                            figures.evidence,
                         ]
                         for name, figures in named
                     ],

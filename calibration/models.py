@@ -284,9 +284,15 @@ class Flag(db.Model):
 
     ``vendor_id`` and ``site_id`` (taken from the subject when it is a vendor, site or
     human rater) scope who may see the flag; session-wide and label flags have neither.
+    ``cause`` is "scope|subject|kind", unique per session, so a recompute finds the flag
+    it raised before and no cause is ever flagged twice. ``interval_low``/``interval_high``
+    and ``n`` are the evidence behind ``value``; ``details`` keeps the rest of the
+    engine's flag (a misreading's labels and shares, the q-value). A flag the latest
+    results no longer raise is resolved with ``closed_by_recompute`` set.
     """
 
     __tablename__ = "calibration_flags"
+    __table_args__ = (sa.UniqueConstraint("session_id", "cause"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(
@@ -298,9 +304,16 @@ class Flag(db.Model):
     scope: Mapped[str] = mapped_column(sa.String(16))
     subject: Mapped[str | None] = mapped_column(sa.String(200))
     kind: Mapped[str] = mapped_column(sa.String(40))
+    cause: Mapped[str] = mapped_column(sa.String(300))
     severity: Mapped[Severity] = mapped_column(enum_type(Severity, "severity"))
     value: Mapped[float | None] = mapped_column()
     threshold: Mapped[float | None] = mapped_column()
+    interval_low: Mapped[float | None] = mapped_column()
+    interval_high: Mapped[float | None] = mapped_column()
+    n: Mapped[int | None] = mapped_column()
+    explained_by: Mapped[str | None] = mapped_column(sa.String(300))
+    details: Mapped[dict | None] = mapped_column(sa.JSON)
+    closed_by_recompute: Mapped[bool] = mapped_column(default=False)
     message: Mapped[str] = mapped_column(sa.Text)
     vendor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("vendors.id"), index=True)
     site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id"))
@@ -329,6 +342,7 @@ class Flag(db.Model):
     def scope_title(self) -> str:
         """What the flag is about, as people say it."""
         where = {
+            "session": "Whole session",
             "overall": "Whole session",
             "group": "Vendor",
             "site": "Site",
@@ -336,3 +350,15 @@ class Flag(db.Model):
             "label": "Label option",
         }.get(self.scope, self.scope.capitalize())
         return f"{where}: {self.subject}" if self.subject else where
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The 95% interval of ``value``, when the figure has one."""
+        if self.interval_low is None or self.interval_high is None:
+            return None
+        return (self.interval_low, self.interval_high)
+
+    @staticmethod
+    def cause_of(scope: str, subject: str | None, kind: str) -> str:
+        """The key that names one cause within a session."""
+        return f"{scope}|{subject or ''}|{kind}"

@@ -18,6 +18,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from calibration import imports, queries
@@ -813,7 +814,12 @@ def recompute_results(actor: User, session: CalibrationSession) -> AgreementSnap
     _manager(actor)
     if session.status not in (SessionStatus.CLOSED, SessionStatus.REVEALED):
         raise Conflict("Results are computed when the session closes.")
-    snapshot = _store_snapshot(actor, session)
+    try:
+        snapshot = _store_snapshot(actor, session)
+    except (IntegrityError, StaleDataError):
+        # Another recompute added or changed the same flag first (cause is unique per
+        # session, and flags are versioned rows); the unit of work rolls back.
+        raise Conflict("Someone else recomputed these results at the same time. Reload.") from None
     record(
         actor,
         "calibration.results_recomputed",
@@ -889,6 +895,8 @@ def _store_snapshot(actor: User | None, session: CalibrationSession) -> Agreemen
             seed=session.id,
             accuracy_target=session.accuracy_target,
             alpha_threshold=session.alpha_threshold,
+            label_names={option["key"]: option["name"] for option in session.label_options},
+            model_raters=[names[r.id] for r in raters if r.kind == RaterKind.MODEL],
         )
     except AgreementInputError as error:
         snapshot.problem = f"Nothing to analyse: {error}."
@@ -902,24 +910,40 @@ def _store_snapshot(actor: User | None, session: CalibrationSession) -> Agreemen
             "alpha_lower": site.alpha_ci[0] if site.alpha_ci else None,
             "accuracy": site.accuracy,
             "n_raters": site.n_raters,
+            "evidence": site.evidence,
+            "evidence_missing": site.evidence_missing,
         }
         for site in report.sites
     }
     db.session.add(snapshot)
     db.session.flush()
-    _raise_flags(session, snapshot, report.flags, subjects)
+    _reconcile_flags(actor, session, snapshot, report.flags, subjects)
     return snapshot
 
 
-def _raise_flags(session, snapshot, found, subjects) -> None:
-    """Store the report's flags. A flag raised again (same scope, subject and kind) keeps
-    its triage and gets the new figures, so recomputing never duplicates work."""
+NO_LONGER_HOLDS = "No longer holds after recompute."
+
+
+def _reconcile_flags(actor, session, snapshot, found, subjects) -> None:
+    """Make the stored flags follow the new results, cause by cause (scope, subject, kind).
+
+    A flag raised again keeps its triage state and notes and shows the new figures; one
+    closed earlier because it no longer held is reopened. An open or acknowledged flag
+    the results no longer raise is resolved as "no longer holds after recompute", with an
+    audit event. New causes get new flags. ``cause`` is unique per session, so two
+    recomputes at once cannot both add a flag for one cause: the second gets a conflict.
+    """
     existing = {
-        (flag.scope, flag.subject, flag.kind): flag
+        flag.cause: flag
         for flag in db.session.scalars(sa.select(Flag).where(Flag.session_id == session.id))
     }
     now = utcnow()
+    raised: set[str] = set()
     for item in found:
+        cause = Flag.cause_of(item.scope, item.subject, item.kind)
+        if cause in raised:
+            continue
+        raised.add(cause)
         vendor_id = site_id = rater_id = None
         if item.scope == "group":
             vendor_id = subjects["groups"].get(item.subject, {}).get("id")
@@ -933,21 +957,60 @@ def _raise_flags(session, snapshot, found, subjects) -> None:
                 rater.get("site_id"),
                 rater.get("id"),
             )
-        flag = existing.get((item.scope, item.subject, item.kind))
+        flag = existing.get(cause)
         if flag is None:
             flag = Flag(
                 session_id=session.id,
                 scope=item.scope,
                 subject=item.subject,
                 kind=item.kind,
+                cause=cause,
                 raised_at=now,
             )
             db.session.add(flag)
+        elif flag.closed_by_recompute:
+            flag.status, flag.closed_by_recompute = FlagStatus.OPEN, False
+            flag.resolved_by, flag.resolved_at = None, None
+            flag.root_cause = None
+            record(
+                actor,
+                "calibration.flag_reopened",
+                flag,
+                f"Flag “{flag.scope_title}” ({flag.kind}) holds again after recompute",
+                after={"status": FlagStatus.OPEN.value},
+                session_id=session.id,
+                vendor_id=vendor_id,
+            )
         flag.snapshot_id = snapshot.id
         flag.severity = Severity(item.severity)
         flag.value, flag.threshold, flag.message = item.value, item.threshold, item.message
+        flag.interval_low, flag.interval_high = item.interval or (None, None)
+        flag.n, flag.explained_by = item.n, item.explained_by
+        flag.details = {
+            key: getattr(item, key)
+            for key in ("golden", "given", "share", "others_share", "q_value")
+            if getattr(item, key) is not None
+        }
         flag.vendor_id, flag.site_id, flag.rater_id = vendor_id, site_id, rater_id
         flag.updated_at = now
+    for cause, flag in existing.items():
+        if cause in raised or flag.status == FlagStatus.RESOLVED:
+            continue
+        before = {"status": flag.status.value}
+        flag.status, flag.closed_by_recompute = FlagStatus.RESOLVED, True
+        flag.root_cause = NO_LONGER_HOLDS
+        flag.resolved_by, flag.resolved_at, flag.updated_at = actor, now, now
+        record(
+            actor,
+            "calibration.flag_closed",
+            flag,
+            f"Flag “{flag.scope_title}” ({flag.kind}) closed: no longer holds after recompute",
+            before=before,
+            after={"status": FlagStatus.RESOLVED.value},
+            session_id=session.id,
+            vendor_id=flag.vendor_id,
+        )
+    db.session.flush()
 
 
 # Flags -------------------------------------------------------------------------------
@@ -985,6 +1048,7 @@ def triage_flag(
             raise ValidationError.field("action", "say what was done about it.")
     before = {"status": flag.status.value, "root_cause": flag.root_cause, "action": flag.action}
     flag.status, flag.root_cause, flag.action = new_status, root_cause, action
+    flag.closed_by_recompute = False
     flag.updated_at = utcnow()
     if new_status == FlagStatus.RESOLVED:
         flag.resolved_by, flag.resolved_at = actor, flag.updated_at
@@ -1002,3 +1066,31 @@ def triage_flag(
     )
     _flush("flag")
     return flag
+
+
+def acknowledge_flags(actor: User, flags: Sequence[Flag]) -> int:
+    """Acknowledge every open flag among ``flags`` at once; returns how many changed.
+
+    Flags already acknowledged or resolved are left as they are, so acknowledging a page
+    twice, or a page someone else has just worked on, changes nothing they did.
+    """
+    require(actor, Action.MANAGE_CALIBRATION)
+    now = utcnow()
+    changed = 0
+    for flag in flags:
+        if flag.status != FlagStatus.OPEN:
+            continue
+        flag.status, flag.updated_at = FlagStatus.ACKNOWLEDGED, now
+        record(
+            actor,
+            "calibration.flag_updated",
+            flag,
+            f"Flag “{flag.scope_title}” ({flag.kind}): open → acknowledged",
+            before={"status": FlagStatus.OPEN.value},
+            after={"status": FlagStatus.ACKNOWLEDGED.value},
+            session_id=flag.session_id,
+            vendor_id=flag.vendor_id,
+        )
+        changed += 1
+    _flush("flag")
+    return changed

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -38,6 +39,7 @@ from calibration.models import (
     Rater,
     RaterKind,
     SessionStatus,
+    Severity,
 )
 from calibration.report import calibration_source, vendor_chart
 from rollcal.accounts.models import Role, User
@@ -51,6 +53,7 @@ from rollcal.permissions import Action, may, requires
 from rollcal.reports.downloads import csv_response
 from rollcal.reports.queue import request_report
 from rollcal.reports.views import answer_report
+from rollcal.timefmt import export_time
 
 bp = Blueprint("calibration", __name__, url_prefix="/calibration")
 
@@ -709,7 +712,7 @@ def export_labels(session_id: int):
             label.rater.site.name if label.rater.site else "",
             label.option_key,
             label.comment or "",
-            label.updated_at.isoformat(),
+            export_time(label.updated_at),
         ]
         + ([label.case.golden_label or ""] if show_golden else [])
         for label in labels
@@ -724,21 +727,94 @@ def export_labels(session_id: int):
 # Flags -------------------------------------------------------------------------------
 
 
-@bp.get("/flags")
-@login_required
-def flags():
-    """Misalignment flags the person may see; open ones first."""
+def _flag_filters() -> dict:
+    """The flags page's filters from the address: status, severity, session and vendor."""
     status = request.args.get("status", "open")
+    if status not in {s.value for s in FlagStatus} | {"all"}:
+        status = "all"
+    severity = request.args.get("severity", "")
+    if severity not in {s.value for s in Severity}:
+        severity = ""
+    return {
+        "status": status,
+        "severity": severity,
+        "session_id": int_arg("session_id"),
+        "vendor_id": int_arg("vendor_id"),
+    }
+
+
+def _filtered_flags(filters: dict) -> sa.Select:
     statement = queries.visible_flags(current_user).order_by(
         queries.STATUS_ORDER, queries.SEVERITY_ORDER, Flag.raised_at.desc(), Flag.id
     )
-    if status in {s.value for s in FlagStatus}:
-        statement = statement.where(Flag.status == FlagStatus(status))
-    else:
-        status = "all"
+    if filters["status"] != "all":
+        statement = statement.where(Flag.status == FlagStatus(filters["status"]))
+    if filters["severity"]:
+        statement = statement.where(Flag.severity == Severity(filters["severity"]))
+    if filters["session_id"] is not None:
+        statement = statement.where(Flag.session_id == filters["session_id"])
+    if filters["vendor_id"] is not None:
+        statement = statement.where(Flag.vendor_id == filters["vendor_id"])
+    return statement
+
+
+@bp.get("/flags")
+@login_required
+def flags():
+    """Misalignment flags the person may see, filtered by status, severity, session and
+    vendor; open ones first. POMs acknowledge the ones they tick in one go."""
+    filters = _flag_filters()
+    visible = queries.visible_flags(current_user).subquery()
+    sessions_with_flags = db.session.execute(
+        sa.select(CalibrationSession.id, CalibrationSession.title)
+        .where(CalibrationSession.id.in_(sa.select(visible.c.session_id)))
+        .order_by(CalibrationSession.id.desc())
+    ).all()
+    vendors_with_flags = db.session.execute(
+        sa.select(Vendor.id, Vendor.name)
+        .where(Vendor.id.in_(sa.select(visible.c.vendor_id)))
+        .order_by(Vendor.name)
+    ).all()
     return render_template(
-        "calibration/flags.html", page=_page(statement), status=status, statuses=list(FlagStatus)
+        "calibration/flags.html",
+        page=_page(_filtered_flags(filters)),
+        filters=filters,
+        status=filters["status"],
+        statuses=list(FlagStatus),
+        severities=list(Severity),
+        sessions_with_flags=sessions_with_flags,
+        vendors_with_flags=vendors_with_flags,
+        manage=may(current_user, Action.MANAGE_CALIBRATION),
+        action_form=ConfirmForm(),
     )
+
+
+@bp.post("/flags/acknowledge")
+@login_required
+@requires(Action.MANAGE_CALIBRATION)
+def acknowledge_flags():
+    """Acknowledge the ticked flags (those the person may see) in one go."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400, description="The form expired; reload the page and try again.")
+    ids = [flag_id for raw in request.form.getlist("flag_id") if (flag_id := whole_number(raw))]
+    chosen = (
+        db.session.scalars(
+            _filtered_flags({**_flag_filters(), "status": "all"}).where(Flag.id.in_(ids))
+        ).all()
+        if ids
+        else []
+    )
+    try:
+        changed = services.acknowledge_flags(current_user, chosen)
+    except Conflict as error:
+        flash_refusal(error)
+    else:
+        flash(
+            f"{changed} flag(s) acknowledged." if changed else "No open flag was ticked.",
+            "success" if changed else "info",
+        )
+    return redirect(url_for("calibration.flags", **{k: v for k, v in request.args.items()}))
 
 
 @bp.route("/flags/<int:flag_id>", methods=["GET", "POST"])

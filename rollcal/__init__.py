@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Flask
@@ -168,21 +167,28 @@ def _init_templates(app: Flask) -> None:
     from rollcal.forms import ConfirmForm
     from rollcal.permissions import Action, may
     from rollcal.reports.charts import data_uri
+    from rollcal.timefmt import format_day, format_moment, zone_label
 
-    def localtime(
-        value: datetime | None, fmt: str = "%d %b %Y %H:%M", zone: str | None = None
-    ) -> str:
-        """A UTC time shown in the signed-in person's time zone (or ``zone``: e-mails have
-        no signed-in person), with the zone named."""
-        if value is None:
-            return "—"
-        if zone is None:
-            zone = current_user.timezone if current_user.is_authenticated else "UTC"
-        local = value.astimezone(ZoneInfo(zone))
-        return f"{local.strftime(fmt)} {local.tzname()}"
+    def reader_zone(zone: str | None) -> str:
+        if zone is not None:
+            return zone
+        return current_user.timezone if current_user.is_authenticated else "UTC"
+
+    def localtime(value: datetime | None, zone: str | None = None, seconds: bool = False) -> str:
+        """A UTC time in the reader's zone (or ``zone``: e-mails have no signed-in
+        person), named by city and offset: "Tue 2 Dec, 14:00 (Manila, UTC+8)"."""
+        return format_moment(value, reader_zone(zone), seconds=seconds)
+
+    def localdate(value, zone: str | None = None) -> str:
+        """The reader's calendar day of a time, or a date as it is: "Tue 2 Dec 2026"."""
+        if isinstance(value, datetime):
+            return format_day(value, reader_zone(zone))
+        return format_day(value)
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["localdate"] = localdate
+    app.jinja_env.globals["zone_label"] = zone_label
     app.jinja_env.filters["svg_data_uri"] = data_uri
     app.jinja_env.globals.update(
         may=may, Action=Action, Role=Role, ConfirmForm=ConfirmForm, ALPHA_RELIABLE=ALPHA_RELIABLE

@@ -78,5 +78,7 @@ def site_gates(rollouts: list[Rollout]) -> dict[tuple[int, int], Gate]:
                 accuracy_target=rollout.accuracy_target,
                 use_lower_bound=rollout.gate_uses_lower_bound,
                 session_title=f"“{session.title}”",
+                evidence=figures.get("evidence"),
+                evidence_missing=figures.get("evidence_missing", ()),
             )
     return gates

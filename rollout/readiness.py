@@ -176,13 +176,24 @@ def calibration_gate(
     accuracy_target: float,
     use_lower_bound: bool = False,
     session_title: str = "the latest revealed session",
+    evidence: str | None = None,
+    evidence_missing: Sequence[str] = (),
 ) -> Gate:
     """Judge a site's calibration figures against the rollout's gate.
 
     ``alpha_lower`` is the lower end of alpha's 95% interval; with ``use_lower_bound`` the
     gate asks that the evidence, not just the estimate, reach the threshold. A figure that
     could not be computed fails the gate, saying why, rather than passing by default.
+    ``evidence`` is the engine's verdict on the site's figures; ``insufficient`` fails the
+    gate with ``evidence_missing``, the sentences saying what to add (a second rater, more
+    shared or golden cases), since figures on too little evidence prove nothing either way.
     """
+    if evidence == "insufficient":
+        missing = list(evidence_missing) or [f"too little evidence on {session_title}"]
+        return Gate(
+            GateState.FAIL,
+            tuple(f"calibration gate failed: {sentence.rstrip('.')}" for sentence in missing),
+        )
     failures: list[str] = []
     measured = alpha_lower if use_lower_bound else alpha
     what = "alpha (lower 95% bound)" if use_lower_bound else "alpha"

@@ -6,6 +6,7 @@ module can share them. They need an app context and the ``db`` fixture's session
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
@@ -98,6 +99,14 @@ def run_session(
 def split_answers(rater_index: int, case_index: int) -> str:
     """Raters who disagree a lot: a misaligned session with flags on every scope."""
     return ("remove", "allow", "escalate")[(rater_index + case_index * (rater_index + 1)) % 3]
+
+
+def noisy_answers(rater_index: int, case_index: int) -> str:
+    """Raters who label at random (the same way every run): misaligned everywhere, with
+    no single rater to blame."""
+    return ("remove", "allow", "escalate")[
+        random.Random(rater_index * 1000 + case_index).randrange(3)
+    ]
 
 
 def rater_of(session: CalibrationSession, user: User) -> Rater:

@@ -22,6 +22,7 @@ from calibration.agreement import (
     resample_indices,
     resampled_alphas,
 )
+from calibration.evidence import bca_interval
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", the example with
 # 4 coders (A-D) x 12 units and missing values; unit 12 has a single value.
@@ -166,21 +167,38 @@ def test_vectorised_bootstrap_equals_krippendorff_loop_for_the_same_resamples(le
     np.testing.assert_allclose(vectorised, loop, rtol=0, atol=1e-9)
 
 
-def test_interval_is_the_percentile_range_of_the_seeded_resamples():
+def test_interval_is_the_bca_interval_of_the_seeded_resamples():
     categories = ["1", "2", "3"]
     ratings = random_ratings(50, 4, 3, seed=2, missing=0.0)
     report = compute_report(ratings, categories=categories, bootstrap=300, seed=42)
 
     counts = value_counts_of(ratings, categories)
+    values = label_values(categories, "nominal")
     alphas = bootstrap_alphas(
-        counts,
-        resample_indices(len(counts), 300, seed=42),
-        values=label_values(categories, "nominal"),
-        level="nominal",
+        counts, resample_indices(len(counts), 300, seed=42), values=values, level="nominal"
+    )
+    jackknife = np.array(
+        [
+            coincidence_alpha(np.delete(counts, case, axis=0), values=values, level="nominal")
+            for case in range(len(counts))
+        ]
+    )
+    expected = bca_interval(report.alpha, alphas, jackknife)
+
+    assert report.interval_method == "bca"
+    assert report.alpha_ci == pytest.approx(expected, abs=1e-9)
+    assert report.alpha_ci[0] <= report.alpha <= report.alpha_ci[1]
+    assert report.p_below_threshold == pytest.approx(float((alphas < 0.667).mean()))
+
+
+def test_interval_is_withheld_below_thirty_shared_cases_and_says_so():
+    report = compute_report(
+        random_ratings(29, 3, 3, seed=4, missing=0.0), categories=["1", "2", "3"], seed=1
     )
 
-    assert report.alpha_ci == pytest.approx(tuple(np.percentile(alphas, [2.5, 97.5])), abs=1e-12)
-    assert report.alpha_ci[0] <= report.alpha <= report.alpha_ci[1]
+    assert report.alpha is not None
+    assert report.alpha_ci is None and report.p_below_threshold is None
+    assert any("No interval is given for alpha: only 29 cases" in note for note in report.notes)
 
 
 def test_chunked_resampling_draws_the_same_resamples_as_resample_indices():
@@ -338,7 +356,7 @@ def test_simulated_raters_with_known_accuracy_rank_as_expected():
             label = expected if rng.random() < accuracy else wrong[rng.integers(0, 3)]
             ratings.append(Rating(case, rater, label))
 
-    report = compute_report(ratings, categories=categories, golden=golden, bootstrap=0)
+    report = compute_report(ratings, categories=categories, golden=golden, bootstrap=200, seed=1)
 
     by_accuracy = sorted(report.raters, key=lambda r: r.accuracy, reverse=True)
     assert [r.rater for r in by_accuracy] == list(accuracies)
@@ -348,7 +366,11 @@ def test_simulated_raters_with_known_accuracy_rank_as_expected():
     assert report.raters[0].loo_delta > 0.05
     flagged = {f.subject for f in report.flags if f.kind == "low_accuracy"}
     assert flagged == {"good", "shaky", "guessing"}
-    assert {f.subject for f in flags_of(report, "pulls_down_agreement")} == {"guessing"}
+    assert "careful" not in {f.subject for f in report.flags}
+    # Pulling agreement down is the same cause as missing golden: one flag per rater.
+    assert flags_of(report, "pulls_down_agreement") == []
+    guessing = next(f for f in flags_of(report, "low_accuracy") if f.subject == "guessing")
+    assert "Leaving them out also raises alpha" in guessing.message
 
 
 # --- Per label ---------------------------------------------------------------------------
@@ -388,15 +410,32 @@ def test_label_precision_recall_and_error_rates_match_hand_calculation():
     assert label_b.fnr == pytest.approx(2 / 6)
 
 
-def test_label_with_low_recall_and_low_one_vs_rest_alpha_is_flagged():
+def test_label_figures_on_six_cases_are_too_thin_to_flag():
     report = compute_report(
         ratings_from_columns(RATERS_4), categories=["a", "b"], golden=GOLDEN_4, bootstrap=0
     )
 
-    assert {f.subject for f in flags_of(report, "low_recall")} == {"a", "b"}
-    misaligned = flags_of(report, "label_misaligned")
-    assert {f.subject for f in misaligned} == {"a", "b"}
-    assert all(f.severity == "high" and f.threshold == 0.667 for f in misaligned)
+    assert flags_of(report, "low_recall") == flags_of(report, "label_misaligned") == []
+
+
+def test_label_read_inconsistently_is_flagged_with_its_interval():
+    rng = np.random.default_rng(5)
+    golden = {f"c{case}": "abc"[case % 3] for case in range(150)}
+    ratings = []
+    for case, answer in golden.items():
+        for rater in range(4):
+            label = answer
+            if answer == "c" and rng.random() < 0.45:
+                label = "ab"[rng.integers(2)]
+            ratings.append(Rating(case, f"r{rater}", label))
+
+    report = compute_report(ratings, categories=list("abc"), golden=golden, seed=2)
+
+    (misaligned,) = flags_of(report, "label_misaligned")
+    assert misaligned.subject == "c" and misaligned.severity == "high"
+    assert misaligned.interval[1] < 0.667 and misaligned.n == 150
+    (recall,) = flags_of(report, "low_recall")
+    assert recall.subject == "c" and recall.interval[1] < 0.9
 
 
 # --- Per vendor and site -----------------------------------------------------------------
@@ -476,7 +515,9 @@ def test_one_rater_site_has_no_alpha_and_no_interval():
 
     solo = report.site("solo")
     assert (solo.alpha, solo.alpha_ci, solo.percent_agreement) == (None, None, None)
-    assert report.site("pair").alpha_ci is not None
+    assert solo.evidence == "insufficient" and "has one rater" in solo.evidence_missing[0]
+    # Ten shared cases are too few for an honest interval.
+    assert report.site("pair").alpha is not None and report.site("pair").alpha_ci is None
 
 
 # --- Per case ----------------------------------------------------------------------------
@@ -503,42 +544,54 @@ def test_cases_are_listed_most_contested_first_with_majority_share_and_entropy()
 
 def test_alpha_below_0667_is_flagged_misaligned_with_high_severity():
     noisy = random_ratings(60, 4, 4, seed=9, missing=0.0, faithful=0.3)
-    report = compute_report(noisy, categories=["1", "2", "3", "4"], bootstrap=0)
+    report = compute_report(noisy, categories=["1", "2", "3", "4"], seed=1)
 
     assert report.alpha < 0.667
-    (flag,) = [f for f in report.flags if f.scope == "overall" and f.kind == "misaligned"]
+    (flag,) = [f for f in report.flags if f.scope == "session" and f.kind == "misaligned"]
     assert (flag.severity, flag.threshold, flag.value) == ("high", 0.667, report.alpha)
+    assert flag.interval == report.alpha_ci and flag.n == 60
     assert "below 0.667" in flag.message
 
 
 def test_alpha_between_0667_and_0800_is_flagged_tentative():
-    report = report_2011("ratio")
+    ratings = random_ratings(300, 4, 3, seed=3, missing=0.0, faithful=0.85)
+    report = compute_report(ratings, categories=["1", "2", "3"], seed=1)
 
     (flag,) = [f for f in report.flags if f.kind == "tentative"]
-    assert (flag.scope, flag.severity, flag.threshold) == ("overall", "medium", 0.8)
+    assert (flag.scope, flag.severity, flag.threshold) == ("session", "medium", 0.8)
+    assert flag.interval[1] < 0.8
 
 
-def test_interval_reaching_below_the_threshold_flags_not_enough_evidence():
-    report = report_2011("nominal")
+def test_alpha_below_the_threshold_whose_interval_reaches_above_it_is_only_a_low_note():
+    ratings = random_ratings(300, 4, 3, seed=3, missing=0.0, faithful=0.8)
+    report = compute_report(ratings, categories=["1", "2", "3"], seed=1)
 
-    assert report.alpha > 0.667 > report.alpha_ci[0]
-    (flag,) = flags_of(report, "not_enough_evidence")
-    assert (flag.value, flag.threshold, flag.severity) == (report.alpha_ci[0], 0.667, "medium")
+    assert report.alpha < 0.667 < report.alpha_ci[1]
+    (flag,) = report.flags
+    assert (flag.kind, flag.severity) == ("not_enough_evidence", "low")
 
 
 def test_rater_who_pulls_agreement_down_is_flagged():
-    report = report_2011("nominal")
+    rng = np.random.default_rng(8)
+    truth = rng.integers(0, 3, 120)
+    ratings = [
+        Rating(str(case), rater, "abc"[truth[case] if rng.random() < accuracy else rng.integers(3)])
+        for case in range(120)
+        for rater, accuracy in (("p", 0.95), ("q", 0.95), ("r", 0.95), ("s", 0.95), ("C", 0.2))
+    ]
+    report = compute_report(ratings, categories=list("abc"), seed=3)
 
     (flag,) = flags_of(report, "pulls_down_agreement")
     assert flag.subject == "C"
     assert flag.value == pytest.approx(report.rater("C").loo_delta)
-    assert flag.value >= 0.05
+    assert flag.interval == report.rater("C").loo_delta_ci and flag.interval[0] > 0
 
 
 def test_too_few_cases_flag_says_how_many_more_are_needed():
     report = report_2011("nominal")
 
     (flag,) = flags_of(report, "too_few_cases")
+    assert flag.severity == "low"
     assert flag.value == 11
     assert flag.threshold > 11
     assert f"about {flag.threshold - 11} more" in flag.message
@@ -553,11 +606,13 @@ def test_flags_are_ordered_most_severe_first():
     )
 
 
-def test_vendor_below_accuracy_target_is_flagged():
+def test_vendor_below_accuracy_target_on_three_cases_only_gets_an_evidence_note():
     report = vendor_report()
 
-    flagged = {(f.scope, f.subject) for f in flags_of(report, "low_accuracy")}
-    assert {("group", "X"), ("group", "Y"), ("site", "Manila"), ("site", "Lisbon")} <= flagged
+    assert flags_of(report, "low_accuracy") == []
+    noted = {(f.scope, f.subject) for f in flags_of(report, "not_enough_evidence")}
+    # Each vendor is one site here; the site (which the gate reads) carries the note.
+    assert noted == {("site", "Manila"), ("site", "Lisbon")}
 
 
 # --- Degenerate input --------------------------------------------------------------------
@@ -576,7 +631,7 @@ def test_no_variation_gives_null_alpha_full_agreement_and_a_note():
         "no variation" in note and "percent agreement is 1.0" in note for note in report.notes
     )
     assert any("Fleiss' kappa is undefined" in note for note in report.notes)
-    assert not [f for f in report.flags if f.scope == "overall"]
+    assert not [f for f in report.flags if f.scope == "session"]
     assert all(r.alpha_without is None and r.loo_delta is None for r in report.raters)
 
 

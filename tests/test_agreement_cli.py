@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,7 +45,7 @@ def test_agreement_readable_report_has_every_section_in_order():
     titles = ["Krippendorff's alpha", "Raters", "Labels", "Most contested cases", "Flags", "Notes"]
     positions = [result.stdout.index(title) for title in titles]
     assert positions == sorted(positions)
-    assert "95% interval" in result.stdout
+    assert "No interval is given for alpha: only 11 cases" in result.stdout
     assert "12 cases (11 labelled by two or more raters), 4 raters, 5 labels" in result.stdout
 
 
@@ -125,7 +127,10 @@ def test_agreement_readable_report_shows_vendors_sites_and_golden_figures(tmp_pa
     assert result.exit_code == 0, result.stderr
     for title in ("Vendors", "Sites", "precision", "accuracy", "majority deviation"):
         assert title in result.stdout
-    assert re.search(r"HIGH\s+rater cy \(low_accuracy\)", result.stdout)
+    # Five cases are too few to judge anyone: a low note says what is missing.
+    assert re.search(r"LOW\s+site Manila \(not_enough_evidence\)", result.stdout)
+    assert "HIGH" not in result.stdout
+    assert "insufficient" in result.stdout
 
 
 def test_agreement_sorts_numeric_labels_and_honours_an_explicit_order(tmp_path):
@@ -265,3 +270,47 @@ def test_missing_file_exits_2_with_one_line(tmp_path):
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
     assert "cannot read the file" in result.stderr
+
+
+def test_rollcal_agreement_does_not_import_the_web_application(tmp_path):
+    script = (
+        "import sys\n"
+        "from calibration.console import main\n"
+        f"sys.argv = ['rollcal', 'agreement', {str(KRIPPENDORFF_2011_CSV)!r}, '--json']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        "heavy = sorted({'flask', 'sqlalchemy', 'weasyprint', 'rollcal'} & set(sys.modules))\n"
+        "print('imported:', heavy, file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+
+    assert json.loads(result.stdout)["alpha"] == pytest.approx(0.743, abs=5e-4)
+    assert "imported: []" in result.stderr
+
+
+def test_rollcal_console_passes_every_other_command_to_the_flask_group():
+    script = (
+        "import sys\n"
+        "from calibration.console import main\n"
+        "sys.argv = ['rollcal', '--help']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+
+    assert "agreement" in result.stdout and "report" in result.stdout
+
+
+@pytest.mark.parametrize("seed", ["-1", "1.5", "x"])
+def test_agreement_refuses_a_seed_that_is_not_a_whole_number_zero_or_more(seed):
+    result = run(KRIPPENDORFF_2011_CSV, "--seed", seed)
+
+    assert result.exit_code == 2
+    assert "Invalid value for '--seed'" in result.stderr
+    assert "Traceback" not in result.output

@@ -8,7 +8,7 @@ from calibration.models import FlagStatus, SessionStatus
 from rollcal.accounts.models import Role
 from rollcal.audit import AuditEvent
 from rollcal.errors import Conflict, ValidationError
-from tests.calibration_factories import flags_of, run_session, split_answers
+from tests.calibration_factories import flags_of, noisy_answers, run_session
 
 
 @pytest.fixture
@@ -22,17 +22,17 @@ def flagged(create_user, create_site, create_vendor):
     session = run_session(
         pom,
         [(maria, cebu), (ana, cebu), (liam, dublin), (niamh, dublin)],
-        cases=9,
-        answer=split_answers,
+        cases=30,
+        answer=noisy_answers,
     )
     flags = flags_of(session)
     return {
         "pom": pom,
         "maria": maria,
         "session": session,
-        "meridian": next(f for f in flags if f.scope == "group" and f.subject == "Meridian CX"),
-        "harbor": next(f for f in flags if f.scope == "group" and f.subject == "Harbor Review"),
-        "overall": next(f for f in flags if f.scope == "overall"),
+        "meridian": next(f for f in flags if f.scope == "site" and "Meridian CX" in f.subject),
+        "harbor": next(f for f in flags if f.scope == "site" and "Harbor Review" in f.subject),
+        "overall": next(f for f in flags if f.scope == "session"),
     }
 
 
@@ -96,7 +96,7 @@ def test_unknown_status_is_refused(db, flagged):
 def test_qa_lead_sees_only_flags_about_their_vendor(client, auth, flagged):
     auth.login(flagged["maria"])
     page = client.get("/calibration/flags").get_data(as_text=True)
-    assert "Vendor: Meridian CX" in page
+    assert "Site: Meridian CX" in page
     assert "Harbor Review" not in page and "Whole session" not in page
     assert client.get(f"/calibration/flags/{flagged['harbor'].id}").status_code == 404
     own = client.get(f"/calibration/flags/{flagged['meridian'].id}")
@@ -106,9 +106,9 @@ def test_qa_lead_sees_only_flags_about_their_vendor(client, auth, flagged):
 
 def test_flags_of_an_unrevealed_session_are_for_poms_only(client, auth, db, flagged, create_user):
     auth.login(create_user(Role.STAKEHOLDER))
-    assert "Vendor: Meridian CX" in client.get("/calibration/flags").get_data(as_text=True)
+    assert "Site: Meridian CX" in client.get("/calibration/flags").get_data(as_text=True)
     flagged["session"].status = SessionStatus.CLOSED
     db.session.commit()
-    assert "Vendor: Meridian CX" not in client.get("/calibration/flags").get_data(as_text=True)
+    assert "Site: Meridian CX" not in client.get("/calibration/flags").get_data(as_text=True)
     auth.login(flagged["pom"])
-    assert "Vendor: Meridian CX" in client.get("/calibration/flags").get_data(as_text=True)
+    assert "Site: Meridian CX" in client.get("/calibration/flags").get_data(as_text=True)

@@ -43,7 +43,7 @@ def _calibrate(world, title="Gate round", until="revealed", answer=_cebu_right_d
     return run_session(
         world["pom"],
         kw.pop("raters", world["raters"]),
-        cases=12,
+        cases=kw.pop("cases", 30),
         golden=lambda i: GOLDEN[i % 2],
         answer=answer,
         until=until,
@@ -74,8 +74,8 @@ def test_a_site_passes_or_fails_on_its_own_raters_figures(db, gate_world):
     assert cebu.state == GateState.PASS
     assert dublin.state == GateState.FAIL
     assert dublin.reasons == (
-        "calibration gate failed: alpha -0.278 is below the threshold 0.667 by 0.945",
-        "calibration gate failed: accuracy 50.0% is below the target 90% by 40.0 points",
+        "calibration gate failed: alpha -0.311 is below the threshold 0.667 by 0.978",
+        "calibration gate failed: accuracy 51.7% is below the target 90% by 38.3 points",
     )
 
 
@@ -133,3 +133,28 @@ def test_gates_of_many_rollouts_take_one_statement(db, gate_world):
         sa.event.remove(_db.engine, "before_cursor_execute", count)
     assert one == 1 and len(statements) == 2
     assert len(gates) == 2 * len(rollouts)
+
+
+def test_a_one_rater_site_fails_the_gate_saying_a_second_qa_lead_is_needed(db, gate_world):
+    raters = gate_world["raters"]
+    _calibrate(gate_world, raters=raters[:3], answer=lambda rater, case: GOLDEN[case % 2])
+    cebu, dublin = _gates(gate_world)
+    assert cebu.state == GateState.PASS
+    assert dublin.state == GateState.FAIL
+    assert dublin.reasons == (
+        "calibration gate failed: Harbor Review · Dublin has one rater: add a second QA lead, "
+        "since agreement needs two",
+    )
+
+
+def test_an_eight_case_site_in_perfect_agreement_fails_for_want_of_cases(db, gate_world):
+    rollout = gate_world["rollout"]
+    rollout.gate_uses_lower_bound = True
+    _db.session.commit()
+    _calibrate(gate_world, cases=8, answer=lambda rater, case: GOLDEN[case % 2])
+    cebu, _ = _gates(gate_world)
+    assert cebu.state == GateState.FAIL
+    assert cebu.reasons[0] == (
+        "calibration gate failed: Meridian CX · Cebu has 8 cases labelled by two of its "
+        "raters: label 22 more shared cases (at least 30)"
+    )

@@ -53,13 +53,13 @@ def test_closing_stores_the_report_and_the_figures_the_gate_reads(db, teams):
     session = run_session(
         teams["pom"],
         raters,
-        cases=8,
+        cases=30,
         golden=lambda i: GOLDEN[i % 4],
         answer=lambda r, c: GOLDEN[c % 4] if raters[r][1].name == "Manila North" else "allow",
         until="closed",
     )
     snapshot = db.session.scalar(sa.select(AgreementSnapshot))
-    assert snapshot.n_labels == 32
+    assert snapshot.n_labels == 120
     assert snapshot.report["n_raters"] == 4 and snapshot.report["categories"] == [
         "remove",
         "allow",
@@ -73,7 +73,8 @@ def test_closing_stores_the_report_and_the_figures_the_gate_reads(db, teams):
         "Harbor Review · Dublin",
     }
     kinds = {(flag.scope, flag.kind) for flag in flags_of(session)}
-    assert ("site", "low_accuracy") in kinds and ("group", "low_accuracy") in kinds
+    # Each vendor has one site here: the site, which the gate reads, carries the flag.
+    assert ("site", "low_accuracy") in kinds and ("group", "low_accuracy") not in kinds
     dublin_flag = next(f for f in flags_of(session) if f.scope == "site")
     assert dublin_flag.site_id == dublin.id and dublin_flag.vendor_id == dublin.vendor_id
     assert dublin_flag.severity == Severity.HIGH
@@ -188,7 +189,7 @@ def test_results_page_uses_the_same_number_of_statements_at_any_session_size(
     client, auth, db, teams, viewer
 ):
     counts = []
-    for per_site, cases in ((1, 4), (4, 40)):
+    for per_site, cases in ((2, 30), (4, 60)):
         raters = teams["leads"](per_site)
         session = run_session(
             teams["pom"],

@@ -77,7 +77,7 @@ def test_session_times_are_read_in_the_pom_time_zone_and_shown_in_it(client, aut
     session = db.session.scalar(sa.select(CalibrationSession))
     assert session.opens_at.isoformat() == "2030-03-02T01:00:00+00:00"
     page = client.get(f"/calibration/sessions/{session.id}").get_data(as_text=True)
-    assert "02 Mar 2030 09:00 PST" in page
+    assert "Sat 2 Mar 2030, 09:00 (Manila, UTC+8)" in page
     assert pom.timezone == "Asia/Manila"
 
 

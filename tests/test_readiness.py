@@ -138,3 +138,20 @@ def test_gate_fails_when_a_figure_could_not_be_computed():
         alpha=None, alpha_lower=None, accuracy=None, alpha_threshold=0.667, accuracy_target=0.90
     )
     assert gate.state == GateState.FAIL and len(gate.reasons) == 2
+
+
+def test_gate_with_insufficient_evidence_fails_saying_what_is_missing():
+    gate = calibration_gate(
+        alpha=1.0,
+        alpha_lower=None,
+        accuracy=1.0,
+        alpha_threshold=0.667,
+        accuracy_target=0.90,
+        evidence="insufficient",
+        evidence_missing=["Bogotá has one rater: add a second QA lead, since agreement needs two."],
+    )
+    assert gate.state == GateState.FAIL
+    assert gate.reasons == (
+        "calibration gate failed: Bogotá has one rater: add a second QA lead, since agreement "
+        "needs two",
+    )

@@ -25,7 +25,7 @@ from rollcal.validation import unique as _unique
 
 TOKEN_PREFIX = "rc_"
 MIN_PASSWORD_LENGTH = 10
-_TIMEZONES = frozenset(available_timezones())
+_TIMEZONES = frozenset(available_timezones()) | {"UTC"}
 
 
 def _check_password(password: str, field: str = "password") -> None:
