@@ -650,15 +650,15 @@ def move_go_live(
     _check_not_frozen(rollout)
     if new_date is None:
         raise ValidationError.field("go_live_date", "is required.")
+    shift = new_date - rollout.go_live_date
+    if not shift:
+        raise ValidationError.field("go_live_date", "is the current go-live date.")
     if new_date < (today or utcnow().date()):
         raise ValidationError.field("go_live_date", "Choose a date from today on.")
     if not (reason or "").strip():
         raise ValidationError.field(
             "reason", "Say why go-live moves: the activity and everyone told will read it."
         )
-    shift = new_date - rollout.go_live_date
-    if not shift:
-        raise ValidationError.field("go_live_date", "is the current go-live date.")
     old = rollout.go_live_date
     rollout.go_live_date = new_date
     moved = 0

@@ -71,7 +71,7 @@ def live_app(live_database, tmp_path_factory):
             os.environ["ROLLCAL_INSTANCE_PATH"] = previous
     with app.app_context():
         upgrade()
-        with unit_of_work():  # seed_demo only flushes, like every service
+        with unit_of_work():  # as ``rollcal seed-demo`` loads it
             seed_demo()
     yield app
     with app.app_context():
