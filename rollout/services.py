@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
 from calibration.services import label_options_from_text
+from rollcal import config
 from rollcal.accounts.models import Role, User
 from rollcal.audit import record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -283,14 +284,15 @@ def create_rollout(
     template_id: int,
     site_ids: list[int],
     go_live_date: date | None,
-    alpha_threshold: float = 0.667,
-    accuracy_target: float = 0.90,
+    alpha_threshold: float | None = None,
+    accuracy_target: float | None = None,
     gate_uses_lower_bound: bool = False,
     today: date | None = None,
 ) -> Rollout:
     """Take a policy version to sites: one checklist item per site and template step.
 
     Vendor-side items go to the vendor's QA lead, POM-side items to the rollout's owner.
+    Thresholds not given are the configured ones (``rollcal.config``).
     """
     require(actor, Action.MANAGE_ROLLOUTS)
     version = db.session.get(PolicyVersion, policy_version_id or 0)
@@ -312,6 +314,10 @@ def create_rollout(
         raise ValidationError.field("go_live_date", "is required.")
     if today and go_live_date < today:
         raise ValidationError.field("go_live_date", "is in the past.")
+    if alpha_threshold is None:
+        alpha_threshold = config.alpha_threshold()
+    if accuracy_target is None:
+        accuracy_target = config.accuracy_target()
     if not 0 < alpha_threshold <= 1:
         raise ValidationError.field("alpha_threshold", "must be between 0 and 1.")
     if not 0 < accuracy_target <= 1:
