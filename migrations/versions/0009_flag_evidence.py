@@ -1,7 +1,7 @@
 """flag evidence and one flag per cause
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01 09:50:00
 
 Flags carry the evidence behind their figure (95% interval, n), what explains them, and
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
