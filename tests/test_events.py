@@ -45,7 +45,7 @@ def _reveal_a_session_everyone_gets_right(world, until="revealed"):
     return run_session(
         world["pom"],
         world["raters"],
-        cases=12,
+        cases=30,
         golden=lambda i: GOLDEN[i % 2],
         answer=lambda rater, case: GOLDEN[case % 2],
         until=until,
