@@ -60,3 +60,18 @@ def test_calibration_report_shows_misreadings_and_flag_figures(app, db, misread)
     assert "How each vendor reads each label" in text
     assert "Remove cases as Allow" in text
     assert "n = 15" in text
+
+
+def test_api_gives_each_flag_its_interval_n_and_misreading(client, db, misread, token_for):
+    session = misread["session"]
+    answer = client.get(
+        f"/api/v1/sessions/{session.id}/agreement", headers=token_for(misread["pom"])
+    ).json
+
+    (flag,) = [f for f in answer["flags"] if f["kind"] == "misreads"]
+    assert (flag["golden"], flag["given"], flag["share"]) == ("remove", "allow", 1.0)
+    assert flag["n"] == 15 and len(flag["interval"]) == 2
+    assert "explained_by" in flag
+    site = next(s for s in answer["report"]["sites"] if s["site"] == "Harbor Review · Dublin")
+    assert site["evidence"] == "sufficient" and "p_below_threshold" in site
+    assert "expected_agreement" in answer["report"]
