@@ -121,15 +121,15 @@ def main() -> None:
         db.session.add_all([pom, admin, market, line])
         db.session.commit()
         rollouts = {n: build_world(n, str(n), pom, market, line) for n in SIZES}
-        pom_id, admin_id = pom.id, admin.id
+        pom_id, admin_id = pom.get_id(), admin.get_id()
 
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(admin_id)
+        session["_user_id"] = admin_id
     with app.app_context():
         baseline, baseline_statements = timed(client, "/admin/sites")
     with client.session_transaction() as session:
-        session["_user_id"] = str(pom_id)
+        session["_user_id"] = pom_id
     print(
         f"bare 50-row page (admin site list): {baseline * 1000:7.1f} ms, "
         f"{baseline_statements} statements"

@@ -7,13 +7,21 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import selectinload
 
 from calibration import queries, services
 from calibration.models import CalibrationSession, Case, Flag, Label, Rater
 from calibration.report import calibration_source
-from rollcal.api import api_blueprint, api_user, operation, parse_body, pdf_answer, respond
+from rollcal.api import (
+    NO_NUL,
+    api_blueprint,
+    api_user,
+    operation,
+    parse_body,
+    pdf_answer,
+    respond,
+)
 from rollcal.errors import NotFound
 from rollcal.extensions import db
 from rollcal.inputs import MAX_ID
@@ -82,10 +90,12 @@ class CaseList(BaseModel):
 class LabelIn(BaseModel):
     """One label: the case by ``case_id`` or by ``reference``, and the option key."""
 
+    model_config = ConfigDict(extra="forbid")
+
     case_id: int | None = Field(None, ge=0, le=MAX_ID)
-    reference: str | None = Field(None, max_length=120)
-    option: str = Field(max_length=40)
-    comment: str | None = Field(None, max_length=2000)
+    reference: str | None = Field(None, max_length=120, pattern=NO_NUL)
+    option: str = Field(max_length=40, pattern=NO_NUL)
+    comment: str | None = Field(None, max_length=2000, pattern=NO_NUL)
 
     @model_validator(mode="after")
     def one_case(self) -> LabelIn:
@@ -97,6 +107,8 @@ class LabelIn(BaseModel):
 
 class LabelBatch(BaseModel):
     """Labels to save for the caller; each replaces the caller's earlier label on the case."""
+
+    model_config = ConfigDict(extra="forbid")
 
     labels: list[LabelIn] = Field(min_length=1, max_length=services.MAX_BATCH)
 

@@ -6,7 +6,6 @@ recomputed here.
 
 from __future__ import annotations
 
-import csv
 import io
 
 from flask import render_template
@@ -18,6 +17,7 @@ from rollcal.errors import NotFound
 from rollcal.extensions import db
 from rollcal.permissions import report_audience
 from rollcal.reports.charts import AlphaBar, alpha_chart, band
+from rollcal.reports.downloads import SafeCSVWriter
 from rollcal.reports.pdf import PdfAttachment, ReportSource
 
 CONTESTED_IN_REPORT = 15
@@ -26,7 +26,7 @@ SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 def _raters_csv(report: dict) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeCSVWriter(out)
     writer.writerow(
         [
             "rater",

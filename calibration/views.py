@@ -53,6 +53,7 @@ from rollcal.permissions import Action, may, requires
 from rollcal.reports.downloads import csv_response
 from rollcal.reports.queue import request_report
 from rollcal.reports.views import answer_report
+from rollcal.timefmt import export_time
 
 bp = Blueprint("calibration", __name__, url_prefix="/calibration")
 
@@ -715,7 +716,7 @@ def export_labels(session_id: int):
             label.rater.site.name if label.rater.site else "",
             label.option_key,
             label.comment or "",
-            label.updated_at.isoformat(),
+            export_time(label.updated_at),
         ]
         + ([label.case.golden_label or ""] if show_golden else [])
         for label in labels

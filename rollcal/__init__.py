@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Flask
@@ -50,7 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from rollcal import inputs
 
-    inputs.init_app(app)  # before the blueprints: their routes take its id converter
+    inputs.init_app(app)
     _init_extensions(app)
     _register_blueprints(app)
     _register_report_subjects()
@@ -78,7 +77,7 @@ def _init_extensions(app: Flask) -> None:
     import calibration.models  # noqa: F401
     import rollout.models  # noqa: F401  (every model is known before migrations run)
     from rollcal import audit  # noqa: F401
-    from rollcal.accounts.models import User
+    from rollcal.accounts.sessions import load_user
     from rollcal.extensions import csrf, db, limiter, login_manager, migrate
     from rollcal.jobs import scheduler  # noqa: F401
     from rollcal.notifications import services as notifications  # noqa: F401
@@ -95,10 +94,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"
 
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.active else None
+    login_manager.user_loader(load_user)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -167,20 +163,27 @@ def _init_templates(app: Flask) -> None:
     from rollcal.forms import ConfirmForm
     from rollcal.permissions import Action, may
     from rollcal.reports.charts import data_uri
+    from rollcal.timefmt import format_day, format_moment, zone_label
 
-    def localtime(
-        value: datetime | None, fmt: str = "%d %b %Y %H:%M", zone: str | None = None
-    ) -> str:
-        """A UTC time shown in the signed-in person's time zone (or ``zone``: e-mails have
-        no signed-in person), with the zone named."""
-        if value is None:
-            return "—"
-        if zone is None:
-            zone = current_user.timezone if current_user.is_authenticated else "UTC"
-        local = value.astimezone(ZoneInfo(zone))
-        return f"{local.strftime(fmt)} {local.tzname()}"
+    def reader_zone(zone: str | None) -> str:
+        if zone is not None:
+            return zone
+        return current_user.timezone if current_user.is_authenticated else "UTC"
+
+    def localtime(value: datetime | None, zone: str | None = None, seconds: bool = False) -> str:
+        """A UTC time in the reader's zone (or ``zone``: e-mails have no signed-in
+        person), named by city and offset: "Tue 2 Dec, 14:00 (Manila, UTC+8)"."""
+        return format_moment(value, reader_zone(zone), seconds=seconds)
+
+    def localdate(value, zone: str | None = None) -> str:
+        """The reader's calendar day of a time, or a date as it is: "Tue 2 Dec 2026"."""
+        if isinstance(value, datetime):
+            return format_day(value, reader_zone(zone))
+        return format_day(value)
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["localdate"] = localdate
+    app.jinja_env.globals["zone_label"] = zone_label
     app.jinja_env.filters["svg_data_uri"] = data_uri
     app.jinja_env.globals.update(may=may, Action=Action, Role=Role, ConfirmForm=ConfirmForm)

@@ -1,8 +1,6 @@
 """What forms of every room share: choices, checkbox lists, errors from services, the
 confirm button."""
 
-from zoneinfo import available_timezones
-
 import wtforms
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, SubmitField
@@ -12,6 +10,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from rollcal.errors import DomainError, ValidationError, refusal
 from rollcal.inputs import LONG_TEXT
+from rollcal.timefmt import zone_groups
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -33,7 +32,18 @@ class TextAreaField(wtforms.TextAreaField):
         super().__init__(label, [*(validators or []), Length(max=max_length)], **kwargs)
 
 
-TIMEZONE_CHOICES = choices((zone, zone) for zone in sorted(available_timezones()))
+def timezone_choices() -> list[SelectChoice]:
+    """The time-zone picker: common zones first, then each region's cities (optgroups).
+
+    A zone appears twice when it is common; the picker's value is the zone either way."""
+    return [
+        SelectChoice(zone, label, optgroup=group)
+        for group, options in zone_groups()
+        for zone, label in options
+    ]
+
+
+TIMEZONE_CHOICES = timezone_choices()
 
 
 def apply_errors(form: FlaskForm, error: DomainError) -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
-from werkzeug.routing import IntegerConverter
 
 from rollcal.errors import ValidationError
 
@@ -28,16 +28,21 @@ LONG_TEXT = 10_000
 MAX_JSON_DEPTH = 32
 
 
-class IdConverter(IntegerConverter):
-    """``<int:…>`` in every route: a number beyond the id columns' range is a 404.
+def local_path(target: str | None) -> str | None:
+    """``target`` if it is a path of this site (a ``next`` address), else None.
 
-    Werkzeug's own converter accepts any size of number, which PostgreSQL then refuses
-    with an error ("integer out of range") instead of finding nothing.
+    Anything else would make a redirect open to other sites. Browsers drop tabs and
+    newlines from addresses and read a backslash as a slash, so ``/%09/evil.example`` (a
+    tab) and ``/%5C/evil.example`` (a backslash) lead off-site as surely as
+    ``//evil.example`` does: control characters and backslashes are refused outright,
+    then the path must carry no scheme or host and start with exactly one slash.
     """
-
-    def __init__(self, map, *args, **kwargs):  # noqa: A002 (Werkzeug's name)
-        kwargs.setdefault("max", MAX_ID)
-        super().__init__(map, *args, **kwargs)
+    if not target or "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
 
 
 def whole_number(text: str | None) -> int | None:
@@ -154,13 +159,18 @@ def _field_with_nul() -> str | None:
 
 
 def init_app(app: Flask) -> None:
-    """Bound ids in routes, bound JSON depth, and refuse NUL bytes in any text field.
-
-    Call before any blueprint is registered: a route's converter is chosen when the route
-    is added.
-    """
-    app.url_map.converters["int"] = IdConverter
+    """Bound ids in routes, bound JSON depth, and refuse NUL bytes in any text field."""
     app.json = BoundedJSONProvider(app)
+
+    @app.url_value_preprocessor
+    def refuse_ids_beyond_range(_endpoint: str | None, values: dict | None) -> None:
+        # Every ``<int:…>`` of a route is an id. Werkzeug's converter takes numbers of any
+        # size, which PostgreSQL would refuse ("integer out of range") instead of finding
+        # nothing. Checked here rather than by a bounded converter: a route whose
+        # converter refuses is skipped, so a sibling route of another method on the same
+        # path would answer 405 instead of 404.
+        if values and any(isinstance(v, int) and not 0 <= v <= MAX_ID for v in values.values()):
+            abort(404)
 
     @app.before_request
     def refuse_nul_bytes():

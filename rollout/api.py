@@ -6,7 +6,16 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rollcal.api import api_blueprint, api_user, operation, parse_body, pdf_answer, respond
+from rollcal.api import (
+    NO_NUL,
+    PAGE_QUERY,
+    api_blueprint,
+    api_user,
+    operation,
+    parse_body,
+    pdf_answer,
+    respond,
+)
 from rollcal.extensions import db
 from rollcal.inputs import LONG_TEXT, MAX_ID, page_arg
 from rollcal.reports.queue import request_report
@@ -98,11 +107,11 @@ class ItemPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = Field(ge=0, le=MAX_ID)
-    status: str | None = Field(None, max_length=40)
-    reason: str | None = Field(None, max_length=500)
-    evidence_url: str | None = Field(None, max_length=500)
-    evidence_note: str | None = Field(None, max_length=LONG_TEXT)
-    comment: str | None = Field(None, max_length=LONG_TEXT)
+    status: str | None = Field(None, max_length=40, pattern=NO_NUL)
+    reason: str | None = Field(None, max_length=500, pattern=NO_NUL)
+    evidence_url: str | None = Field(None, max_length=500, pattern=NO_NUL)
+    evidence_note: str | None = Field(None, max_length=LONG_TEXT, pattern=NO_NUL)
+    comment: str | None = Field(None, max_length=LONG_TEXT, pattern=NO_NUL)
 
 
 def _item(item: ChecklistItem) -> ItemOut:
@@ -146,6 +155,7 @@ def _summary(board: queries.Board) -> dict:
     "GET",
     "Rollouts the caller may see, with readiness counts",
     response=RolloutList,
+    query=PAGE_QUERY,
 )
 def list_rollouts():
     """Rollouts the caller may see, newest go-live first; ``?page=N``."""

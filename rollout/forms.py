@@ -133,7 +133,11 @@ class GoLiveForm(FlaskForm):
     """Move a rollout's go-live date."""
 
     go_live_date = DateField("New go-live date", validators=[InputRequired()])
-    reason = StringField("Why", validators=[Length(max=300)])
+    reason = StringField(
+        "Why",
+        validators=[Length(max=300)],
+        description="Required: the activity and everyone told read it.",
+    )
     submit = SubmitField("Move go-live")
 
 

@@ -327,6 +327,11 @@ class Decision(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
 
+    @property
+    def past(self) -> str:
+        """The decision as something done: "approved", "rejected"."""
+        return {"approve": "approved", "reject": "rejected"}[self.value]
+
 
 class SignOffRequest(db.Model):
     """A POM's request that stakeholders sign off a rollout, with the report frozen then.

@@ -6,7 +6,6 @@ readiness rule the pages show, scoped to what its reader may see.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from rollcal.accounts.models import Role, User
 from rollcal.extensions import db
 from rollcal.permissions import report_audience
 from rollcal.reports.charts import AlphaBar, alpha_chart, band
+from rollcal.reports.downloads import SafeCSVWriter
 from rollcal.reports.pdf import PdfAttachment, ReportSource
 from rollout.models import (
     Category,
@@ -193,7 +193,7 @@ def _calibration(rollout: Rollout, reader: User | None) -> Calibration:
 def calibration_csv(calibration: Calibration) -> bytes:
     """The calibration figures behind the report, one row per vendor and per site."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeCSVWriter(out)
     writer.writerow(
         [
             "level",

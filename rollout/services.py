@@ -622,8 +622,22 @@ def bulk_complete(
     return changed
 
 
+def required_overdue(rollout: Rollout, today: date) -> int:
+    """How many required steps of a rollout are open and already past their due date."""
+    return sum(
+        1
+        for item in rollout.items
+        if item.required and not item.is_closed and item.due_date < today
+    )
+
+
 def move_go_live(
-    actor: User, rollout: Rollout, new_date: date | None, *, reason: str | None = None
+    actor: User,
+    rollout: Rollout,
+    new_date: date | None,
+    *,
+    reason: str | None = None,
+    today: date | None = None,
 ) -> Rollout:
     """Move the go-live date; open items' due dates shift by the same number of days."""
     require(actor, Action.MANAGE_ROLLOUTS)
@@ -633,6 +647,12 @@ def move_go_live(
     shift = new_date - rollout.go_live_date
     if not shift:
         raise ValidationError.field("go_live_date", "is the current go-live date.")
+    if new_date < (today or utcnow().date()):
+        raise ValidationError.field("go_live_date", "Choose a date from today on.")
+    if not (reason or "").strip():
+        raise ValidationError.field(
+            "reason", "Say why go-live moves: the activity and everyone told will read it."
+        )
     old = rollout.go_live_date
     rollout.go_live_date = new_date
     moved = 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -112,6 +114,33 @@ def _site_filter_options():
     }
 
 
+def _keep_choices(form: RolloutForm, sites) -> None:
+    """Refill the new-rollout form from the query string: "Show sites" re-reads the page
+    with what was chosen so far (a link may also name the version)."""
+    version = int_arg("policy_version") or int_arg("version")
+    if version:
+        form.policy_version.data = version
+    if int_arg("template"):
+        form.template.data = int_arg("template")
+    try:
+        go_live = date.fromisoformat(request.args.get("go_live_date", ""))
+    except ValueError:
+        go_live = None
+    if go_live:
+        form.go_live_date.data = go_live
+    shown = {site.id for site in sites}
+    chosen = [int(value) for value in request.args.getlist("sites") if value.isdigit()]
+    form.sites.data = [site_id for site_id in chosen if site_id in shown]
+    for name in ("alpha_threshold", "accuracy_target"):
+        try:
+            value = float(request.args[name])
+        except (KeyError, ValueError):
+            continue
+        getattr(form, name).data = value
+    if "gate_uses_lower_bound" in request.args:
+        form.gate_uses_lower_bound.data = True
+
+
 @bp.route("/rollouts/new", methods=["GET", "POST"])
 @login_required
 @requires(Action.MANAGE_ROLLOUTS)
@@ -154,8 +183,8 @@ def new_rollout():
     form.sites.choices = choices(
         (site.id, f"{site.label} ({', '.join(m.code for m in site.markets)})") for site in sites
     )
-    if request.method == "GET" and int_arg("version"):
-        form.policy_version.data = int_arg("version")
+    if request.method == "GET":
+        _keep_choices(form, sites)
     if form.validate_on_submit():
         try:
             rollout = services.create_rollout(
@@ -173,6 +202,13 @@ def new_rollout():
             apply_errors(form, error)
         else:
             flash(f"Rollout created with {len(rollout.items)} checklist items.", "success")
+            overdue = services.required_overdue(rollout, _today())
+            if overdue:
+                flash(
+                    f"{overdue} required {'step was' if overdue == 1 else 'steps were'} due "
+                    "before today and start overdue: move go-live or agree new dates.",
+                    "warning",
+                )
             return redirect(url_for("rollout.board", rollout_id=rollout.id))
     return render_template(
         "rollout/new.html",
@@ -299,7 +335,11 @@ def move_go_live(rollout_id: int):
     if form.validate_on_submit():
         try:
             services.move_go_live(
-                current_user, rollout, form.go_live_date.data, reason=form.reason.data
+                current_user,
+                rollout,
+                form.go_live_date.data,
+                reason=form.reason.data,
+                today=_today(),
             )
         except ValidationError as error:
             _form_error(error)

@@ -254,8 +254,12 @@ class AuthActions:
 
     def login(self, user: User):
         """Sign in as ``user`` without the password round trip."""
+        # The cookie names the session generation the database holds now (signing out in
+        # an earlier request counted it up behind this object's back).
+        if sa.inspect(user).persistent:
+            _db.session.refresh(user)
         with self._client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
+            session["_user_id"] = user.get_id()
             session["_fresh"] = True
         return user
 

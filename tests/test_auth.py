@@ -122,4 +122,4 @@ def test_person_sets_own_time_zone_and_times_show_in_it(client, auth, db, create
     )
     create_token(user, "laptop")
     page = client.get("/account/tokens").get_data(as_text=True)
-    assert " WIB" in page  # Western Indonesia Time, not UTC
+    assert "(Jakarta, UTC+7)" in page  # the zone by city and offset, not UTC

@@ -45,6 +45,7 @@ def _reveal_a_session_everyone_gets_right(world, until="revealed"):
     return run_session(
         world["pom"],
         world["raters"],
+        # Enough shared and golden cases for the gate's evidence rule.
         cases=30,
         golden=lambda i: GOLDEN[i % 2],
         answer=lambda rater, case: GOLDEN[case % 2],

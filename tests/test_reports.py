@@ -335,7 +335,9 @@ def test_go_live_date_in_the_report_moves_with_the_rollout(rollout_world, app):
     from rollout.report import readiness_source
 
     rollout = rollout_world["rollout"]
-    services.move_go_live(rollout_world["pom"], rollout, rollout.go_live_date + timedelta(7))
+    services.move_go_live(
+        rollout_world["pom"], rollout, rollout.go_live_date + timedelta(7), reason="Vendor asked"
+    )
     with app.test_request_context():
         html = readiness_source(rollout, None, date.today()).html
     assert rollout.go_live_date.strftime("%d %B %Y") in html

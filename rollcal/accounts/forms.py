@@ -53,7 +53,12 @@ class UserForm(FlaskForm):
 
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=254), Email()])
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    role = SelectField("Role", choices=choices((r.value, r.title) for r in Role))
+    # No default: a new person's role is always a choice the admin makes.
+    role = SelectField(
+        "Role",
+        choices=choices([("", "Choose a role…"), *((r.value, r.title) for r in Role)]),
+        validators=[DataRequired(message="Choose the person's role.")],
+    )
     vendor = SelectField("Vendor (QA leads only)", coerce=int)
     timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, default="UTC")
     password = PasswordField(

@@ -57,6 +57,8 @@ class User(UserMixin, db.Model):
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     active: Mapped[bool] = mapped_column(default=True)
     password_hash: Mapped[str] = mapped_column(sa.String(256))
+    # Part of every sign-in cookie; counted up to end the sessions issued before.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     vendor: Mapped[Vendor | None] = relationship()
@@ -67,6 +69,11 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses sessions of inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """What a sign-in cookie holds: the id and the session generation it was issued in
+        (see ``rollcal.accounts.load_user``)."""
+        return f"{self.id}:{self.session_generation}"
 
     def __str__(self) -> str:
         return self.name

@@ -25,7 +25,7 @@ from rollcal.validation import unique as _unique
 
 TOKEN_PREFIX = "rc_"
 MIN_PASSWORD_LENGTH = 10
-_TIMEZONES = frozenset(available_timezones())
+_TIMEZONES = frozenset(available_timezones()) | {"UTC"}
 
 
 def _check_password(password: str, field: str = "password") -> None:
@@ -125,18 +125,31 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def change_password(actor: User, *, current: str, new: str) -> None:
-    """A person changes their own password, proving they know the current one."""
+    """A person changes their own password, proving they know the current one.
+
+    Every sign-in session of theirs ends (someone who knew the old password may hold
+    one); the caller signs the current browser in again.
+    """
     if not check_password_hash(actor.password_hash, current or ""):
         raise ValidationError.field("current_password", "is not your current password.")
     _check_password(new, "new_password")
     actor.password_hash = generate_password_hash(new)
+    actor.session_generation += 1
     db.session.flush()
 
 
 def set_password(user: User, password: str) -> None:
-    """Set a password from the command line (an operator, not a signed-in person)."""
+    """Set a password from the command line (an operator, not a signed-in person); the
+    person's sign-in sessions end."""
     _check_password(password)
     user.password_hash = generate_password_hash(password)
+    user.session_generation += 1
+    db.session.flush()
+
+
+def end_sessions(user: User) -> None:
+    """Sign a person out everywhere: every session cookie issued so far stops working."""
+    user.session_generation += 1
     db.session.flush()
 
 

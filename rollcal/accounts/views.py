@@ -8,19 +8,31 @@ from rollcal.accounts.forms import LoginForm, PasswordForm, ProfileForm, TokenFo
 from rollcal.errors import ValidationError
 from rollcal.extensions import limiter
 from rollcal.forms import ConfirmForm, apply_errors
+from rollcal.inputs import local_path
 
 bp = Blueprint("auth", __name__)
 
 
-def _safe_next(target: str | None) -> str:
-    # Only same-site paths: an absolute URL here would make the login an open redirect.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("org.home")
+def _login_email() -> str:
+    return (request.form.get("email") or "").strip().lower()
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["ROLLCAL_LOGIN_LIMIT"], methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["ROLLCAL_LOGIN_LIMIT"],
+    methods=["POST"],
+    error_message="Too many sign-in attempts from your address. Wait a minute and try again.",
+)
+# Per account too, wherever the attempts come from; only failed attempts count, so a
+# person who signs in is not slowed by their own earlier typos once they succeed.
+@limiter.limit(
+    lambda: current_app.config["ROLLCAL_LOGIN_ACCOUNT_LIMIT"],
+    methods=["POST"],
+    key_func=lambda: f"account:{_login_email()}",
+    exempt_when=lambda: not _login_email(),
+    deduct_when=lambda response: response.status_code != 302,
+    error_message="Too many failed sign-in attempts for this account. Please try again later.",
+)
 def login():
     """Sign in; inactive people and wrong passwords get the same message."""
     if current_user.is_authenticated:
@@ -34,7 +46,7 @@ def login():
             form.form_errors.append("This account is deactivated. Ask an admin to restore it.")
         else:
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(local_path(request.args.get("next")) or url_for("org.home"))
     return render_template("auth/login.html", form=form)
 
 
@@ -43,6 +55,7 @@ def login():
 def logout():
     """Sign out."""
     ConfirmForm().validate_on_submit()
+    services.end_sessions(current_user)
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
@@ -72,7 +85,10 @@ def account():
         except ValidationError as error:
             apply_errors(password, error)
         else:
-            flash("Your password is changed.", "success")
+            # The change ended every session, this one included: sign this browser in
+            # again under the new generation.
+            login_user(current_user._get_current_object())
+            flash("Your password is changed. You are signed out everywhere else.", "success")
             return redirect(url_for("auth.account"))
     return render_template("auth/account.html", profile=profile, password=password)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
@@ -35,9 +35,22 @@ class Operation:
     errors: dict[int, str] = field(default_factory=dict)
     binary: str | None = None
     endpoint: str = ""
+    query: dict[str, dict] = field(default_factory=dict)
 
 
 OPERATIONS: list[Operation] = []
+
+
+def _refuse_unknown_query_arguments():
+    """An argument the operation does not read is a mistake worth naming (a misspelt
+    ``page`` would otherwise silently show the first page)."""
+    known = next((op.query for op in OPERATIONS if op.endpoint == request.endpoint), None)
+    if known is None:
+        return
+    for name in request.args:
+        if name not in known:
+            allowed = ", ".join(f"“{q}”" for q in known) or "none"
+            abort(400, description=f"“{name}” is not a query argument here (allowed: {allowed}).")
 
 
 def _authenticate():
@@ -64,6 +77,7 @@ def api_blueprint(name: str, import_name: str) -> Blueprint:
     """
     blueprint = Blueprint(name, import_name, url_prefix=API_PREFIX)
     blueprint.before_request(_authenticate)
+    blueprint.before_request(_refuse_unknown_query_arguments)
     csrf.exempt(blueprint)
     return blueprint
 
@@ -83,8 +97,12 @@ def operation(
     body: type[BaseModel] | None = None,
     errors: dict[int, str] | None = None,
     binary: str | None = None,
+    query: dict[str, dict] | None = None,
 ) -> Callable:
-    """Register a view as an API route and describe it in the OpenAPI document."""
+    """Register a view as an API route and describe it in the OpenAPI document.
+
+    ``query`` maps each query argument the route reads to its JSON schema.
+    """
 
     def decorator(view: Callable) -> Callable:
         op = Operation(
@@ -96,6 +114,7 @@ def operation(
             errors or {},
             binary,
             endpoint=f"{blueprint.name}.{view.__name__}",
+            query=query or {},
         )
         OPERATIONS.append(op)
         blueprint.add_url_rule(path, view_func=view, methods=[method.upper()])
@@ -176,6 +195,20 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
+class Preparing(BaseModel):
+    """A report still being rendered: ask again after ``retry_after`` seconds."""
+
+    status: str
+    retry_after: int
+
+
+# Text in a request body: no NUL character (refused before any view, see rollcal.inputs),
+# said in the document so clients and fuzzers know it.
+NO_NUL = r"^[^\x00]*$"
+
+PAGE_QUERY = {"page": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "default": 1}}
+
+
 class Me(BaseModel):
     """The person a token belongs to."""
 
@@ -240,6 +273,10 @@ def openapi_document() -> dict:
             for part in openapi_path.split("/")
             if part.startswith("{")
         ]
+        parameters += [
+            {"name": name, "in": "query", "required": False, "schema": schema}
+            for name, schema in op.query.items()
+        ]
         if parameters:
             entry["parameters"] = parameters
         if op.body is not None:
@@ -255,9 +292,20 @@ def openapi_document() -> dict:
         else:
             content = {"application/json": {"schema": ref(op.response)}} if op.response else {}
             entry["responses"]["200"] = {"description": "OK", "content": content}
-        entry["responses"]["401"] = {"description": "No valid bearer token", "content": error_ref}
-        for status, description in op.errors.items():
-            entry["responses"][str(status)] = {"description": description, "content": error_ref}
+        errors = {401: "No valid bearer token"}
+        # What the shell answers before a view runs (rollcal.inputs, rollcal.errors).
+        if "{" in openapi_path:
+            errors[404] = "No such object, or not visible to the caller"
+        if op.query:
+            errors[400] = "A query argument is not a whole number in range (named in the answer)"
+        if op.query or op.body:
+            errors[422] = "Invalid input (the field is named in the answer)"
+        errors.update(op.errors)
+        for status, description in errors.items():
+            content = error_ref
+            if status == 202:
+                content = {"application/json": {"schema": ref(Preparing)}}
+            entry["responses"][str(status)] = {"description": description, "content": content}
         paths.setdefault(openapi_path, {})[op.method] = entry
     return {
         "openapi": "3.1.0",

@@ -17,7 +17,7 @@ from flask_login import current_user, login_required
 from rollcal.errors import ValidationError
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm
-from rollcal.inputs import page_arg
+from rollcal.inputs import local_path, page_arg
 from rollcal.notifications import mail
 from rollcal.notifications import services as notifications
 from rollcal.notifications.models import Delivery, choices_for
@@ -41,9 +41,7 @@ def _page(statement):
 
 def _safe_next(target: str | None) -> str:
     """Where to go back to: a path on this site only, never another site."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("notifications.index")
+    return local_path(target) or url_for("notifications.index")
 
 
 @bp.get("/notifications")

@@ -20,3 +20,29 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+document.addEventListener("DOMContentLoaded", () => {
+  // The time-zone picker gets a search box: typing "mani" leaves Manila and its kin.
+  document.querySelectorAll("select[name=timezone]").forEach((select) => {
+    const search = document.createElement("input");
+    search.type = "search";
+    search.className = "zone-search";
+    search.placeholder = "Find a city or zone";
+    search.setAttribute("aria-label", "Find a time zone");
+    search.setAttribute("aria-controls", select.id);
+    select.before(search);
+    search.addEventListener("input", () => {
+      const words = search.value.trim().toLowerCase();
+      let first = null;
+      select.querySelectorAll("option").forEach((option) => {
+        const hit = !words || `${option.value} ${option.text}`.toLowerCase().includes(words);
+        option.hidden = !hit;
+        if (hit && !first) first = option;
+      });
+      select.querySelectorAll("optgroup").forEach((group) => {
+        group.hidden = !group.querySelector("option:not([hidden])");
+      });
+      if (words && first) select.value = first.value;
+    });
+  });
+});
