@@ -143,7 +143,6 @@ EXPECTED = {
     "/calibration/flags": ("GET", SIGNED_IN),
     "/calibration/flags/acknowledge": ("POST", MANAGERS_POST),
     "/calibration/flags/<int:flag_id>": ("GET", OTHER_VENDOR),
-    "/calibration/flags/acknowledge": ("POST", MANAGERS_POST),
     # Steps on a revealed session change nothing and redirect back with a message.
     "/calibration/sessions/<int:session_id>/open": ("POST", MANAGERS_POST),
     "/calibration/sessions/<int:session_id>/close": ("POST", MANAGERS_POST),
