@@ -306,6 +306,9 @@ def change_status(session_id: int, step: str):
             flash_refusal(error)
         else:
             flash(f"“{session.title}” {done}", "success")
+            if step == "open":
+                for warning in queries.site_rater_warnings(session):
+                    flash(warning, "warning")
     return redirect(_session_url(session))
 
 
@@ -374,6 +377,7 @@ def raters(session_id: int):
     return render_template(
         "calibration/raters.html",
         session=session,
+        site_warnings=queries.site_rater_warnings(session),
         raters=queries.raters_of(session),
         counts=queries.label_counts(session),
         human=human,
