@@ -9,7 +9,15 @@ class Config:
     """Defaults for every setting; ``from_environment`` overlays the environment."""
 
     SQLALCHEMY_DATABASE_URI: str | None = None
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # A gunicorn sync worker serves one request at a time: a couple of connections each
+    # (the scheduler's threads may take the overflow), checked before use, renewed
+    # before a server or proxy closes them for being old.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {
+        "pool_pre_ping": True,
+        "pool_size": 2,
+        "max_overflow": 10,
+        "pool_recycle": 1800,
+    }
     SECRET_KEY: str | None = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -284,7 +284,9 @@ def board_csv(rollout_id: int):
         "reasons",
         "override",
     ]
-    rows = (
+    # Plain values now: the rows are written after the request's unit of work has ended,
+    # when the ORM objects behind them would reload one by one.
+    rows = [
         [
             row.site.vendor.name,
             row.site.name,
@@ -295,7 +297,7 @@ def board_csv(rollout_id: int):
             row.readiness.override.justification if row.readiness.override else "",
         ]
         for row in board.rows
-    )
+    ]
     return csv_response(header, rows, f"rollout-{rollout.id}-board.csv")
 
 
