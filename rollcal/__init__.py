@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_login import current_user
 
-from rollcal.config import Config, from_environment, instance_secret_key
+from rollcal.config import POSTGRESQL_POOL, Config, from_environment, instance_secret_key
 from rollcal.uow import Application
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -83,6 +83,11 @@ def _init_extensions(app: Flask) -> None:
     from rollcal.notifications import services as notifications  # noqa: F401
     from rollcal.reports import queue  # noqa: F401  (the report_files model)
 
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **POSTGRESQL_POOL,
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        }
     db.init_app(app)
     migrate.init_app(
         app, db, directory=str(resource_dir("migrations")), render_as_batch=True, compare_type=True

@@ -9,15 +9,7 @@ class Config:
     """Defaults for every setting; ``from_environment`` overlays the environment."""
 
     SQLALCHEMY_DATABASE_URI: str | None = None
-    # A gunicorn sync worker serves one request at a time: a couple of connections each
-    # (the scheduler's threads may take the overflow), checked before use, renewed
-    # before a server or proxy closes them for being old.
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {
-        "pool_pre_ping": True,
-        "pool_size": 2,
-        "max_overflow": 10,
-        "pool_recycle": 1800,
-    }
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SECRET_KEY: str | None = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -45,6 +37,12 @@ class Config:
     # Rendered reports are a cache: older ones are pruned (never the ones people signed).
     ROLLCAL_REPORT_RETENTION_DAYS = 30
 
+
+# Connection pool of each process on PostgreSQL (SQLite keeps SQLAlchemy's own choice).
+# A gunicorn sync worker serves one request at a time: a couple of connections each, the
+# overflow for the scheduler's threads; renewed before a server or proxy drops them for
+# being old. ``SQLALCHEMY_ENGINE_OPTIONS`` given in the configuration win.
+POSTGRESQL_POOL = {"pool_size": 2, "max_overflow": 10, "pool_recycle": 1800}
 
 _BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True}
 
