@@ -144,6 +144,15 @@ def _check_times(opens_at: datetime | None, closes_at: datetime | None) -> None:
         raise ValidationError.field("closes_at", "must be after the opening time.")
 
 
+def _check_closing_ahead(closes_at: datetime | None) -> None:
+    # A closing time already past would close the session at the scheduler's next minute,
+    # before anyone labels: refuse it rather than let the session end unseen.
+    if closes_at is not None and closes_at <= utcnow():
+        raise ValidationError.field(
+            "closes_at", "This time has already passed: choose a closing time still to come."
+        )
+
+
 def create_session(
     actor: User,
     *,
@@ -196,6 +205,7 @@ def create_session(
     _check_options(options)
     level = _level(label_level)
     _check_times(opens_at, closes_at)
+    _check_closing_ahead(closes_at)
     session = CalibrationSession(
         title=title,
         description=(description or "").strip(),
@@ -299,6 +309,8 @@ def update_session(
             )
     if session.status in (SessionStatus.DRAFT, SessionStatus.OPEN):
         _check_times(session.opens_at, closes_at)
+        if closes_at != session.closes_at:
+            _check_closing_ahead(closes_at)
         session.closes_at = closes_at
     record(
         actor,

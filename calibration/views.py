@@ -42,6 +42,7 @@ from calibration.models import (
     Severity,
 )
 from calibration.report import calibration_source, vendor_chart
+from rollcal import uow
 from rollcal.accounts.models import Role, User
 from rollcal.errors import Conflict, Forbidden, ValidationError, flash_refusal, refusal
 from rollcal.events import calibration_subjects
@@ -679,12 +680,12 @@ def results(session_id: int):
 
 
 @bp.get("/sessions/<int:session_id>/report.pdf")
+@uow.commits_on_read
 @login_required
 def report_pdf(session_id: int):
     """The calibration report as the person may see it, rendered once per content."""
     session = queries.get_session(current_user, session_id)
     report = request_report(calibration_source(session, current_user))
-    db.session.commit()
     return answer_report(report)
 
 

@@ -36,6 +36,10 @@ class Config:
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024
     # Rendered reports are a cache: older ones are pruned (never the ones people signed).
     ROLLCAL_REPORT_RETENTION_DAYS = 30
+    # The domain packages create_app loads, in order: each one's init_app registers its
+    # blueprints, jobs, notification kinds, commands and demo data (rollcal/registry.py).
+    # Rollout's demo data comes first: calibration's demo sessions feed its rollouts.
+    ROLLCAL_DOMAINS: tuple[str, ...] = ("rollout", "calibration")
 
 
 # Connection pool of each process on PostgreSQL (SQLite keeps SQLAlchemy's own choice).
@@ -55,6 +59,8 @@ def _parse(raw: str, default: object) -> object:
         return int(raw)
     if isinstance(default, float):
         return float(raw)
+    if isinstance(default, tuple):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
     return raw
 
 

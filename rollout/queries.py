@@ -218,6 +218,57 @@ def build_boards(user: User | None, rollouts: list[Rollout], today: date) -> lis
     return boards
 
 
+@dataclass
+class Summary:
+    """A rollout as listings show it: the stored readiness of the sites a person sees."""
+
+    rollout: Rollout
+    sites: int = 0
+    progress: tuple[int, int] = (0, 0)
+    counts: dict = field(default_factory=dict)
+
+
+def summaries(user: User | None, rollouts: list[Rollout]) -> list[Summary]:
+    """Listing rows of several rollouts from their sites' stored readiness, in one
+    statement whatever the number of sites and items (QA leads: their vendor's sites)."""
+    by_id = {
+        rollout.id: Summary(rollout, counts=dict.fromkeys(readiness.State, 0))
+        for rollout in rollouts
+    }
+    if not by_id:
+        return []
+    statement = (
+        sa.select(
+            RolloutSite.rollout_id,
+            RolloutSite.readiness_state,
+            sa.func.count(),
+            sa.func.sum(RolloutSite.required_closed),
+            sa.func.sum(RolloutSite.required_total),
+        )
+        .where(RolloutSite.rollout_id.in_(by_id))
+        .group_by(RolloutSite.rollout_id, RolloutSite.readiness_state)
+    )
+    if user is not None and user.role == Role.QA_LEAD:
+        statement = statement.join(Site, Site.id == RolloutSite.site_id).where(
+            vendor_scope(user, Site.vendor_id)
+        )
+    for rollout_id, state, sites, closed, total in db.session.execute(statement):
+        summary = by_id[rollout_id]
+        summary.sites += sites
+        summary.counts[readiness.State(state)] += sites
+        done, required = summary.progress
+        summary.progress = (done + (closed or 0), required + (total or 0))
+    return list(by_id.values())
+
+
+def listed(statement: sa.Select) -> sa.Select:
+    """A listing's rollouts with what each row shows of them loaded."""
+    return statement.options(
+        selectinload(Rollout.policy_version).selectinload(PolicyVersion.policy),
+        selectinload(Rollout.owner),
+    )
+
+
 def build_board(user: User | None, rollout: Rollout, today: date) -> Board:
     """The board of one rollout, scoped to what the person may see."""
     return build_boards(user, [rollout], today)[0]

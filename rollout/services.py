@@ -39,7 +39,7 @@ from rollout.models import (
     TemplateItem,
     VersionStatus,
 )
-from rollout.queries import build_board
+from rollout.queries import SiteRow, build_board
 
 FROZEN = frozenset({RolloutStatus.CANCELLED, RolloutStatus.LIVE})
 
@@ -361,6 +361,7 @@ def create_rollout(
         after={"sites": [site.label for site in sites], "go_live_date": go_live_date.isoformat()},
     )
     db.session.flush()
+    checklist_changed.send(rollout)
     return rollout
 
 
@@ -644,15 +645,15 @@ def move_go_live(
     _check_not_frozen(rollout)
     if new_date is None:
         raise ValidationError.field("go_live_date", "is required.")
+    shift = new_date - rollout.go_live_date
+    if not shift:
+        raise ValidationError.field("go_live_date", "is the current go-live date.")
     if new_date < (today or utcnow().date()):
         raise ValidationError.field("go_live_date", "Choose a date from today on.")
     if not (reason or "").strip():
         raise ValidationError.field(
             "reason", "Say why go-live moves: the activity and everyone told will read it."
         )
-    shift = new_date - rollout.go_live_date
-    if not shift:
-        raise ValidationError.field("go_live_date", "is the current go-live date.")
     old = rollout.go_live_date
     rollout.go_live_date = new_date
     moved = 0
@@ -772,9 +773,12 @@ def following_status(
 def refresh_rollout_status(
     rollout: Rollout, today: date | None = None, actor: User | None = None
 ) -> RolloutStatus:
-    """Move the rollout to the status its sites now put it in, recording any change."""
+    """Recompute and store every site's readiness, then move the rollout to the status its
+    sites now put it in, recording any change."""
     today = today or utcnow().date()
     board = build_board(None, rollout, today)  # unscoped: status follows every site
+    for row in board.rows:
+        store_readiness(row, today)
     any_started = any(item.status != ItemStatus.TODO for item in rollout.items)
     new = following_status(rollout, [row.readiness.state for row in board.rows], any_started)
     if new != rollout.status:
@@ -789,8 +793,27 @@ def refresh_rollout_status(
             after={"status": new.value},
             rollout_id=rollout.id,
         )
-        db.session.flush()
+    db.session.flush()
     return new
+
+
+def store_readiness(row: SiteRow, today: date) -> None:
+    """Keep a site's readiness as the pure rule computed it for ``today``.
+
+    Only what changed is written, so recomputing an unchanged site costs no UPDATE.
+    """
+    closed, total = row.progress
+    stored = row.rollout_site
+    fresh = {
+        "readiness_state": row.readiness.state.value,
+        "readiness_reasons": list(row.readiness.reasons),
+        "required_closed": closed,
+        "required_total": total,
+        "readiness_on": today,
+    }
+    for name, value in fresh.items():
+        if getattr(stored, name) != value:
+            setattr(stored, name, value)
 
 
 def follow_status(rollout: Rollout, outcome: str | None = None) -> RolloutStatus:

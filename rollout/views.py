@@ -17,6 +17,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
+from rollcal import uow
 from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent
 from rollcal.errors import Conflict, NotFound, ValidationError, flash_refusal, refusal
@@ -94,12 +95,11 @@ def rollouts():
     )
     if status in {s.value for s in RolloutStatus}:
         statement = statement.where(Rollout.status == RolloutStatus(status))
-    page = _page(statement)
-    boards = queries.build_boards(current_user, list(page.items), _today())
+    page = _page(queries.listed(statement))
     return render_template(
         "rollout/list.html",
         page=page,
-        boards=boards,
+        summaries=queries.summaries(current_user, list(page.items)),
         status=status,
         statuses=list(RolloutStatus),
         states=list(State),
@@ -787,12 +787,12 @@ def remove_step(template_id: int, step_id: int):
 
 
 @bp.get("/rollouts/<int:rollout_id>/report.pdf")
+@uow.commits_on_read
 @login_required
 def readiness_report(rollout_id: int):
     """The readiness report as the person may see it, rendered once per content."""
     rollout = queries.get_rollout(current_user, rollout_id)
     report = request_report(readiness_source(rollout, current_user, _today()))
-    db.session.commit()
     return answer_report(report)
 
 
@@ -835,7 +835,6 @@ def signoff(rollout_id: int):
                     message=form.message.data,
                     today=_today(),
                 )
-                db.session.commit()
             except ValidationError as error:
                 apply_errors(form, error)
             else:
@@ -907,7 +906,6 @@ def decide(sign_off_id: int):
     if form.validate_on_submit():
         try:
             signoff_services.decide(current_user, sign_off, form.decision.data, form.comment.data)
-            db.session.commit()
         except ValidationError as error:
             apply_errors(form, error)
         else:

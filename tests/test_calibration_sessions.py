@@ -303,3 +303,21 @@ def test_sessions_list_shows_qa_leads_only_their_vendors_sessions_past_draft(
     page = client.get("/calibration/sessions").get_data(as_text=True)
     assert "Counterfeit listings" not in page
     assert "Your vendor takes part in no calibration session yet." in page
+
+
+def test_a_session_cannot_be_created_closing_in_the_past(client, auth, db, create_user):
+    """Its closing time already past, the session is refused and nothing is stored."""
+    auth.login(create_user(Role.POM))
+    response = client.post(
+        "/calibration/sessions/new",
+        data={
+            "title": "Too late",
+            "rollout": 0,
+            "policy_version": 0,
+            "label_options": OPTIONS,
+            "label_level": "nominal",
+            "closes_at": "2020-01-01T09:00",
+        },
+    )
+    assert "already passed: choose a closing time still to come" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(CalibrationSession.id))) == 0

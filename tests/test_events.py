@@ -45,7 +45,8 @@ def _reveal_a_session_everyone_gets_right(world, until="revealed"):
     return run_session(
         world["pom"],
         world["raters"],
-        cases=12,
+        # Enough shared and golden cases for the gate's evidence rule.
+        cases=30,
         golden=lambda i: GOLDEN[i % 2],
         answer=lambda rater, case: GOLDEN[case % 2],
         until=until,

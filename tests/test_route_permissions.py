@@ -141,6 +141,7 @@ EXPECTED = {
     "/calibration/sessions/<int:session_id>/results": ("GET", OTHER_VENDOR),
     "/calibration/sessions/<int:session_id>/labels.csv": ("GET", OTHER_VENDOR),
     "/calibration/flags": ("GET", SIGNED_IN),
+    "/calibration/flags/acknowledge": ("POST", MANAGERS_POST),
     "/calibration/flags/<int:flag_id>": ("GET", OTHER_VENDOR),
     # Steps on a revealed session change nothing and redirect back with a message.
     "/calibration/sessions/<int:session_id>/open": ("POST", MANAGERS_POST),

@@ -52,7 +52,10 @@ def test_moving_go_live_while_someone_else_changes_the_rollout_answers_409_and_w
     with someone_else_writes_first(bump(Rollout.__table__, id=rollout.id)):
         response = client.post(
             f"/rollouts/{rollout.id}/go-live",
-            data={"golive-go_live_date": (go_live + timedelta(days=7)).isoformat()},
+            data={
+                "golive-go_live_date": (go_live + timedelta(days=7)).isoformat(),
+                "golive-reason": "Vendor hiring delay",
+            },
         )
     assert response.status_code == 409
     assert "Someone else changed this at the same moment" in response.get_data(as_text=True)
@@ -155,7 +158,7 @@ def test_a_refused_action_keeps_nothing_it_changed_before_the_refusal(
     auth.login(rollout_world["pom"])
     response = client.post(
         f"/rollouts/{rollout.id}/go-live",
-        data={"golive-go_live_date": go_live.isoformat()},
+        data={"golive-go_live_date": go_live.isoformat(), "golive-reason": "No change"},
         follow_redirects=True,
     )
     assert "is the current go-live date" in response.get_data(as_text=True)

@@ -52,6 +52,7 @@ def live_app(live_database, tmp_path_factory):
     from rollcal import create_app
     from rollcal.demo import seed_demo
     from rollcal.extensions import db
+    from rollcal.uow import unit_of_work
 
     previous = os.environ.get("ROLLCAL_INSTANCE_PATH")
     os.environ["ROLLCAL_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("browser-instance"))
@@ -70,7 +71,8 @@ def live_app(live_database, tmp_path_factory):
             os.environ["ROLLCAL_INSTANCE_PATH"] = previous
     with app.app_context():
         upgrade()
-        seed_demo()
+        with unit_of_work():  # as ``rollcal seed-demo`` loads it
+            seed_demo()
     yield app
     with app.app_context():
         db.engine.dispose()

@@ -70,7 +70,7 @@ def test_pom_reads_results_and_acknowledges_a_flag(new_page):
     check_accessibility(page)
     page.goto("/calibration/flags?status=open")
     check_accessibility(page)
-    page.locator("tbody tr td:nth-child(3) a").first.click()
+    page.locator("main a[href*='/calibration/flags/']").first.click()
     check_accessibility(page)
     flag_page = page.url
     page.get_by_label("Status").select_option("acknowledged")
