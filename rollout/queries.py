@@ -331,9 +331,10 @@ def policies() -> sa.Select:
 # The board page -----------------------------------------------------------------------
 #
 # The board shows a page of sites at a time, worst readiness first. It reads plain rows
-# (no ORM instances: nothing on the page is written) in a fixed number of statements
-# filtered by the rollout — never a long IN list — and computes readiness with the same
-# pure rule as everywhere else. Only the page's rows are rendered.
+# (no ORM instances: nothing on the page is written) in a fixed number of statements:
+# every visible site with its stored readiness (for the order, the filters and the
+# figures), then the checklist items and gates of the page's sites only — an IN list no
+# longer than a page.
 
 STATE_ORDER = {state: position for position, state in enumerate(readiness.State)}
 
@@ -434,18 +435,23 @@ def board_page(
 ) -> BoardPage:
     """One page of the board as the person may see it: sites matching the filters, worst
     readiness first, then by vendor and site; counts and progress cover every site the
-    person sees. Four statements, whatever the number of sites."""
+    person sees. Five statements, whatever the number of sites."""
     scoped = user.role == Role.QA_LEAD
-    site_rows = sa.select(
-        Site.id,
-        Site.name,
-        Site.vendor_id,
-        Vendor.name,
-        RolloutSite.override_justification,
-        User.name,
-    ).select_from(RolloutSite)
     site_rows = (
-        site_rows.join(Site, Site.id == RolloutSite.site_id)
+        sa.select(
+            Site.id,
+            Site.name,
+            Site.vendor_id,
+            Vendor.name,
+            RolloutSite.override_justification,
+            User.name,
+            RolloutSite.readiness_state,
+            RolloutSite.readiness_reasons,
+            RolloutSite.required_closed,
+            RolloutSite.required_total,
+        )
+        .select_from(RolloutSite)
+        .join(Site, Site.id == RolloutSite.site_id)
         .join(Vendor, Vendor.id == Site.vendor_id)
         .outerjoin(User, User.id == RolloutSite.overridden_by_id)
         .where(RolloutSite.rollout_id == rollout.id)
@@ -453,9 +459,18 @@ def board_page(
     if scoped:
         site_rows = site_rows.where(vendor_scope(user, Site.vendor_id))
     sites: dict[int, BoardSite] = {}
-    for site_id, name, site_vendor_id, vendor, justification, by in db.session.execute(site_rows):
+    stored: dict[int, readiness.Readiness] = {}
+    closed = required_total = 0
+    for row in db.session.execute(site_rows):
+        site_id, name, site_vendor_id, vendor, justification, by = row[:6]
+        state_value, reasons, required_closed, required = row[6:]
         override = readiness.Override(justification, by or "a POM") if justification else None
         sites[site_id] = BoardSite(site_id, name, site_vendor_id, vendor, override)
+        stored[site_id] = readiness.Readiness(
+            readiness.State(state_value), tuple(reasons or ()), override
+        )
+        closed += required_closed
+        required_total += required
     markets = (
         sa.select(site_markets.c.site_id, Market.id, Market.code)
         .join(Market, Market.id == site_markets.c.market_id)
@@ -466,6 +481,18 @@ def board_page(
     for site_id, market, code in db.session.execute(markets):
         if site_id in sites:
             sites[site_id].markets.append((market, code))
+    counts = readiness.summarise(stored.values())
+    matching = list(sites.values())
+    if vendor_id:
+        matching = [site for site in matching if site.vendor_id == vendor_id]
+    if market_id:
+        matching = [site for site in matching if any(m == market_id for m, _ in site.markets)]
+    if state:
+        matching = [site for site in matching if stored[site.id].state.value == state]
+    matching.sort(key=lambda site: (STATE_ORDER[stored[site.id].state], site.vendor, site.name))
+    pages = max(1, -(-len(matching) // per_page))
+    page = min(max(page, 1), pages)
+    shown = matching[(page - 1) * per_page : page * per_page]
     items = (
         sa.select(
             ChecklistItem.id,
@@ -483,22 +510,38 @@ def board_page(
             User.name,
         )
         .outerjoin(User, User.id == ChecklistItem.assignee_id)
-        .where(ChecklistItem.rollout_id == rollout.id)
-    )
-    if scoped:
-        items = items.join(Site, Site.id == ChecklistItem.site_id).where(
-            vendor_scope(user, Site.vendor_id)
+        .where(
+            ChecklistItem.rollout_id == rollout.id,
+            ChecklistItem.site_id.in_([site.id for site in shown]),
         )
-    columns_by_id: dict[int, Column] = {}
+    )
+    # Every site of a rollout has every step: the columns come from the rollout's steps,
+    # read once here even when the page has no site.
+    steps = (
+        sa.select(
+            ChecklistItem.template_item_id,
+            ChecklistItem.position,
+            ChecklistItem.title,
+            ChecklistItem.side,
+            ChecklistItem.category,
+            ChecklistItem.gate,
+        )
+        .where(ChecklistItem.rollout_id == rollout.id)
+        .distinct()
+    )
+    columns = sorted(
+        (
+            Column(step, position, title, side.value, category.value, gate)
+            for step, position, title, side, category, gate in db.session.execute(steps)
+        ),
+        key=lambda column: column.position,
+    )
     cells_by_site: dict[int, dict[int, BoardCell]] = defaultdict(dict)
     inputs_by_site: dict[int, list[readiness.Item]] = defaultdict(list)
     for row in db.session.execute(items):
-        (item_id, site_id, step, position, title, side, category, gate, status, due) = row[:10]
-        required, reason, assignee = row[10:]
-        if step not in columns_by_id:
-            columns_by_id[step] = Column(step, position, title, side.value, category.value, gate)
+        item_id, site_id, step, _, title, _, _, gate, status, due, required, reason = row[:12]
         cells_by_site[site_id][step] = BoardCell(
-            item_id, step, title, status, due, required, gate, assignee
+            item_id, step, title, status, due, required, gate, row[12]
         )
         if not gate:
             inputs_by_site[site_id].append(
@@ -506,39 +549,28 @@ def board_page(
                     title=title, status=status.value, due_date=due, required=required, reason=reason
                 )
             )
-    columns = sorted(columns_by_id.values(), key=lambda column: column.position)
-    gates = gates_of_sites(rollout, list(sites))
-    rows = []
-    closed = required_total = 0
-    for site in sites.values():
-        gate = gates[site.id]
-        site_state = readiness.site_readiness(inputs_by_site[site.id], gate, today, site.override)
-        by_step = cells_by_site[site.id]
-        cells = [by_step.get(column.template_item_id) for column in columns]
-        required = [cell for cell in cells if cell and cell.required and not cell.gate]
-        closed += sum(cell.is_closed for cell in required)
-        required_total += len(required)
-        rows.append(BoardRow(site, cells, site_state, gate))
-    counts = readiness.summarise(row.readiness for row in rows)
-    if vendor_id:
-        rows = [row for row in rows if row.site.vendor_id == vendor_id]
-    if market_id:
-        rows = [row for row in rows if any(m == market_id for m, _ in row.site.markets)]
-    if state:
-        rows = [row for row in rows if row.readiness.state.value == state]
-    rows.sort(key=lambda row: (STATE_ORDER[row.readiness.state], row.site.vendor, row.site.name))
-    pages = max(1, -(-len(rows) // per_page))
-    page = min(max(page, 1), pages)
-    shown = rows[(page - 1) * per_page : page * per_page]
+    gates = gates_of_sites(rollout, [site.id for site in shown])
+    # The rows shown carry readiness computed now from what the page has read: the same
+    # as the stored readiness that ordered them, unless the date moved on since it was
+    # stored and the daily job has yet to store it again.
+    rows = [
+        BoardRow(
+            site,
+            [cells_by_site[site.id].get(column.template_item_id) for column in columns],
+            readiness.site_readiness(inputs_by_site[site.id], gates[site.id], today, site.override),
+            gates[site.id],
+        )
+        for site in shown
+    ]
     all_sites = sorted(sites.values(), key=lambda site: (site.vendor, site.name))
     return BoardPage(
         columns,
-        shown,
+        rows,
         all_sites,
         counts,
         (closed, required_total),
         page,
         pages,
-        len(rows),
+        len(matching),
         per_page,
     )
