@@ -16,7 +16,13 @@ from flask import Flask
 from flask_login import current_user
 
 from rollcal import uow
-from rollcal.config import ALPHA_RELIABLE, Config, from_environment, instance_secret_key
+from rollcal.config import (
+    ALPHA_RELIABLE,
+    POSTGRESQL_POOL,
+    Config,
+    from_environment,
+    instance_secret_key,
+)
 from rollcal.uow import Application
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -77,6 +83,11 @@ def _init_extensions(app: Flask) -> None:
     from rollcal.accounts.sessions import load_user
     from rollcal.extensions import csrf, db, limiter, login_manager, migrate
 
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **POSTGRESQL_POOL,
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        }
     db.init_app(app)
     migrate.init_app(
         app, db, directory=str(resource_dir("migrations")), render_as_batch=True, compare_type=True
