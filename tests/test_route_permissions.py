@@ -126,6 +126,7 @@ EXPECTED = {
     "/calibration/sessions/<int:session_id>/edit": ("GET", MANAGERS),
     "/calibration/sessions/<int:session_id>/raters": ("GET", MANAGERS),
     "/calibration/sessions/<int:session_id>/import": ("GET", MANAGERS),
+    "/calibration/sessions/<int:session_id>/import/sample-<kind>.csv": ("GET", MANAGERS),
     "/calibration/sessions/<int:session_id>/cases": ("GET", OTHER_VENDOR),
     "/calibration/sessions/<int:session_id>/cases/<int:case_id>": ("GET", OTHER_VENDOR),
     "/calibration/sessions/<int:session_id>/cases/<int:case_id>/golden": ("GET", MANAGERS),
