@@ -73,6 +73,7 @@ EXPECTED = {
     "/rollouts/<int:rollout_id>/bulk": ("POST", MANAGERS_POST),
     "/rollouts/<int:rollout_id>/sites/<int:site_id>/override": ("POST", MANAGERS_POST),
     "/rollouts/<int:rollout_id>/cancel": ("POST", MANAGERS_POST),
+    "/rollouts/<int:rollout_id>/reopen": ("POST", MANAGERS_POST),
     "/items/<int:item_id>": ("GET", OTHER_VENDOR),
     # Stakeholders read checklists but do not comment.
     "/items/<int:item_id>/comments": (
