@@ -802,6 +802,28 @@ def cancel_rollout(actor: User, rollout: Rollout, reason: str) -> Rollout:
     return rollout
 
 
+def reopen_rollout(actor: User, rollout: Rollout) -> Rollout:
+    """Take a cancelled rollout up again: it returns to planning, then follows its sites
+    as any rollout does; the checklist is as it was when cancelled."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    if rollout.status != RolloutStatus.CANCELLED:
+        raise ValidationError.field("status", "Only a cancelled rollout can be reopened.")
+    reason = rollout.cancel_reason
+    rollout.status, rollout.cancel_reason = RolloutStatus.PLANNING, None
+    record(
+        actor,
+        "rollout.reopened",
+        rollout,
+        "Reopened after cancellation" + (f" ({reason})" if reason else ""),
+        before={"status": "cancelled"},
+        after={"status": "planning"},
+        rollout_id=rollout.id,
+    )
+    db.session.flush()
+    checklist_changed.send(rollout)
+    return rollout
+
+
 def following_status(
     rollout: Rollout, board_states: list[readiness.State], any_started: bool
 ) -> RolloutStatus:
