@@ -26,7 +26,7 @@ from rollcal import uow
 from rollcal.accounts.models import Role, User
 from rollcal.errors import Conflict
 from rollcal.extensions import db
-from rollcal.jobs.scheduler import claim_rows
+from rollcal.jobs.scheduler import EVERY_QUARTER, Job, claim_rows
 from rollcal.notifications.models import DIGEST_HOUR, Delivery, DigestKind, Kind, Notification
 from rollcal.notifications.services import (
     already_notified,
@@ -583,3 +583,53 @@ def send_weekly_summaries() -> str:
             emailed += 1
         uow.commit()
     return f"made {_plural(made, 'weekly summary', 'weekly summaries')}, e-mailed {emailed}"
+
+
+# What the scheduler runs of this module (registered by the domain's ``init_app``).
+JOBS = (
+    Job(
+        "checklist_reminders",
+        "Remind people of checklist items due",
+        "Reminds the assignee of each open item due within two days or overdue, once a day "
+        "(their day).",
+        "Every 15 minutes",
+        EVERY_QUARTER,
+        remind_assignees,
+    ),
+    Job(
+        "rollout_go_live",
+        "Take signed-off rollouts live",
+        "Moves signed-off rollouts to live once their go-live date has come, telling the "
+        "owner and stakeholders.",
+        "Every 15 minutes",
+        EVERY_QUARTER,
+        take_rollouts_live,
+    ),
+    Job(
+        "rollout_readiness",
+        "Recompute readiness for the date",
+        "Once a day, recomputes the stored readiness of rollouts under way, as items fall "
+        "due and become overdue (changes recompute it at once).",
+        "Daily at 00:05 UTC",
+        {"hour": 0, "minute": 5},
+        refresh_readiness,
+    ),
+    Job(
+        "daily_digest",
+        "Daily digests",
+        "After 08:00 in each person's time zone, once a day: each POM's rollouts at risk, "
+        "overdue items and new flags, and what anyone chose to get in the digest.",
+        "Every 15 minutes",
+        EVERY_QUARTER,
+        send_daily_digests,
+    ),
+    Job(
+        "weekly_summary",
+        "Weekly stakeholder summary",
+        "After 08:00 on Monday in each stakeholder's time zone, once a week: rollouts, "
+        "readiness, sign-offs and calibration.",
+        "Every 15 minutes",
+        EVERY_QUARTER,
+        send_weekly_summaries,
+    ),
+)

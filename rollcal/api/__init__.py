@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import Blueprint, abort, after_this_request, current_app, g, jsonify, request
+from flask import Blueprint, Flask, abort, after_this_request, current_app, g, jsonify, request
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
@@ -349,3 +349,8 @@ def openapi_document() -> dict:
 def openapi():
     """The OpenAPI document; public, like any API reference."""
     return jsonify(openapi_document())
+
+
+def init_app(app: Flask) -> None:
+    """The API's own endpoints (``/me``, the OpenAPI document); domains add theirs."""
+    app.register_blueprint(bp)

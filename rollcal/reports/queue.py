@@ -175,7 +175,8 @@ def request_report(source: ReportSource, *, frozen: bool = False) -> ReportFile:
 
 @dataclass(frozen=True)
 class Claim:
-    """A report a worker holds: its id, the worker's name and what to render."""
+    """A report a worker holds: its id, the mark of this claim (the worker's name) and what
+    to render."""
 
     report_id: int
     worker: str
@@ -217,7 +218,9 @@ def claim_next(now: datetime | None = None) -> Claim | None:
             continue
         if report.claimed_by is not None:
             log.warning("Report %s: taking over from %s", report.id, report.claimed_by)
-        name = worker_name()
+        # The claim's own mark, so a worker that lost its lease cannot store over the
+        # worker that took the report over, even in the same thread.
+        name = f"{worker_name()}#{secrets.token_hex(4)}"
         report.attempts += 1
         report.claimed_by, report.lease_expires_at, report.started_at = name, now + LEASE, now
         claim = Claim(
