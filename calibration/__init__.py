@@ -5,38 +5,12 @@ The blueprints live in ``views.py`` (pages) and ``api.py`` (JSON), as in ``rollc
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
-from rollcal.accounts.models import Role
-from rollcal.notifications.models import MANAGERS, Kind, KindInfo
-
-NOTIFICATION_KINDS: dict[Kind, KindInfo] = {
-    Kind.SESSION_OPENED: KindInfo(
-        "Calibration session opened",
-        "When a session you label in opens.",
-        frozenset({Role.QA_LEAD}),
-    ),
-    Kind.SESSION_CLOSING: KindInfo(
-        "Cases left to label",
-        "24 hours before a session closes, if you still have cases to label.",
-        frozenset({Role.QA_LEAD}),
-    ),
-    Kind.SESSION_REVEALED: KindInfo(
-        "Calibration results revealed",
-        "When you can see your labels against the golden answers and the group.",
-        frozenset({Role.QA_LEAD}),
-    ),
-    Kind.SESSION_CLOSED: KindInfo(
-        "Calibration session closed",
-        "When a session you run closes by itself: its results and the flags raised.",
-        MANAGERS,
-    ),
-    Kind.SESSION_PROBLEM: KindInfo(
-        "A session could not open",
-        "When a session you run reaches its start time but cannot open, and why.",
-        MANAGERS,
-    ),
-}
+# Imports stay inside ``init_app``: ``rollcal agreement`` imports this package and must
+# not pull in the web application.
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def init_app(app: Flask) -> None:
@@ -44,6 +18,7 @@ def init_app(app: Flask) -> None:
     with the app."""
     from calibration import api, demo, jobs, quick_demo, report, views
     from calibration.agreement_cli import agreement_command
+    from calibration.kinds import NOTIFICATION_KINDS
     from rollcal import registry
     from rollcal.permissions import register_report_subject
     from rollcal.reports.commands import report_command
