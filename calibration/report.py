@@ -61,10 +61,7 @@ def vendor_chart(report: dict, threshold: float) -> str | None:
     """The alpha-by-vendor chart of a stored report (SVG), or None without vendors."""
     if not report["groups"]:
         return None
-    bars = [
-        AlphaBar(g["group"], g["alpha"], *(g.get("alpha_ci") or (None, None)))
-        for g in report["groups"]
-    ]
+    bars = [AlphaBar.of(g, g["group"]) for g in report["groups"]]
     return alpha_chart(bars, title="Alpha by vendor", threshold=threshold)
 
 
@@ -130,6 +127,13 @@ def calibration_source(session: CalibrationSession, reader: User | None) -> Repo
         audience=report_audience(reader),
         attachments=attachments,
     )
+
+
+def calibration_report_of(session_id: int) -> ReportSource | None:
+    """The calibration report of a session (every vendor), as ``rollcal report
+    calibration`` writes it; None for an unknown id."""
+    session = db.session.get(CalibrationSession, session_id)
+    return None if session is None else calibration_source(session, None)
 
 
 def may_read_calibration(user: User, session_id: int) -> bool:
