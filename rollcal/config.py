@@ -56,6 +56,12 @@ class Config:
     ROLLCAL_DOMAINS: tuple[str, ...] = ("rollout", "calibration")
 
 
+# Connection pool of each process on PostgreSQL (SQLite keeps SQLAlchemy's own choice).
+# A gunicorn sync worker serves one request at a time: a couple of connections each, the
+# overflow for the scheduler's threads; renewed before a server or proxy drops them for
+# being old. ``SQLALCHEMY_ENGINE_OPTIONS`` given in the configuration win.
+POSTGRESQL_POOL = {"pool_size": 2, "max_overflow": 10, "pool_recycle": 1800}
+
 _BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True}
 
 

@@ -185,7 +185,13 @@ class TemplateItem(db.Model):
 
 
 class RolloutSite(db.Model):
-    """A site taking part in a rollout, with a POM's readiness override if any."""
+    """A site taking part in a rollout, with a POM's readiness override if any.
+
+    Its readiness (state, reasons, required items closed of total) is stored: the pure
+    rule recomputes it whenever something it depends on changes (``rollout.events``) and
+    once a day for the date, so listings read it instead of recounting every item.
+    ``readiness_on`` is the day it was computed for.
+    """
 
     __tablename__ = "rollout_sites"
 
@@ -196,6 +202,13 @@ class RolloutSite(db.Model):
     override_justification: Mapped[str | None] = mapped_column(sa.Text)
     overridden_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     overridden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    readiness_state: Mapped[str] = mapped_column(
+        sa.String(20), default="on_track", server_default="on_track"
+    )
+    readiness_reasons: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
+    required_closed: Mapped[int] = mapped_column(default=0, server_default="0")
+    required_total: Mapped[int] = mapped_column(default=0, server_default="0")
+    readiness_on: Mapped[date | None] = mapped_column()
 
     rollout: Mapped[Rollout] = relationship(back_populates="rollout_sites")
     site: Mapped[Site] = relationship()

@@ -85,8 +85,10 @@ def run_session(
     until: str = "revealed",
     **details,
 ) -> CalibrationSession:
-    """A session taken through labelling to ``until`` (open, closed or revealed)."""
+    """A session taken through labelling to ``until`` (draft, open, closed or revealed)."""
     session = make_session(pom, raters, cases=cases, golden=golden, **details)
+    if until == "draft":
+        return session
     services.open_session(pom, session)
     label_all(session, [user for user, _ in raters], answer)
     if until in ("closed", "revealed"):
