@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from calibration import queries, services
 from calibration.models import CalibrationSession, Case, Flag, Label, Rater
 from calibration.report import calibration_source
+from rollcal import uow
 from rollcal.api import (
     NO_NUL,
     api_blueprint,
@@ -426,10 +427,10 @@ def agreement(session_id: int):
         404: "No such session, or its results are not available to the caller yet",
     },
 )
+@uow.commits_on_read
 def report_pdf(session_id: int):
     """The calibration report as the caller may see it."""
     user = api_user()
     session = queries.get_session(user, session_id)
     report = request_report(calibration_source(session, user))
-    db.session.commit()
     return pdf_answer(report)

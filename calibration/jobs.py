@@ -20,7 +20,7 @@ from rollcal import uow
 from rollcal.accounts.models import User
 from rollcal.errors import DomainError
 from rollcal.extensions import db
-from rollcal.jobs.scheduler import claim_rows
+from rollcal.jobs.scheduler import EVERY_MINUTE, EVERY_QUARTER, Job, claim_rows
 from rollcal.notifications.models import Kind
 from rollcal.notifications.services import (
     already_notified,
@@ -277,3 +277,26 @@ def remind_raters() -> str:
                 reminded += 1
         uow.commit()
     return f"reminded {_plural(reminded, 'rater')} in {_plural(len(sessions), 'closing session')}"
+
+
+# What the scheduler runs of this module (registered by the domain's ``init_app``).
+JOBS = (
+    Job(
+        "session_deadlines",
+        "Open and close calibration sessions",
+        "Opens sessions whose start time has passed and closes those whose end time has "
+        "passed (results and flags computed), telling the POM; tells raters when a session "
+        "opens and when its results are revealed.",
+        "Every minute",
+        EVERY_MINUTE,
+        session_deadlines,
+    ),
+    Job(
+        "session_reminders",
+        "Remind raters before a session closes",
+        "24 hours before a session closes, reminds each rater who still has cases to label.",
+        "Every 15 minutes",
+        EVERY_QUARTER,
+        remind_raters,
+    ),
+)

@@ -17,6 +17,8 @@ registers (``rollcal.events.calibration_subjects``): ``calibration`` never impor
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
@@ -37,6 +39,7 @@ from rollcal.events import calibration_subjects
 from rollcal.extensions import db
 from rollcal.org.models import Site
 from rollcal.permissions import Action, may
+from rollcal.timefmt import export_time
 
 SEES_RESULTS_WHEN_CLOSED = frozenset({Role.ADMIN, Role.POM})
 
@@ -116,6 +119,49 @@ def visible_labels(user: User, session: CalibrationSession) -> sa.Select:
     if user.role == Role.QA_LEAD and session.status == SessionStatus.REVEALED:
         return statement.where(Rater.vendor_id == user.vendor_id)
     return statement.where(Rater.user_id == user.id)
+
+
+# Labels are read from the database this many at a time when exported.
+EXPORT_BATCH = 2000
+
+
+def label_rows(labels: sa.Select, *, golden: bool) -> Iterator[list]:
+    """Export rows of the labels ``labels`` (a ``visible_labels`` query) selects:
+    reference, rater, vendor, site, label, comment, time (and the golden answer).
+
+    A generator: nothing is queried until the first row is read, then labels arrive as
+    plain rows ``EXPORT_BATCH`` at a time (a server-side cursor on PostgreSQL), so memory
+    stays flat whatever the session's size. Raters — a few dozen — are named from one
+    query first.
+    """
+    raters = {
+        rater.id: (
+            rater.name,
+            rater.vendor.name if rater.vendor else "",
+            rater.site.name if rater.site else "",
+        )
+        for rater in db.session.scalars(
+            sa.select(Rater)
+            .where(Rater.id.in_(labels.with_only_columns(Label.rater_id).order_by(None).distinct()))
+            .options(selectinload(Rater.user), selectinload(Rater.vendor), selectinload(Rater.site))
+        )
+    }
+    columns = [
+        Case.reference,
+        Label.rater_id,
+        Label.option_key,
+        Label.comment,
+        Label.updated_at,
+        Case.golden_label,
+    ]
+    result = db.session.execute(
+        labels.with_only_columns(*columns).execution_options(yield_per=EXPORT_BATCH)
+    )
+    for reference, rater_id, option_key, comment, updated_at, golden_label in result:
+        row = [reference, *raters[rater_id], option_key, comment or "", export_time(updated_at)]
+        if golden:
+            row.append(golden_label or "")
+        yield row
 
 
 def cases_of(session: CalibrationSession) -> sa.Select:

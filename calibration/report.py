@@ -129,6 +129,13 @@ def calibration_source(session: CalibrationSession, reader: User | None) -> Repo
     )
 
 
+def calibration_report_of(session_id: int) -> ReportSource | None:
+    """The calibration report of a session (every vendor), as ``rollcal report
+    calibration`` writes it; None for an unknown id."""
+    session = db.session.get(CalibrationSession, session_id)
+    return None if session is None else calibration_source(session, None)
+
+
 def may_read_calibration(user: User, session_id: int) -> bool:
     """Whether the person may read calibration reports of this session: they see the
     session and, now, its results (POMs once closed, everyone else once revealed)."""

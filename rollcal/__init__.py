@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from importlib import import_module
 from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask
 from flask_login import current_user
 
-from rollcal.config import Config, from_environment, instance_secret_key
+from rollcal import uow
+from rollcal.config import (
+    ALPHA_RELIABLE,
+    POSTGRESQL_POOL,
+    Config,
+    from_environment,
+    instance_secret_key,
+)
 from rollcal.uow import Application
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -37,6 +45,10 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(resource_dir("templates")),
     )
     app.config.from_object(Config)
+    # Any Flask or extension setting as FLASK_<NAME> (values read as JSON where they
+    # parse: FLASK_RATELIMIT_STORAGE_URI=redis://…, FLASK_MAX_CONTENT_LENGTH=2000000);
+    # then rollcal's own names, read as the type of their default.
+    app.config.from_prefixed_env()
     app.config.update(from_environment(os.environ))
     app.config.update(config or {})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -51,21 +63,14 @@ def create_app(config: dict | None = None) -> Flask:
 
     inputs.init_app(app)
     _init_extensions(app)
-    _register_blueprints(app)
-    _register_report_subjects()
+    _init_rooms(app)
     _init_templates(app)
 
-    import rollout
     from rollcal import errors
-    from rollcal.accounts import security
     from rollcal.cli import register_commands
     from rollcal.jobs import scheduler
-    from rollcal.notifications import services as notifications
 
     errors.init_app(app)
-    security.init_app(app)
-    notifications.init_app(app)
-    rollout.init_app(app)
     register_commands(app)
     if app.config["ROLLCAL_RUN_SCHEDULER"]:
         # Off by default: every web worker would otherwise run every job (see scheduler.py).
@@ -74,15 +79,15 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    import calibration.models  # noqa: F401
-    import rollout.models  # noqa: F401  (every model is known before migrations run)
     from rollcal import audit  # noqa: F401
     from rollcal.accounts.sessions import load_user
     from rollcal.extensions import csrf, db, limiter, login_manager, migrate
-    from rollcal.jobs import scheduler  # noqa: F401
-    from rollcal.notifications import services as notifications  # noqa: F401
-    from rollcal.reports import queue  # noqa: F401  (the report_files model)
 
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **POSTGRESQL_POOL,
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        }
     db.init_app(app)
     migrate.init_app(
         app, db, directory=str(resource_dir("migrations")), render_as_batch=True, compare_type=True
@@ -104,10 +109,12 @@ def _init_extensions(app: Flask) -> None:
 def _configure_sqlite(engine: sa.Engine) -> None:
     """SQLite for several threads at once (web requests and the demo's scheduler).
 
-    WAL lets readers and a writer work side by side. Every transaction starts with
-    ``BEGIN IMMEDIATE``: it takes the write lock up front, so a second writer waits
-    (``busy_timeout``) instead of failing with "database is locked" when a read
-    transaction tries to become a write one. Foreign keys are enforced.
+    WAL lets readers and a writer work side by side. A read (a request that never
+    commits, ``uow.reads_only``) begins an ordinary transaction: it reads a snapshot and
+    never waits for the writer. A unit of work that writes begins with ``BEGIN
+    IMMEDIATE``: it takes the write lock up front, so a second writer waits
+    (``busy_timeout``) instead of failing with "database is locked", as a read
+    transaction that tried to become a write one would. Foreign keys are enforced.
     """
 
     @sa.event.listens_for(engine, "connect")
@@ -122,40 +129,24 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if uow.reads_only() else "BEGIN IMMEDIATE")
 
 
-def _register_blueprints(app: Flask) -> None:
-    from calibration import api as calibration_api
-    from calibration import views as calibration_views
-    from rollcal import api
-    from rollcal.accounts import views as auth
-    from rollcal.jobs import views as jobs_views
-    from rollcal.notifications import views as notification_views
-    from rollcal.org import views
-    from rollcal.reports import views as report_views
-    from rollout import api as rollout_api
-    from rollout import views as rollout_views
+def _init_rooms(app: Flask) -> None:
+    """The shell's rooms, then each domain package named in ``ROLLCAL_DOMAINS``: every
+    one registers its own blueprints, jobs, notification kinds, commands and demo data
+    (rollcal/registry.py), and imports its models, so all are known before migrations run.
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(views.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(report_views.bp)
-    app.register_blueprint(calibration_views.bp)
-    app.register_blueprint(calibration_api.bp)
-    app.register_blueprint(rollout_views.bp)
-    app.register_blueprint(rollout_api.bp)
-    app.register_blueprint(notification_views.bp)
-    app.register_blueprint(jobs_views.bp)
+    Domains are named in configuration and imported here, the one place the shell reaches
+    them: a list in configuration says in plain sight which domains an app has and in
+    which order they load, which entry points would leave to whatever is installed.
+    """
+    from rollcal import accounts, api, jobs, notifications, org, reports
 
-
-def _register_report_subjects() -> None:
-    from calibration.report import may_read_calibration
-    from rollcal.permissions import register_report_subject
-    from rollout.report import may_read_readiness
-
-    register_report_subject("readiness", may_read_readiness)
-    register_report_subject("calibration", may_read_calibration)
+    for room in (accounts, org, notifications, jobs, reports, api):
+        room.init_app(app)
+    for name in app.config["ROLLCAL_DOMAINS"]:
+        import_module(name).init_app(app)
 
 
 def _init_templates(app: Flask) -> None:
@@ -186,4 +177,6 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.filters["localdate"] = localdate
     app.jinja_env.globals["zone_label"] = zone_label
     app.jinja_env.filters["svg_data_uri"] = data_uri
-    app.jinja_env.globals.update(may=may, Action=Action, Role=Role, ConfirmForm=ConfirmForm)
+    app.jinja_env.globals.update(
+        may=may, Action=Action, Role=Role, ConfirmForm=ConfirmForm, ALPHA_RELIABLE=ALPHA_RELIABLE
+    )

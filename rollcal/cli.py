@@ -12,11 +12,10 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup
 from werkzeug.serving import run_simple
 
-from calibration.agreement_cli import agreement_command
 from rollcal import uow
 from rollcal.extensions import db
 from rollcal.jobs.scheduler import scheduler_command
-from rollcal.reports.queue import worker_command
+from rollcal.registry import registry
 
 
 def _create_app():
@@ -29,14 +28,17 @@ main = FlaskGroup(create_app=_create_app, help="rollcal: rollout readiness and c
 
 
 def register_commands(app: Flask) -> None:
-    """Attach rollcal's commands to the app's CLI."""
+    """Attach the shell's commands to the app's CLI, with ``rollcal report`` made of the
+    report commands the domains registered (domains add their other commands
+    themselves)."""
     app.cli.add_command(demo_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(users)
     app.cli.add_command(scheduler_command)
-    app.cli.add_command(worker_command)
+    report = click.Group("report", help="Write PDF reports.")
+    for command in registry(app).report_commands.values():
+        report.add_command(command)
     app.cli.add_command(report)
-    app.cli.add_command(agreement_command)
 
 
 @click.command("seed-demo")
@@ -57,7 +59,8 @@ def demo_command(host: str, port: int, fresh: bool) -> None:
     """Migrate, load the demo organisation, and serve it with its log-ins printed."""
     from flask_migrate import upgrade
 
-    from rollcal.demo import DEMO_PASSWORD, demo_logins, seed_demo
+    from rollcal.demo import DEMO_PASSWORD, seed_demo
+    from rollcal.org.demo import demo_logins
 
     app = current_app._get_current_object()
     if fresh:
@@ -153,58 +156,3 @@ def users_token(email: str, name: str) -> None:
         raise click.ClickException(f"No person has the e-mail {email}.")
     _, token = services.create_token(user, name)
     click.echo(token)
-
-
-def _write_report(source, output: str) -> None:
-    """Render a report source to a PDF file and say so."""
-    from rollcal.reports.pdf import render_source
-
-    pdf = render_source(source, current_app.static_folder)
-    Path(output).write_bytes(pdf)
-    click.echo(f"Wrote {output} ({len(pdf):,} bytes).")
-
-
-@click.group("report")
-def report() -> None:
-    """Write PDF reports."""
-
-
-@report.command("readiness")
-@click.argument("rollout_id", type=int)
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False, writable=True),
-    help="Where to write the PDF.",
-)
-def report_readiness(rollout_id: int, output: str) -> None:
-    """Write the readiness report of a rollout (every site) as a PDF."""
-    from rollcal.types import utcnow
-    from rollout.models import Rollout
-    from rollout.report import readiness_source
-
-    rollout = db.session.get(Rollout, rollout_id)
-    if rollout is None:
-        raise click.ClickException(f"No rollout has the id {rollout_id}.")
-    _write_report(readiness_source(rollout, None, utcnow().date()), output)
-
-
-@report.command("calibration")
-@click.argument("session_id", type=int)
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False, writable=True),
-    help="Where to write the PDF.",
-)
-def report_calibration(session_id: int, output: str) -> None:
-    """Write the calibration report of a session (every vendor) as a PDF."""
-    from calibration.models import CalibrationSession
-    from calibration.report import calibration_source
-
-    session = db.session.get(CalibrationSession, session_id)
-    if session is None:
-        raise click.ClickException(f"No calibration session has the id {session_id}.")
-    _write_report(calibration_source(session, None), output)

@@ -26,7 +26,7 @@ from rollcal import uow
 from rollcal.accounts.models import Role, User
 from rollcal.errors import Conflict
 from rollcal.extensions import db
-from rollcal.jobs.scheduler import claim_rows
+from rollcal.jobs.scheduler import EVERY_QUARTER, Job, claim_rows
 from rollcal.notifications.models import DIGEST_HOUR, Delivery, DigestKind, Kind, Notification
 from rollcal.notifications.services import (
     already_notified,
@@ -47,6 +47,7 @@ from rollout.models import (
     ItemStatus,
     PolicyVersion,
     Rollout,
+    RolloutSite,
     RolloutStatus,
     Side,
 )
@@ -229,6 +230,41 @@ def take_rollouts_live() -> str:
         went_live += 1
         log.info("Rollout %s is live", rollout_id)
     return f"{_plural(went_live, 'rollout')} went live"
+
+
+# Stored readiness ---------------------------------------------------------------------
+
+
+def refresh_readiness() -> str:
+    """Recompute the stored readiness of rollouts under way whose sites were last computed
+    before today: the rule depends on the date (items fall due, then overdue). Changes of
+    items, sessions and overrides recompute it at once; this catches up on the calendar."""
+    today = utcnow().date()
+    refreshed = 0
+    skipped: set[int] = set()
+    stale_sites = sa.select(RolloutSite.rollout_id).where(
+        sa.or_(RolloutSite.readiness_on.is_(None), RolloutSite.readiness_on < today)
+    )
+    due = sa.select(Rollout).where(
+        Rollout.status.not_in([RolloutStatus.CANCELLED, RolloutStatus.LIVE]),
+        Rollout.id.in_(stale_sites),
+    )
+    while True:
+        statement = due.where(Rollout.id.not_in(skipped)) if skipped else due
+        rollout = db.session.scalars(claim_rows(statement.order_by(Rollout.id).limit(1))).first()
+        if rollout is None:
+            break
+        rollout_id = rollout.id
+        try:
+            services.refresh_rollout_status(rollout, today)
+            uow.commit()
+        except (StaleDataError, Conflict):
+            # Someone changed the rollout meanwhile; their change recomputed it.
+            uow.rollback()
+            skipped.add(rollout_id)
+            continue
+        refreshed += 1
+    return f"recomputed the readiness of {_plural(refreshed, 'rollout')}"
 
 
 def _tell_live(rollout: Rollout) -> None:
@@ -547,3 +583,53 @@ def send_weekly_summaries() -> str:
             emailed += 1
         uow.commit()
     return f"made {_plural(made, 'weekly summary', 'weekly summaries')}, e-mailed {emailed}"
+
+
+# What the scheduler runs of this module (registered by the domain's ``init_app``).
+JOBS = (
+    Job(
+        "checklist_reminders",
+        "Remind people of checklist items due",
+        "Reminds the assignee of each open item due within two days or overdue, once a day "
+        "(their day).",
+        "Every 15 minutes",
+        EVERY_QUARTER,
+        remind_assignees,
+    ),
+    Job(
+        "rollout_go_live",
+        "Take signed-off rollouts live",
+        "Moves signed-off rollouts to live once their go-live date has come, telling the "
+        "owner and stakeholders.",
+        "Every 15 minutes",
+        EVERY_QUARTER,
+        take_rollouts_live,
+    ),
+    Job(
+        "rollout_readiness",
+        "Recompute readiness for the date",
+        "Once a day, recomputes the stored readiness of rollouts under way, as items fall "
+        "due and become overdue (changes recompute it at once).",
+        "Daily at 00:05 UTC",
+        {"hour": 0, "minute": 5},
+        refresh_readiness,
+    ),
+    Job(
+        "daily_digest",
+        "Daily digests",
+        "After 08:00 in each person's time zone, once a day: each POM's rollouts at risk, "
+        "overdue items and new flags, and what anyone chose to get in the digest.",
+        "Every 15 minutes",
+        EVERY_QUARTER,
+        send_daily_digests,
+    ),
+    Job(
+        "weekly_summary",
+        "Weekly stakeholder summary",
+        "After 08:00 on Monday in each stakeholder's time zone, once a week: rollouts, "
+        "readiness, sign-offs and calibration.",
+        "Every 15 minutes",
+        EVERY_QUARTER,
+        send_weekly_summaries,
+    ),
+)

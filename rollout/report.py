@@ -23,6 +23,7 @@ from rollcal.permissions import report_audience
 from rollcal.reports.charts import AlphaBar, alpha_chart, band
 from rollcal.reports.downloads import SafeCSVWriter
 from rollcal.reports.pdf import PdfAttachment, ReportSource
+from rollcal.types import utcnow
 from rollout.models import (
     Category,
     ChecklistItem,
@@ -283,6 +284,13 @@ def readiness_source(rollout: Rollout, reader: User | None, today: date) -> Repo
         ),
         pdf_variant="pdf/a-3b",
     )
+
+
+def readiness_report_of(rollout_id: int) -> ReportSource | None:
+    """The readiness report of a rollout (every site), as ``rollcal report readiness``
+    writes it; None for an unknown id."""
+    rollout = db.session.get(Rollout, rollout_id)
+    return None if rollout is None else readiness_source(rollout, None, utcnow().date())
 
 
 def may_read_readiness(user: User, rollout_id: int) -> bool:

@@ -4,7 +4,8 @@ import sqlalchemy as sa
 
 from rollcal.accounts.models import Role, User
 from rollcal.accounts.services import authenticate
-from rollcal.demo import DEMO_PASSWORD, demo_logins, seed_demo
+from rollcal.demo import DEMO_PASSWORD, seed_demo
+from rollcal.org.demo import demo_logins
 from rollcal.org.models import Market, Site, Vendor
 
 

@@ -510,10 +510,10 @@ def test_running_every_job_twice_has_the_effect_of_running_it_once(
     at_noon.move_to(_at(GO_LIVE - timedelta(days=11), 9), tick=False)
     counted = (Notification, EmailMessage, Digest, AgreementSnapshot, AuditEvent)
 
-    for job in scheduler.JOBS:
+    for job in scheduler.registered_jobs(app):
         scheduler.run_job(app, job.id)
     once = {model.__name__: _count(db, model) for model in counted}
-    for job in scheduler.JOBS:
+    for job in scheduler.registered_jobs(app):
         scheduler.run_job(app, job.id)
     twice = {model.__name__: _count(db, model) for model in counted}
 

@@ -196,7 +196,7 @@ def test_two_schedulers_running_the_same_jobs_at_once_do_everything_exactly_once
     def run_scheduler() -> None:
         try:
             for _ in range(ROUNDS):
-                for job in scheduler.JOBS:
+                for job in scheduler.registered_jobs(race_app):
                     barrier.wait()  # both schedulers start the job at the same moment
                     scheduler.run_job(race_app, job.id)
         except BaseException as error:  # reported in the test's thread
@@ -212,7 +212,7 @@ def test_two_schedulers_running_the_same_jobs_at_once_do_everything_exactly_once
 
     with race_app.app_context():
         runs = db.session.scalars(sa.select(JobRun)).all()
-        assert len(runs) == 2 * ROUNDS * len(scheduler.JOBS)
+        assert len(runs) == 2 * ROUNDS * len(scheduler.registered_jobs(race_app))
         failures = [(run.job_id, run.error) for run in runs if run.outcome != "succeeded"]
         assert not failures, failures
         assert len({run.runner for run in runs}) == 1  # one process, two threads

@@ -114,3 +114,19 @@ def test_a_rollout_whose_steps_start_overdue_warns_the_pom(
     overdue = sum(1 for i in rollout.items if i.required and i.due_date < TODAY)
     assert overdue > 0
     assert f"{overdue} required steps were due before today and start overdue" in page
+
+
+def test_a_policy_code_with_spaces_or_punctuation_is_refused(
+    client, auth, db, create_user, create_line
+):
+    """ "has space!" is not saved as "HAS SPACE!": the message shows the expected shape."""
+    from rollout.models import Policy
+
+    auth.login(create_user(Role.POM))
+    line = create_line()
+    response = client.post(
+        "/policies/new",
+        data={"code": "has space!", "title": "T", "area": "A", "line_of_business": line.id},
+    )
+    assert "Use letters, digits and hyphens only" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Policy.id))) == 0

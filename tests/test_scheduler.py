@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from rollcal.accounts.models import Role
 from rollcal.jobs import scheduler
 from rollcal.jobs.models import JobRun, RunOutcome
 from rollcal.jobs.scheduler import Job
+from rollcal.registry import registry
+from rollcal.reports.queue import ReportFile
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -43,8 +46,8 @@ def look_around() -> str:
 
 
 @pytest.fixture
-def test_jobs(monkeypatch):
-    """Extra jobs in the registry: one that fails, two that succeed."""
+def test_jobs(app, monkeypatch):
+    """Extra jobs in the app's registry: one that fails, two that succeed."""
     jobs = {
         "explode": Job(
             "explode",
@@ -52,7 +55,7 @@ def test_jobs(monkeypatch):
             "Fails.",
             "every minute",
             {"minute": "*"},
-            "tests.test_scheduler:explode",
+            explode,
         ),
         "hello": Job(
             "hello",
@@ -60,7 +63,7 @@ def test_jobs(monkeypatch):
             "Succeeds.",
             "every minute",
             {"minute": "*"},
-            "tests.test_scheduler:say_hello",
+            say_hello,
         ),
         "look": Job(
             "look",
@@ -68,11 +71,11 @@ def test_jobs(monkeypatch):
             "Succeeds.",
             "every minute",
             {"minute": "*"},
-            "tests.test_scheduler:look_around",
+            look_around,
         ),
     }
-    monkeypatch.setattr(scheduler, "JOBS", (*scheduler.JOBS, *jobs.values()))
-    monkeypatch.setattr(scheduler, "JOBS_BY_ID", {**scheduler.JOBS_BY_ID, **jobs})
+    for job_id, job in jobs.items():
+        monkeypatch.setitem(registry(app).jobs, job_id, job)
     return jobs
 
 
@@ -106,7 +109,7 @@ def test_the_setting_starts_a_scheduler_in_the_app_process(tmp_path):
         running = app.extensions[scheduler.EXTENSION]
         assert running.running
         assert {job.id for job in running.get_jobs()} == {
-            *scheduler.JOBS_BY_ID,
+            *registry(app).jobs,
             "run_requested",
         }
         assert scheduler.start(app) is running  # once per app
@@ -155,14 +158,14 @@ def test_every_job_runs_in_an_app_context_of_its_own(app, db, test_jobs):
     assert SEEN == {"app": "rollcal", "marker": None}
 
 
-def test_next_run_follows_the_schedule_in_any_process():
+def test_next_run_follows_the_schedule_in_any_process(app):
     every_minute, daily = (
-        scheduler.JOBS_BY_ID["email_delivery"],
-        scheduler.JOBS_BY_ID["housekeeping"],
+        scheduler.get_job("email_delivery", app),
+        scheduler.get_job("housekeeping", app),
     )
     assert every_minute.next_run_at(NOON) == datetime(2026, 3, 2, 12, 1, tzinfo=UTC)
     assert daily.next_run_at(NOON) == datetime(2026, 3, 3, 3, 0, tzinfo=UTC)
-    assert scheduler.JOBS_BY_ID["daily_digest"].next_run_at(NOON) == datetime(
+    assert scheduler.get_job("daily_digest", app).next_run_at(NOON) == datetime(
         2026, 3, 2, 12, 15, tzinfo=UTC
     )
 
@@ -203,14 +206,16 @@ def test_the_jobs_page_shows_last_run_outcome_next_run_and_last_error(
 
     page = client.get("/admin/jobs").get_data(as_text=True)
 
-    for job in scheduler.JOBS:
+    for job in scheduler.registered_jobs(app):
         assert job.title in page
     # Next runs in the admin's time zone: 12:01 UTC is 20:01 in Singapore.
     assert "Mon 2 Mar, 20:01 (Singapore, UTC+8)" in page
     assert "Succeeded" in page and "said hello" in page
     assert "RuntimeError: the SMTP relay is on fire" in page
     assert "Traceback (most recent call last)" in page
-    assert page.count("Run now</button>") == len(scheduler.JOBS)  # with the test jobs
+    assert page.count("Run now</button>") == len(
+        scheduler.registered_jobs(app)
+    )  # with the test jobs
     assert "No scheduler seems to be running" not in page
 
 
@@ -230,15 +235,15 @@ def test_old_runs_are_pruned_by_housekeeping(app, db, test_jobs, time_machine):
     assert [run.job_id for run in db.session.scalars(sa.select(JobRun))] == ["housekeeping"]
 
 
-def test_the_scheduler_command_once_runs_every_job(runner, db):
+def test_the_scheduler_command_once_runs_every_job(app, runner, db):
     result = runner.invoke(args=["scheduler", "--once"])
     assert result.exit_code == 0, result.output
-    for job in scheduler.JOBS:
+    for job in scheduler.registered_jobs(app):
         assert f"{job.id}: succeeded" in result.output
     assert "email_delivery: succeeded — SMTP is not configured" in result.output
 
 
-def test_the_scheduler_process_starts_and_stops_cleanly_on_sigterm(tmp_path):
+def test_the_scheduler_process_starts_and_stops_cleanly_on_sigterm(app, tmp_path):
     rollcal = Path(sys.executable).with_name("rollcal")
     environment = {
         **os.environ,
@@ -246,6 +251,29 @@ def test_the_scheduler_process_starts_and_stops_cleanly_on_sigterm(tmp_path):
         "ROLLCAL_INSTANCE_PATH": str(tmp_path),
     }
     subprocess.run([rollcal, "db", "upgrade"], env=environment, check=True, capture_output=True)
+    database = sa.create_engine(environment["DATABASE_URL"])
+    with database.begin() as connection:
+        connection.execute(
+            sa.insert(ReportFile.__table__).values(
+                token="queued-before-the-scheduler",
+                kind="readiness",
+                subject_id=1,
+                audience="all",
+                title="Queued",
+                content_key="0" * 64,
+                status="preparing",
+                frozen=False,
+                html="<p>Rendered by the scheduler's own render thread</p>",
+                attempts=0,
+                created_at=datetime.now(UTC),
+            )
+        )
+
+    def report_status():
+        with database.connect() as connection:
+            status = connection.scalar(sa.select(ReportFile.__table__.c.status))
+        return status if status != "preparing" else None
+
     process = subprocess.Popen(
         [rollcal, "scheduler"],
         env=environment,
@@ -255,7 +283,10 @@ def test_the_scheduler_process_starts_and_stops_cleanly_on_sigterm(tmp_path):
     )
     try:
         first_line = process.stdout.readline()
-        assert first_line.startswith(f"rollcal scheduler running {len(scheduler.JOBS)} jobs")
+        jobs = len(scheduler.registered_jobs(app))
+        assert first_line.startswith(f"rollcal scheduler running {jobs} jobs")
+        # The scheduler renders reports itself: the demo needs no worker of its own.
+        assert _wait_for(report_status, "the queued report to render") == "ready"
         process.send_signal(signal.SIGTERM)
         _, errors = process.communicate(timeout=30)
     finally:
@@ -269,6 +300,17 @@ def test_the_scheduler_process_starts_and_stops_cleanly_on_sigterm(tmp_path):
     assert "Job session_deadlines succeeded" in errors
     assert "Scheduler received SIGTERM; stopping" in errors
     assert "Scheduler stopped on" in errors
+
+
+def _wait_for(condition, what: str, limit: float = 120):
+    """Poll ``condition`` until it returns something true (a deadline, not a measurement)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting for {what}")
 
 
 def test_the_demo_serves_with_the_scheduler_running_in_its_own_process(runner, db, monkeypatch):

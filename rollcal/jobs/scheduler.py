@@ -40,7 +40,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask, current_app
-from werkzeug.utils import import_string
 
 from rollcal import uow
 from rollcal.accounts.models import User
@@ -49,6 +48,7 @@ from rollcal.errors import NotFound
 from rollcal.extensions import db
 from rollcal.jobs.models import JobRun, RunOutcome
 from rollcal.permissions import Action, require
+from rollcal.registry import registry
 from rollcal.types import utcnow
 
 log = logging.getLogger("rollcal.jobs")
@@ -62,24 +62,23 @@ QUIET_WARNING = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class Job:
-    """A job the scheduler runs: ``target`` is ``module:function``, imported when run so
-    this module needs no domain package; the function returns a one-line summary."""
+    """A job the scheduler runs; ``run`` does the work and returns a one-line summary.
+
+    Each room or domain registers its own jobs (``rollcal.registry.add_job``), so this
+    module names none of them.
+    """
 
     id: str
     title: str
     description: str
     schedule: str
     cron: dict
-    target: str
+    run: Callable[[], str]
 
     @property
     def trigger(self) -> CronTrigger:
         """When APScheduler fires it, in UTC."""
         return CronTrigger(timezone=UTC, **self.cron)
-
-    def function(self) -> Callable[[], str]:
-        """The function that does the work."""
-        return import_string(self.target)
 
     def next_run_at(self, now: datetime) -> datetime | None:
         """When the schedule next fires after ``now``. Cron schedules fire at the same
@@ -91,95 +90,15 @@ class Job:
 EVERY_MINUTE = {"minute": "*"}
 EVERY_QUARTER = {"minute": "*/15"}
 
-JOBS: tuple[Job, ...] = (
-    Job(
-        "session_deadlines",
-        "Open and close calibration sessions",
-        "Opens sessions whose start time has passed and closes those whose end time has "
-        "passed (results and flags computed), telling the POM; tells raters when a session "
-        "opens and when its results are revealed.",
-        "Every minute",
-        EVERY_MINUTE,
-        "calibration.jobs:session_deadlines",
-    ),
-    Job(
-        "session_reminders",
-        "Remind raters before a session closes",
-        "24 hours before a session closes, reminds each rater who still has cases to label.",
-        "Every 15 minutes",
-        EVERY_QUARTER,
-        "calibration.jobs:remind_raters",
-    ),
-    Job(
-        "checklist_reminders",
-        "Remind people of checklist items due",
-        "Reminds the assignee of each open item due within two days or overdue, once a day "
-        "(their day).",
-        "Every 15 minutes",
-        EVERY_QUARTER,
-        "rollout.jobs:remind_assignees",
-    ),
-    Job(
-        "rollout_go_live",
-        "Take signed-off rollouts live",
-        "Moves signed-off rollouts to live once their go-live date has come, telling the "
-        "owner and stakeholders.",
-        "Every 15 minutes",
-        EVERY_QUARTER,
-        "rollout.jobs:take_rollouts_live",
-    ),
-    Job(
-        "daily_digest",
-        "Daily digests",
-        "After 08:00 in each person's time zone, once a day: each POM's rollouts at risk, "
-        "overdue items and new flags, and what anyone chose to get in the digest.",
-        "Every 15 minutes",
-        EVERY_QUARTER,
-        "rollout.jobs:send_daily_digests",
-    ),
-    Job(
-        "weekly_summary",
-        "Weekly stakeholder summary",
-        "After 08:00 on Monday in each stakeholder's time zone, once a week: rollouts, "
-        "readiness, sign-offs and calibration.",
-        "Every 15 minutes",
-        EVERY_QUARTER,
-        "rollout.jobs:send_weekly_summaries",
-    ),
-    Job(
-        "email_delivery",
-        "Send e-mail",
-        "Sends queued e-mails over SMTP, retrying failures. Without SMTP settings e-mails "
-        "stay in the outbox.",
-        "Every minute",
-        EVERY_MINUTE,
-        "rollcal.notifications.services:deliver_queued",
-    ),
-    Job(
-        "report_retention",
-        "Prune old reports",
-        "Removes rendered reports older than the retention period "
-        "(ROLLCAL_REPORT_RETENTION_DAYS); reports people signed are kept for ever.",
-        "Daily at 03:30 UTC",
-        {"hour": 3, "minute": 30},
-        "rollcal.reports.queue:prune_reports",
-    ),
-    Job(
-        "housekeeping",
-        "Housekeeping",
-        f"Removes records of job runs older than {KEEP_RUNS.days} days.",
-        "Daily at 03:00 UTC",
-        {"hour": 3, "minute": 0},
-        "rollcal.jobs.scheduler:prune_runs",
-    ),
-)
 
-JOBS_BY_ID = {job.id: job for job in JOBS}
+def registered_jobs(app: Flask | None = None) -> list[Job]:
+    """Every job registered with the app, in registration order."""
+    return list(registry(app).jobs.values())
 
 
-def get_job(job_id: str) -> Job:
+def get_job(job_id: str, app: Flask | None = None) -> Job:
     """A job of the registry, or ``NotFound``."""
-    job = JOBS_BY_ID.get(job_id)
+    job = registry(app).jobs.get(job_id)
     if job is None:
         raise NotFound("There is no such job.")
     return job
@@ -208,7 +127,7 @@ def run_job(app: Flask, job_id: str) -> int:
     A failure is recorded (with its traceback) and logged, never raised: the scheduler
     keeps going and the admin page shows the error.
     """
-    job = get_job(job_id)
+    job = get_job(job_id, app)
     with app.app_context():
         run = JobRun(
             job_id=job.id, outcome=RunOutcome.RUNNING, started_at=utcnow(), runner=runner_name()
@@ -243,7 +162,7 @@ def run_requested(app: Flask) -> int:
                 runner_name(),
             )
             uow.commit()
-            job = JOBS_BY_ID.get(run.job_id)
+            job = registry(app).jobs.get(run.job_id)
             if job is None:
                 run.outcome, run.finished_at = RunOutcome.FAILED, utcnow()
                 run.summary = run.error = f"There is no job called {run.job_id} any more."
@@ -258,7 +177,7 @@ def _execute(job: Job, run_id: int) -> int:
     log.info("Job %s started (run %s on %s)", job.id, run_id, runner_name())
     started = time.monotonic()
     try:
-        summary = job.function()()
+        summary = job.run()
     except Exception as error:
         uow.rollback()
         outcome, summary, details = (
@@ -348,7 +267,7 @@ def overview(now: datetime) -> list[JobStatus]:
         JobStatus(
             job, last.get(job.id), failures.get(job.id), pending.get(job.id), job.next_run_at(now)
         )
-        for job in JOBS
+        for job in registered_jobs()
     ]
 
 
@@ -389,7 +308,7 @@ def create_scheduler(app: Flask) -> BackgroundScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
     started = datetime.now(UTC)
-    for job in JOBS:
+    for job in registered_jobs(app):
         # Each job also runs once at start: work that fell due while no scheduler ran is
         # done now rather than at the next tick (safe, as every job is idempotent).
         scheduler.add_job(
@@ -423,7 +342,7 @@ def start(app: Flask) -> BackgroundScheduler:
     scheduler.start()
     report_queue.start_in_process(app)
     app.extensions[EXTENSION] = scheduler
-    log.info("Scheduler started on %s with %d jobs", runner_name(), len(JOBS))
+    log.info("Scheduler started on %s with %d jobs", runner_name(), len(registered_jobs(app)))
     return scheduler
 
 
@@ -480,7 +399,7 @@ def scheduler_command(once: bool) -> None:
     configure_logging()
     if once:
         failed = []
-        for job in JOBS:
+        for job in registered_jobs(app):
             run = db.session.get(JobRun, run_job(app, job.id))
             click.echo(f"{job.id}: {run.outcome.value} — {run.summary}")
             if run.outcome == RunOutcome.FAILED:
@@ -496,6 +415,7 @@ def scheduler_command(once: bool) -> None:
     serve(
         app,
         on_ready=lambda: click.echo(
-            f"rollcal scheduler running {len(JOBS)} jobs; stop with Ctrl-C or SIGTERM."
+            f"rollcal scheduler running {len(registered_jobs(app))} jobs; "
+            "stop with Ctrl-C or SIGTERM."
         ),
     )

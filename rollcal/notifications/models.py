@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollcal.accounts.models import Role, User
 from rollcal.extensions import db
+from rollcal.registry import registry
 from rollcal.types import UTCDateTime, enum_type, utcnow
 
 # The hour of the day, in each person's own time zone, that digests go out after.
@@ -32,7 +33,12 @@ class KindInfo:
 
 
 class Kind(StrEnum):
-    """The kinds of notification; a person chooses how to get each one."""
+    """The kinds of notification; a person chooses how to get each one.
+
+    The values are what the ``notification_kind`` column accepts (a migration changes
+    them); what each kind is about and who gets it is registered by the domain that sends
+    it (``rollcal.registry.add_notification_kind``).
+    """
 
     CHECKLIST_DUE = "checklist_due"
     SESSION_OPENED = "session_opened"
@@ -48,71 +54,8 @@ class Kind(StrEnum):
 
     @property
     def info(self) -> KindInfo:
-        """Title, description and who gets this kind."""
-        return KINDS[self]
-
-
-KINDS: dict[Kind, KindInfo] = {
-    Kind.CHECKLIST_DUE: KindInfo(
-        "Checklist items due or overdue",
-        "Once a day for each item of yours that is due within two days or overdue.",
-        frozenset({Role.ADMIN, Role.POM, Role.QA_LEAD}),
-    ),
-    Kind.SESSION_OPENED: KindInfo(
-        "Calibration session opened",
-        "When a session you label in opens.",
-        frozenset({Role.QA_LEAD}),
-    ),
-    Kind.SESSION_CLOSING: KindInfo(
-        "Cases left to label",
-        "24 hours before a session closes, if you still have cases to label.",
-        frozenset({Role.QA_LEAD}),
-    ),
-    Kind.SESSION_REVEALED: KindInfo(
-        "Calibration results revealed",
-        "When you can see your labels against the golden answers and the group.",
-        frozenset({Role.QA_LEAD}),
-    ),
-    Kind.SESSION_CLOSED: KindInfo(
-        "Calibration session closed",
-        "When a session you run closes by itself: its results and the flags raised.",
-        MANAGERS,
-    ),
-    Kind.SESSION_PROBLEM: KindInfo(
-        "A session could not open",
-        "When a session you run reaches its start time but cannot open, and why.",
-        MANAGERS,
-    ),
-    Kind.ROLLOUT_LIVE: KindInfo(
-        "Rollout went live",
-        "When a signed-off rollout you own, or signed off, reaches its go-live date.",
-        frozenset({Role.ADMIN, Role.POM, Role.STAKEHOLDER}),
-    ),
-    Kind.SIGNOFF_REQUESTED: KindInfo(
-        "Sign-off requested",
-        "When a POM asks you to sign off a rollout's readiness report.",
-        frozenset({Role.STAKEHOLDER}),
-    ),
-    Kind.SIGNOFF_DECIDED: KindInfo(
-        "Sign-off decided",
-        "When a stakeholder approves or rejects a rollout you asked them to sign off.",
-        MANAGERS,
-    ),
-    Kind.DAILY_DIGEST: KindInfo(
-        "Daily digest",
-        f"An e-mail at {DIGEST_HOUR:02d}:00 your time: for POMs, rollouts at risk, overdue "
-        "items and new flags; for everyone, what you chose to get in the digest.",
-        EVERYONE - {Role.STAKEHOLDER},
-        is_digest=True,
-    ),
-    Kind.WEEKLY_SUMMARY: KindInfo(
-        "Weekly summary",
-        f"An e-mail on Mondays at {DIGEST_HOUR:02d}:00 your time: rollouts, readiness, "
-        "sign-offs and calibration across the organisation.",
-        frozenset({Role.STAKEHOLDER}),
-        is_digest=True,
-    ),
-}
+        """Title, description and who gets this kind, as its domain registered them."""
+        return registry().notification_kinds[self]
 
 
 class Delivery(StrEnum):

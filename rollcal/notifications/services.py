@@ -41,6 +41,7 @@ from rollcal.notifications.models import (
     NotificationPreference,
     choices_for,
 )
+from rollcal.registry import registry
 from rollcal.types import utcnow
 
 log = logging.getLogger("rollcal.notifications")
@@ -89,8 +90,10 @@ def local_time(value: datetime | None, zone: str) -> str:
 
 
 def kinds_for(user: User) -> list[Kind]:
-    """The kinds a person's role may receive, in the order the preferences page lists."""
-    return [kind for kind in Kind if user.role in kind.info.roles]
+    """The registered kinds a person's role may receive, in the order the preferences page
+    lists."""
+    registered = registry().notification_kinds
+    return [kind for kind in Kind if kind in registered and user.role in registered[kind].roles]
 
 
 def preferences_for(user: User) -> dict[Kind, Delivery]:

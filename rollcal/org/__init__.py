@@ -1,1 +1,15 @@
-"""The organisation: markets, lines of business, vendors, sites, and their admin pages."""
+"""The organisation: markets, lines of business, vendors, sites, and their admin pages
+(people's too)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """The organisation's pages and its demo data."""
+    from rollcal import registry
+    from rollcal.org import demo, views
+
+    app.register_blueprint(views.bp)
+    registry.add_demo_data(app, demo.seed_organisation)

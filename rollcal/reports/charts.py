@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import pygal
 from pygal.style import Style
 
+from rollcal.config import ALPHA_RELIABLE, DEFAULT_ALPHA_THRESHOLD
+
 # pygal appends a legacy import hook (for its map plug-ins, unused here) to sys.meta_path;
 # it has no find_spec, so every failed import anywhere afterwards warns, and on newer
 # Pythons misbehaves. Take it out again.
@@ -24,7 +26,7 @@ sys.meta_path[:] = [
     finder for finder in sys.meta_path if type(finder).__name__ != "PluginImportFixer"
 ]
 
-RELIABLE, TENTATIVE = 0.800, 0.667
+RELIABLE, TENTATIVE = ALPHA_RELIABLE, DEFAULT_ALPHA_THRESHOLD
 COLOURS = {
     "reliable": "#1f7a46",
     "tentative": "#c08a00",
