@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from calibration.charts import vendor_chart
 from calibration.models import (
     AgreementSnapshot,
     CalibrationSession,
@@ -393,6 +394,17 @@ def scoped_report(user: User, snapshot: AgreementSnapshot) -> dict | None:
     ]
     report["notes"] = []
     return report
+
+
+def results_chart(user: User, snapshot: AgreementSnapshot, report: dict) -> str | None:
+    """The alpha-by-vendor chart the person may see (a QA lead: their vendor's bar),
+    as drawn when the results were stored; drawn now for results stored before charts
+    were kept."""
+    if snapshot.charts is None:
+        session = db.session.get(CalibrationSession, snapshot.session_id)
+        return vendor_chart(report, session.alpha_threshold)
+    key = str(user.vendor_id) if user.role == Role.QA_LEAD else "all"
+    return snapshot.charts.get(key)
 
 
 def own_answers(rater: Rater) -> list[sa.Row]:

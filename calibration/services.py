@@ -23,6 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from calibration import imports, queries
 from calibration.agreement import AgreementInputError, Rating, compute_report
+from calibration.charts import stored_charts, summary_of
 from calibration.models import (
     AgreementSnapshot,
     CalibrationSession,
@@ -916,6 +917,8 @@ def _store_snapshot(actor: User | None, session: CalibrationSession) -> Agreemen
         db.session.flush()
         return snapshot
     snapshot.report = report.to_dict()
+    snapshot.charts = stored_charts(snapshot.report, subjects, session.alpha_threshold)
+    snapshot.summary = summary_of(snapshot.report)
     snapshot.gate_figures = {
         str(subjects["sites"][site.site]["id"]): {
             "alpha": site.alpha,

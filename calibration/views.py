@@ -41,7 +41,7 @@ from calibration.models import (
     SessionStatus,
     Severity,
 )
-from calibration.report import calibration_source, vendor_chart
+from calibration.report import calibration_source
 from rollcal import uow
 from rollcal.accounts.models import Role, User
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError, flash_refusal, refusal
@@ -695,7 +695,7 @@ def results(session_id: int):
         stale=stale,
         manage=may(current_user, Action.MANAGE_CALIBRATION),
         action_form=ConfirmForm(),
-        chart=vendor_chart(report, session.alpha_threshold) if report else None,
+        chart=queries.results_chart(current_user, snapshot, report) if report else None,
     )
 
 
