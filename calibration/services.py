@@ -371,6 +371,20 @@ def add_human_rater(
     return rater
 
 
+def add_human_raters(
+    actor: User, session: CalibrationSession, pairs: list[tuple[int, int]]
+) -> list[Rater]:
+    """Add several QA leads at once, each for a site of their vendor: all or none."""
+    if not pairs:
+        raise ValidationError.field("propose", "Tick at least one QA lead to add.")
+    people = [person for person, _ in pairs]
+    if len(set(people)) != len(people):
+        raise ValidationError.field(
+            "propose", "A QA lead labels for one site only: tick each person once."
+        )
+    return [add_human_rater(actor, session, user_id=person, site_id=site) for person, site in pairs]
+
+
 def add_model_rater(actor: User, session: CalibrationSession, *, name: str, version: str) -> Rater:
     """Add a model as a rater; its labels are imported from a file."""
     _manager(actor)
