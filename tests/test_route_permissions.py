@@ -168,7 +168,7 @@ EXPECTED = {
         {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 302, STAKEHOLDER: 302},
     ),
     "/notifications/<int:notification_id>/open": (
-        "POST",
+        "GET",
         {ANON: LOGIN, ADMIN: 404, POM: 404, QA: 404, STAKEHOLDER: 404},
     ),
     "/notifications/<int:notification_id>/read": (
