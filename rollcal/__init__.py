@@ -132,7 +132,6 @@ def _init_rooms(app: Flask) -> None:
 
 
 def _init_templates(app: Flask) -> None:
-    from rollcal.accounts.models import Role
     from rollcal.forms import ConfirmForm
     from rollcal.permissions import Action, may
     from rollcal.reports.charts import data_uri
@@ -159,4 +158,5 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.filters["localdate"] = localdate
     app.jinja_env.globals["zone_label"] = zone_label
     app.jinja_env.filters["svg_data_uri"] = data_uri
-    app.jinja_env.globals.update(may=may, Action=Action, Role=Role, ConfirmForm=ConfirmForm)
+    # Templates ask may(...); no Role here, so no template compares roles.
+    app.jinja_env.globals.update(may=may, Action=Action, ConfirmForm=ConfirmForm)
