@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,prod]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/board.py
 	$(BIN)/python benchmarks/reports.py
 	$(BIN)/python benchmarks/calibration.py
+	$(BIN)/python benchmarks/diagnosis.py --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""Rollout board render time at 20, 200 and 1,000 sites.
+"""Rollout board render time at 20, 200 and 1,000 sites, and the rollouts list.
 
 Prints each board's time beside a bare 50-row page (the admin site list, 50 per page)
 measured in the same run on the same database, and the SQL statement count of each
@@ -27,7 +27,8 @@ from rollcal import create_app
 from rollcal.accounts.models import Role, User
 from rollcal.extensions import db
 from rollcal.org.models import LineOfBusiness, Market, Region, Site, Vendor
-from rollout import services
+from rollout import queries, services
+from rollout.models import Rollout
 
 SIZES = (20, 200, 1000)
 REPEATS = 5
@@ -82,6 +83,7 @@ def build_world(n_sites: int, tag: str, pom: User, market: Market, line: LineOfB
         site_ids=[s.id for s in sites[:n_sites]],
         go_live_date=date.today() + timedelta(days=12),
     )
+    db.session.commit()  # services flush; this script is the unit of work
     return rollout.id
 
 
@@ -141,6 +143,35 @@ def main() -> None:
             f"board {n:>5} sites × 10 items:     {seconds * 1000:7.1f} ms, "
             f"{statements} statements, {seconds / baseline:5.1f}× the bare page"
         )
+    with app.app_context():
+        seconds, statements = timed(client, "/rollouts")
+    print(
+        f"rollouts list, {len(SIZES)} rollouts, {sum(SIZES):,} sites: {seconds * 1000:7.1f} ms, "
+        f"{statements} statements, {seconds / baseline:5.1f}× the bare page"
+    )
+    # The listing's readiness figures two ways, in-process: recounting every item of every
+    # listed rollout (what the listing did before readiness was stored) and reading the
+    # stored readiness.
+    with app.app_context():
+        listed = db.session.scalars(sa.select(Rollout)).all()
+        recount = _median(lambda: queries.build_boards(None, listed, date.today()))
+        stored = _median(lambda: queries.summaries(None, listed))
+    print(
+        f"listing readiness: recounted {recount * 1000:7.1f} ms, stored {stored * 1000:7.1f} ms "
+        f"({recount / stored:,.0f}× faster)"
+    )
+
+
+def _median(work) -> float:
+    """Median seconds of REPEATS runs, each on an empty identity map."""
+    samples = []
+    for _ in range(REPEATS):
+        db.session.expire_all()
+        db.session.expunge_all()
+        start = time.perf_counter()
+        work()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,7 @@ def build_session(golden: np.ndarray) -> tuple[CalibrationSession, list[User], U
     ]
     services.import_cases(pom, session, ("\n".join(rows) + "\n").encode())
     services.open_session(pom, session)
+    db.session.commit()  # services flush; this script is the unit of work
     return session, leads, pom
 
 
@@ -114,6 +115,7 @@ def upsert_through_api(app, session_id: int, leads: list[User], labels: np.ndarr
     for lead in leads[:API_RATERS]:
         _, token = create_token(lead, "benchmark")
         headers[lead.id] = {"Authorization": f"Bearer {token}"}
+    db.session.commit()
     bodies = [
         {
             "labels": [
@@ -198,17 +200,24 @@ def run(app) -> None:
                 for i in range(CASES)
             ],
         )
+    db.session.commit()
     db.session.expire_all()
     session = db.session.get(CalibrationSession, session.id)
     start = time.perf_counter()
     services.close_session(pom, session)
+    db.session.commit()
     closing = time.perf_counter() - start
     line(
         f"close: load {CASES * RATERS:,} labels, compute, store",
         closing,
         f"({closing / baseline:,.0f}x baseline; {verdict(closing, CLOSE_TARGET)})",
     )
-    recompute = median_seconds(lambda: services.recompute_results(pom, session), runs=3)
+
+    def recompute_and_commit() -> None:
+        services.recompute_results(pom, session)
+        db.session.commit()
+
+    recompute = median_seconds(recompute_and_commit, runs=3)
     line(
         "recompute (the same work), median of 3",
         recompute,

@@ -79,6 +79,7 @@ def make_realistic(rollout: Rollout, pom: User) -> None:
             item.status = "done"
     db.session.commit()
     services.refresh_rollout_status(rollout)
+    db.session.commit()  # services flush; this script is the unit of work
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from calibration import queries, services
 from calibration.models import CalibrationSession, Case, Flag, Label, Rater
 from calibration.report import calibration_source
-from rollcal import permissions
+from rollcal import permissions, uow
 from rollcal.api import (
     NO_NUL,
     api_blueprint,
@@ -149,6 +149,13 @@ class FlagOut(BaseModel):
     severity: str
     value: float | None
     threshold: float | None
+    interval: tuple[float, float] | None = Field(description="95% interval of value.")
+    n: int | None = Field(description="Cases the figure rests on.")
+    explained_by: str | None = Field(description="The finding that accounts for this one.")
+    golden: str | None = Field(None, description="misreads: the reference label.")
+    given: str | None = Field(None, description="misreads: the label given instead.")
+    share: float | None = Field(None, description="misreads: how often it is given.")
+    others_share: float | None = Field(None, description="misreads: how often others give it.")
     message: str
     status: str
 
@@ -393,8 +400,15 @@ def agreement(session_id: int):
                     severity=flag.severity.value,
                     value=flag.value,
                     threshold=flag.threshold,
+                    interval=flag.interval,
+                    n=flag.n,
+                    explained_by=flag.explained_by,
                     message=flag.message,
                     status=flag.status.value,
+                    **{
+                        key: (flag.details or {}).get(key)
+                        for key in ("golden", "given", "share", "others_share")
+                    },
                 )
                 for flag in flags
             ],
@@ -413,10 +427,10 @@ def agreement(session_id: int):
         404: "No such session, or its results are not available to the caller yet",
     },
 )
+@uow.commits_on_read
 def report_pdf(session_id: int):
     """The calibration report as the caller may see it."""
     user = api_user()
     session = queries.get_session(user, session_id)
     report = request_report(calibration_source(session, user))
-    db.session.commit()
     return pdf_answer(report)

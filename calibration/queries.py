@@ -17,6 +17,8 @@ registers (``rollcal.events.calibration_subjects``): ``calibration`` never impor
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
@@ -37,6 +39,7 @@ from rollcal.events import calibration_subjects
 from rollcal.extensions import db
 from rollcal.org.models import Site
 from rollcal.permissions import bound_to_vendor, may_see_all_labels, may_see_drafts
+from rollcal.timefmt import export_time
 
 # Sessions ----------------------------------------------------------------------------
 
@@ -93,6 +96,49 @@ def visible_labels(user: User, session: CalibrationSession) -> sa.Select:
     if bound_to_vendor(user) and session.is_revealed:
         return statement.where(Rater.vendor_id == user.vendor_id)
     return statement.where(Rater.user_id == user.id)
+
+
+# Labels are read from the database this many at a time when exported.
+EXPORT_BATCH = 2000
+
+
+def label_rows(labels: sa.Select, *, golden: bool) -> Iterator[list]:
+    """Export rows of the labels ``labels`` (a ``visible_labels`` query) selects:
+    reference, rater, vendor, site, label, comment, time (and the golden answer).
+
+    A generator: nothing is queried until the first row is read, then labels arrive as
+    plain rows ``EXPORT_BATCH`` at a time (a server-side cursor on PostgreSQL), so memory
+    stays flat whatever the session's size. Raters — a few dozen — are named from one
+    query first.
+    """
+    raters = {
+        rater.id: (
+            rater.name,
+            rater.vendor.name if rater.vendor else "",
+            rater.site.name if rater.site else "",
+        )
+        for rater in db.session.scalars(
+            sa.select(Rater)
+            .where(Rater.id.in_(labels.with_only_columns(Label.rater_id).order_by(None).distinct()))
+            .options(selectinload(Rater.user), selectinload(Rater.vendor), selectinload(Rater.site))
+        )
+    }
+    columns = [
+        Case.reference,
+        Label.rater_id,
+        Label.option_key,
+        Label.comment,
+        Label.updated_at,
+        Case.golden_label,
+    ]
+    result = db.session.execute(
+        labels.with_only_columns(*columns).execution_options(yield_per=EXPORT_BATCH)
+    )
+    for reference, rater_id, option_key, comment, updated_at, golden_label in result:
+        row = [reference, *raters[rater_id], option_key, comment or "", export_time(updated_at)]
+        if golden:
+            row.append(golden_label or "")
+        yield row
 
 
 def cases_of(session: CalibrationSession) -> sa.Select:
@@ -240,6 +286,47 @@ def describe_links(session: CalibrationSession) -> dict[str, str | None]:
         "version": version.name if version else None,
         "rollout": linked.name if linked else None,
     }
+
+
+def site_rater_warnings(session: CalibrationSession) -> list[str]:
+    """Sentences for the rollout's sites that have fewer than two raters in the session.
+
+    A site needs two raters for its agreement, and so for its calibration gate; a site
+    with one or none would fail the gate for want of evidence once the session is
+    revealed. Empty when the session is not linked to a rollout.
+    """
+    if not session.rollout_id:
+        return []
+    linked = calibration_subjects().rollout(session.rollout_id)
+    if linked is None or not linked.site_ids:
+        return []
+    counts = dict(
+        db.session.execute(
+            sa.select(Rater.site_id, sa.func.count(Rater.id))
+            .where(Rater.session_id == session.id, Rater.site_id.in_(linked.site_ids))
+            .group_by(Rater.site_id)
+        ).all()
+    )
+    sites = db.session.scalars(
+        sa.select(Site)
+        .where(Site.id.in_(linked.site_ids))
+        .options(selectinload(Site.vendor))
+        .order_by(Site.id)
+    ).all()
+    warnings = []
+    for site in sorted(sites, key=lambda site: site.label):
+        count = counts.get(site.id, 0)
+        if count == 0:
+            warnings.append(
+                f"{site.label} has no rater: add two of its QA leads, or its calibration gate "
+                "will fail for want of evidence."
+            )
+        elif count == 1:
+            warnings.append(
+                f"{site.label} has one rater: add a second QA lead, since agreement needs two "
+                "and its calibration gate will fail without."
+            )
+    return warnings
 
 
 # Results -----------------------------------------------------------------------------

@@ -42,9 +42,9 @@ from calibration.models import (
     Severity,
 )
 from calibration.report import calibration_source, vendor_chart
-from rollcal import permissions
+from rollcal import permissions, uow
 from rollcal.accounts.models import User
-from rollcal.errors import Conflict, Forbidden, ValidationError, flash_refusal, refusal
+from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError, flash_refusal, refusal
 from rollcal.events import calibration_subjects
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
@@ -54,7 +54,6 @@ from rollcal.permissions import Action, may, requires
 from rollcal.reports.downloads import csv_response
 from rollcal.reports.queue import request_report
 from rollcal.reports.views import answer_report
-from rollcal.timefmt import export_time
 
 bp = Blueprint("calibration", __name__, url_prefix="/calibration")
 
@@ -306,6 +305,9 @@ def change_status(session_id: int, step: str):
             flash_refusal(error)
         else:
             flash(f"“{session.title}” {done}", "success")
+            if step == "open":
+                for warning in queries.site_rater_warnings(session):
+                    flash(warning, "warning")
     return redirect(_session_url(session))
 
 
@@ -374,6 +376,7 @@ def raters(session_id: int):
     return render_template(
         "calibration/raters.html",
         session=session,
+        site_warnings=queries.site_rater_warnings(session),
         raters=queries.raters_of(session),
         counts=queries.label_counts(session),
         human=human,
@@ -438,6 +441,22 @@ def import_files(session_id: int):
         case_columns=imports.CASE_COLUMNS,
         has_models=any(r.kind == RaterKind.MODEL for r in queries.raters_of(session)),
     )
+
+
+@bp.get("/sessions/<int:session_id>/import/sample-<kind>.csv")
+@login_required
+@requires(Action.MANAGE_CALIBRATION)
+def import_sample(session_id: int, kind: str):
+    """A sample file for the import, with this session's own label options and models."""
+    session = queries.get_session(current_user, session_id)
+    if kind == "cases":
+        rows = imports.sample_cases(session.label_options)
+        return csv_response(imports.CASE_COLUMNS, rows, f"sample-cases-{session.id}.csv")
+    if kind == "labels":
+        models = [r.name for r in queries.raters_of(session) if r.kind == RaterKind.MODEL]
+        rows = imports.sample_labels(session.label_options, models)
+        return csv_response(imports.LABEL_COLUMNS, rows, f"sample-labels-{session.id}.csv")
+    raise NotFound("There is no such sample file.")
 
 
 @bp.get("/sessions/<int:session_id>/cases")
@@ -681,46 +700,30 @@ def results(session_id: int):
 
 
 @bp.get("/sessions/<int:session_id>/report.pdf")
+@uow.commits_on_read
 @login_required
 def report_pdf(session_id: int):
     """The calibration report as the person may see it, rendered once per content."""
     session = queries.get_session(current_user, session_id)
     report = request_report(calibration_source(session, current_user))
-    db.session.commit()
     return answer_report(report)
 
 
 @bp.get("/sessions/<int:session_id>/labels.csv")
 @login_required
 def export_labels(session_id: int):
-    """The labels the person may read as CSV; golden answers only where they may see them."""
+    """The labels the person may read as CSV; golden answers only where they may see them.
+
+    Streamed: a session of 250,000 labels is read in batches as it is sent, as plain
+    rows, with the few raters named from one small query.
+    """
     session = queries.get_session(current_user, session_id)
     show_golden = permissions.may_see_golden(current_user, session)
-    labels = db.session.scalars(
-        queries.visible_labels(current_user, session).options(
-            selectinload(Label.case),
-            selectinload(Label.rater).selectinload(Rater.user),
-            selectinload(Label.rater).selectinload(Rater.vendor),
-            selectinload(Label.rater).selectinload(Rater.site),
-        )
-    ).all()
+    labels = queries.visible_labels(current_user, session)
     header = ["reference", "rater", "vendor", "site", "label", "comment", "updated_at"]
-    rows = (
-        [
-            label.case.reference,
-            label.rater.name,
-            label.rater.vendor.name if label.rater.vendor else "",
-            label.rater.site.name if label.rater.site else "",
-            label.option_key,
-            label.comment or "",
-            export_time(label.updated_at),
-        ]
-        + ([label.case.golden_label or ""] if show_golden else [])
-        for label in labels
-    )
     return csv_response(
         header + (["golden"] if show_golden else []),
-        rows,
+        queries.label_rows(labels, golden=show_golden),
         f"calibration-{session.id}-labels.csv",
     )
 

@@ -15,7 +15,14 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_login import current_user
 
-from rollcal.config import Config, from_environment, instance_secret_key
+from rollcal import uow
+from rollcal.config import (
+    ALPHA_RELIABLE,
+    POSTGRESQL_POOL,
+    Config,
+    from_environment,
+    instance_secret_key,
+)
 from rollcal.uow import Application
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -38,6 +45,10 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(resource_dir("templates")),
     )
     app.config.from_object(Config)
+    # Any Flask or extension setting as FLASK_<NAME> (values read as JSON where they
+    # parse: FLASK_RATELIMIT_STORAGE_URI=redis://…, FLASK_MAX_CONTENT_LENGTH=2000000);
+    # then rollcal's own names, read as the type of their default.
+    app.config.from_prefixed_env()
     app.config.update(from_environment(os.environ))
     app.config.update(config or {})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -72,6 +83,11 @@ def _init_extensions(app: Flask) -> None:
     from rollcal.accounts.sessions import load_user
     from rollcal.extensions import csrf, db, limiter, login_manager, migrate
 
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **POSTGRESQL_POOL,
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        }
     db.init_app(app)
     migrate.init_app(
         app, db, directory=str(resource_dir("migrations")), render_as_batch=True, compare_type=True
@@ -93,10 +109,12 @@ def _init_extensions(app: Flask) -> None:
 def _configure_sqlite(engine: sa.Engine) -> None:
     """SQLite for several threads at once (web requests and the demo's scheduler).
 
-    WAL lets readers and a writer work side by side. Every transaction starts with
-    ``BEGIN IMMEDIATE``: it takes the write lock up front, so a second writer waits
-    (``busy_timeout``) instead of failing with "database is locked" when a read
-    transaction tries to become a write one. Foreign keys are enforced.
+    WAL lets readers and a writer work side by side. A read (a request that never
+    commits, ``uow.reads_only``) begins an ordinary transaction: it reads a snapshot and
+    never waits for the writer. A unit of work that writes begins with ``BEGIN
+    IMMEDIATE``: it takes the write lock up front, so a second writer waits
+    (``busy_timeout``) instead of failing with "database is locked", as a read
+    transaction that tried to become a write one would. Foreign keys are enforced.
     """
 
     @sa.event.listens_for(engine, "connect")
@@ -111,7 +129,7 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if uow.reads_only() else "BEGIN IMMEDIATE")
 
 
 def _init_rooms(app: Flask) -> None:
@@ -159,4 +177,6 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.globals["zone_label"] = zone_label
     app.jinja_env.filters["svg_data_uri"] = data_uri
     # Templates ask may(...); no Role here, so no template compares roles.
-    app.jinja_env.globals.update(may=may, Action=Action, ConfirmForm=ConfirmForm)
+    app.jinja_env.globals.update(
+        may=may, Action=Action, ConfirmForm=ConfirmForm, ALPHA_RELIABLE=ALPHA_RELIABLE
+    )

@@ -19,11 +19,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app, has_request_context, request
 from sqlalchemy.orm.exc import StaleDataError
 
 from rollcal.errors import Conflict, DomainError, NotFound, ValidationError
 from rollcal.extensions import db
+
+# Requests that read: they end their unit of work with a rollback, never a commit.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)")
 
@@ -68,6 +71,13 @@ def unit_of_work() -> Iterator[None]:
         db.session.rollback()
         raise
     commit()
+
+
+def commits_on_read(view: Callable) -> Callable:
+    """Mark a GET view that asks for durable work (a report to render): its unit of work
+    commits what it asked for, where any other read rolls back."""
+    view.commits_on_read = True
+    return view
 
 
 def command(function: Callable) -> Callable:
@@ -131,16 +141,31 @@ def _unique_field(error: sa.exc.IntegrityError) -> str:
 class Application(Flask):
     """rollcal's Flask application: each request is one unit of work.
 
-    A request commits when its view returns an answer below 400 and rolls back
-    otherwise. A refusal at commit becomes the domain error the handlers in
-    ``rollcal.errors`` answer, like any other raised by a view.
+    A request that may change state (POST, PUT, PATCH, DELETE) commits when its view
+    returns an answer below 400 and rolls back otherwise. A read (GET, HEAD, OPTIONS)
+    never commits: it rolls back, unless its view asks for work (``commits_on_read``). A
+    refusal at commit becomes the domain error the handlers in ``rollcal.errors`` answer,
+    like any other raised by a view.
     """
 
     def dispatch_request(self):
         """Run the view, then end the request's unit of work."""
         response = self.make_response(super().dispatch_request())
-        if response.status_code >= 400:
+        if response.status_code >= 400 or not _may_commit():
             rollback()
         else:
             commit()
         return response
+
+
+def reads_only() -> bool:
+    """Whether the unit of work now beginning only reads: a request that never commits.
+    Commands, jobs and writing requests write."""
+    return has_request_context() and not _may_commit()
+
+
+def _may_commit() -> bool:
+    if request.method not in SAFE_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "commits_on_read", False))

@@ -6,6 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rollcal import uow
 from rollcal.api import (
     NO_NUL,
     PAGE_QUERY,
@@ -134,8 +135,8 @@ def _item(item: ChecklistItem) -> ItemOut:
     )
 
 
-def _summary(board: queries.Board) -> dict:
-    rollout: Rollout = board.rollout
+def _summary(summary: queries.Summary) -> dict:
+    rollout: Rollout = summary.rollout
     return dict(
         id=rollout.id,
         title=rollout.title,
@@ -144,8 +145,8 @@ def _summary(board: queries.Board) -> dict:
         status=rollout.status.value,
         go_live_date=rollout.go_live_date,
         owner=rollout.owner.name,
-        sites=len(board.rows),
-        readiness={state.value: count for state, count in board.counts.items()},
+        sites=summary.sites,
+        readiness={state.value: count for state, count in summary.counts.items()},
     )
 
 
@@ -161,15 +162,16 @@ def list_rollouts():
     """Rollouts the caller may see, newest go-live first; ``?page=N``."""
     user = api_user()
     page = db.paginate(
-        queries.visible_rollouts(user).order_by(Rollout.go_live_date.desc(), Rollout.id.desc()),
+        queries.listed(
+            queries.visible_rollouts(user).order_by(Rollout.go_live_date.desc(), Rollout.id.desc())
+        ),
         page=page_arg(),
         per_page=50,
         error_out=False,
     )
-    boards = queries.build_boards(user, list(page.items), utcnow().date())
     return respond(
         RolloutList(
-            rollouts=[RolloutSummary(**_summary(b)) for b in boards],
+            rollouts=[RolloutSummary(**_summary(s)) for s in queries.summaries(user, page.items)],
             page=page.page,
             pages=page.pages,
             total=page.total,
@@ -211,7 +213,11 @@ def get_rollout(rollout_id: int):
     ]
     return respond(
         RolloutOut(
-            **_summary(board),
+            **_summary(
+                queries.Summary(
+                    rollout, sites=len(board.rows), progress=board.progress, counts=board.counts
+                )
+            ),
             change_summary=rollout.policy_version.change_summary,
             alpha_threshold=rollout.alpha_threshold,
             accuracy_target=rollout.accuracy_target,
@@ -265,10 +271,10 @@ def patch_item(item_id: int):
         404: "No such rollout, or not visible to the caller",
     },
 )
+@uow.commits_on_read
 def readiness_report(rollout_id: int):
     """The readiness report as the caller may see it."""
     user = api_user()
     rollout = queries.get_rollout(user, rollout_id)
     report = request_report(readiness_source(rollout, user, utcnow().date()))
-    db.session.commit()
     return pdf_answer(report)

@@ -59,26 +59,39 @@ def site_gates(rollouts: list[Rollout]) -> dict[tuple[int, int], Gate]:
     sessions = _latest_revealed([rollout.id for rollout in rollouts])
     gates: dict[tuple[int, int], Gate] = {}
     for rollout in rollouts:
-        session = sessions.get(rollout.id)
-        figures_by_site = (session.gate_figures or {}) if session else {}
-        for rollout_site in rollout.rollout_sites:
-            key = (rollout.id, rollout_site.site_id)
-            if session is None:
-                gates[key] = Gate.pending()
-                continue
-            figures = figures_by_site.get(str(rollout_site.site_id))
-            if figures is None:
-                gates[key] = Gate.pending(f"no rater of this site took part in “{session.title}”")
-                continue
-            gates[key] = calibration_gate(
-                alpha=figures["alpha"],
-                alpha_lower=figures["alpha_lower"],
-                accuracy=figures["accuracy"],
-                alpha_threshold=rollout.alpha_threshold,
-                accuracy_target=rollout.accuracy_target,
-                use_lower_bound=rollout.gate_uses_lower_bound,
-                session_title=f"“{session.title}”",
-                evidence=figures.get("evidence"),
-                evidence_missing=figures.get("evidence_missing", ()),
-            )
+        site_ids = [rollout_site.site_id for rollout_site in rollout.rollout_sites]
+        for site_id, gate in _gates(rollout, sessions.get(rollout.id), site_ids).items():
+            gates[rollout.id, site_id] = gate
+    return gates
+
+
+def gates_of_sites(rollout: Rollout, site_ids: list[int]) -> dict[int, Gate]:
+    """The gate of each of the rollout's sites ``site_ids``, by site id, in one statement
+    (for a page that has read the sites already and need not load them again)."""
+    session = _latest_revealed([rollout.id]).get(rollout.id)
+    return _gates(rollout, session, site_ids)
+
+
+def _gates(rollout: Rollout, session: sa.Row | None, site_ids: list[int]) -> dict[int, Gate]:
+    figures_by_site = (session.gate_figures or {}) if session else {}
+    gates: dict[int, Gate] = {}
+    for site_id in site_ids:
+        if session is None:
+            gates[site_id] = Gate.pending()
+            continue
+        figures = figures_by_site.get(str(site_id))
+        if figures is None:
+            gates[site_id] = Gate.pending(f"no rater of this site took part in “{session.title}”")
+            continue
+        gates[site_id] = calibration_gate(
+            alpha=figures["alpha"],
+            alpha_lower=figures["alpha_lower"],
+            accuracy=figures["accuracy"],
+            alpha_threshold=rollout.alpha_threshold,
+            accuracy_target=rollout.accuracy_target,
+            use_lower_bound=rollout.gate_uses_lower_bound,
+            session_title=f"“{session.title}”",
+            evidence=figures.get("evidence"),
+            evidence_missing=figures.get("evidence_missing", ()),
+        )
     return gates

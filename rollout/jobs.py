@@ -48,6 +48,7 @@ from rollout.models import (
     ItemStatus,
     PolicyVersion,
     Rollout,
+    RolloutSite,
     RolloutStatus,
     Side,
 )
@@ -230,6 +231,41 @@ def take_rollouts_live() -> str:
         went_live += 1
         log.info("Rollout %s is live", rollout_id)
     return f"{_plural(went_live, 'rollout')} went live"
+
+
+# Stored readiness ---------------------------------------------------------------------
+
+
+def refresh_readiness() -> str:
+    """Recompute the stored readiness of rollouts under way whose sites were last computed
+    before today: the rule depends on the date (items fall due, then overdue). Changes of
+    items, sessions and overrides recompute it at once; this catches up on the calendar."""
+    today = utcnow().date()
+    refreshed = 0
+    skipped: set[int] = set()
+    stale_sites = sa.select(RolloutSite.rollout_id).where(
+        sa.or_(RolloutSite.readiness_on.is_(None), RolloutSite.readiness_on < today)
+    )
+    due = sa.select(Rollout).where(
+        Rollout.status.not_in([RolloutStatus.CANCELLED, RolloutStatus.LIVE]),
+        Rollout.id.in_(stale_sites),
+    )
+    while True:
+        statement = due.where(Rollout.id.not_in(skipped)) if skipped else due
+        rollout = db.session.scalars(claim_rows(statement.order_by(Rollout.id).limit(1))).first()
+        if rollout is None:
+            break
+        rollout_id = rollout.id
+        try:
+            services.refresh_rollout_status(rollout, today)
+            uow.commit()
+        except (StaleDataError, Conflict):
+            # Someone changed the rollout meanwhile; their change recomputed it.
+            uow.rollback()
+            skipped.add(rollout_id)
+            continue
+        refreshed += 1
+    return f"recomputed the readiness of {_plural(refreshed, 'rollout')}"
 
 
 def _tell_live(rollout: Rollout) -> None:
@@ -579,6 +615,15 @@ JOBS = (
         "Every 15 minutes",
         EVERY_QUARTER,
         take_rollouts_live,
+    ),
+    Job(
+        "rollout_readiness",
+        "Recompute readiness for the date",
+        "Once a day, recomputes the stored readiness of rollouts under way, as items fall "
+        "due and become overdue (changes recompute it at once).",
+        "Daily at 00:05 UTC",
+        {"hour": 0, "minute": 5},
+        refresh_readiness,
     ),
     Job(
         "daily_digest",

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollcal.accounts.models import User
+from rollcal.config import DEFAULT_ACCURACY_TARGET, DEFAULT_ALPHA_THRESHOLD
 from rollcal.extensions import db
 from rollcal.org.models import LineOfBusiness, Site
 from rollcal.reports.queue import RenderStatus, ReportFile
@@ -184,7 +185,13 @@ class TemplateItem(db.Model):
 
 
 class RolloutSite(db.Model):
-    """A site taking part in a rollout, with a POM's readiness override if any."""
+    """A site taking part in a rollout, with a POM's readiness override if any.
+
+    Its readiness (state, reasons, required items closed of total) is stored: the pure
+    rule recomputes it whenever something it depends on changes (``rollout.events``) and
+    once a day for the date, so listings read it instead of recounting every item.
+    ``readiness_on`` is the day it was computed for.
+    """
 
     __tablename__ = "rollout_sites"
 
@@ -195,6 +202,13 @@ class RolloutSite(db.Model):
     override_justification: Mapped[str | None] = mapped_column(sa.Text)
     overridden_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     overridden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    readiness_state: Mapped[str] = mapped_column(
+        sa.String(20), default="on_track", server_default="on_track"
+    )
+    readiness_reasons: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
+    required_closed: Mapped[int] = mapped_column(default=0, server_default="0")
+    required_total: Mapped[int] = mapped_column(default=0, server_default="0")
+    readiness_on: Mapped[date | None] = mapped_column()
 
     rollout: Mapped[Rollout] = relationship(back_populates="rollout_sites")
     site: Mapped[Site] = relationship()
@@ -214,8 +228,8 @@ class Rollout(db.Model):
     status: Mapped[RolloutStatus] = mapped_column(
         enum_type(RolloutStatus, "rollout_status"), default=RolloutStatus.PLANNING
     )
-    alpha_threshold: Mapped[float] = mapped_column(default=0.667)
-    accuracy_target: Mapped[float] = mapped_column(default=0.90)
+    alpha_threshold: Mapped[float] = mapped_column(default=DEFAULT_ALPHA_THRESHOLD)
+    accuracy_target: Mapped[float] = mapped_column(default=DEFAULT_ACCURACY_TARGET)
     gate_uses_lower_bound: Mapped[bool] = mapped_column(default=False)
     cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

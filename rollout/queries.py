@@ -7,18 +7,19 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from rollcal import permissions
 from rollcal.accounts.models import User
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.org.models import Site
+from rollcal.org.models import Market, Site, Vendor, site_markets
 from rollcal.permissions import vendor_scope
 from rollout import readiness
-from rollout.gate import site_gates
+from rollout.gate import gates_of_sites, site_gates
 from rollout.models import (
     ChecklistItem,
+    ItemStatus,
     Policy,
     PolicyVersion,
     Rollout,
@@ -52,12 +53,13 @@ def visible_items(user: User) -> sa.Select:
 
 def get_rollout(user: User, rollout_id: int) -> Rollout:
     """A rollout the person may see, or ``NotFound``."""
+    # Joined, not select-in: one statement for the rollout and the few rows it names.
     rollout = db.session.scalar(
         visible_rollouts(user)
         .where(Rollout.id == rollout_id)
         .options(
-            selectinload(Rollout.policy_version).selectinload(PolicyVersion.policy),
-            selectinload(Rollout.owner),
+            joinedload(Rollout.policy_version).joinedload(PolicyVersion.policy),
+            joinedload(Rollout.owner),
         )
     )
     if rollout is None:
@@ -221,6 +223,57 @@ def build_boards(user: User | None, rollouts: list[Rollout], today: date) -> lis
     return boards
 
 
+@dataclass
+class Summary:
+    """A rollout as listings show it: the stored readiness of the sites a person sees."""
+
+    rollout: Rollout
+    sites: int = 0
+    progress: tuple[int, int] = (0, 0)
+    counts: dict = field(default_factory=dict)
+
+
+def summaries(user: User | None, rollouts: list[Rollout]) -> list[Summary]:
+    """Listing rows of several rollouts from their sites' stored readiness, in one
+    statement whatever the number of sites and items (QA leads: their vendor's sites)."""
+    by_id = {
+        rollout.id: Summary(rollout, counts=dict.fromkeys(readiness.State, 0))
+        for rollout in rollouts
+    }
+    if not by_id:
+        return []
+    statement = (
+        sa.select(
+            RolloutSite.rollout_id,
+            RolloutSite.readiness_state,
+            sa.func.count(),
+            sa.func.sum(RolloutSite.required_closed),
+            sa.func.sum(RolloutSite.required_total),
+        )
+        .where(RolloutSite.rollout_id.in_(by_id))
+        .group_by(RolloutSite.rollout_id, RolloutSite.readiness_state)
+    )
+    if user is not None and permissions.bound_to_vendor(user):
+        statement = statement.join(Site, Site.id == RolloutSite.site_id).where(
+            vendor_scope(user, Site.vendor_id)
+        )
+    for rollout_id, state, sites, closed, total in db.session.execute(statement):
+        summary = by_id[rollout_id]
+        summary.sites += sites
+        summary.counts[readiness.State(state)] += sites
+        done, required = summary.progress
+        summary.progress = (done + (closed or 0), required + (total or 0))
+    return list(by_id.values())
+
+
+def listed(statement: sa.Select) -> sa.Select:
+    """A listing's rollouts with what each row shows of them loaded."""
+    return statement.options(
+        selectinload(Rollout.policy_version).selectinload(PolicyVersion.policy),
+        selectinload(Rollout.owner),
+    )
+
+
 def build_board(user: User | None, rollout: Rollout, today: date) -> Board:
     """The board of one rollout, scoped to what the person may see."""
     return build_boards(user, [rollout], today)[0]
@@ -277,4 +330,252 @@ def policies() -> sa.Select:
         sa.select(Policy)
         .options(selectinload(Policy.versions), selectinload(Policy.line_of_business))
         .order_by(Policy.code)
+    )
+
+
+# The board page -----------------------------------------------------------------------
+#
+# The board shows a page of sites at a time, worst readiness first. It reads plain rows
+# (no ORM instances: nothing on the page is written) in a fixed number of statements:
+# every visible site with its stored readiness (for the order, the filters and the
+# figures), then the checklist items and gates of the page's sites only — an IN list no
+# longer than a page.
+
+STATE_ORDER = {state: position for position, state in enumerate(readiness.State)}
+
+
+@dataclass(frozen=True)
+class BoardCell:
+    """A checklist item as a board cell shows it."""
+
+    id: int
+    template_item_id: int
+    title: str
+    status: ItemStatus
+    due_date: date
+    required: bool
+    gate: bool
+    assignee: str | None
+
+    @property
+    def is_closed(self) -> bool:
+        """Done or not applicable: nothing more to do."""
+        return self.status in (ItemStatus.DONE, ItemStatus.NOT_APPLICABLE)
+
+
+@dataclass
+class BoardSite:
+    """A site as the board names it."""
+
+    id: int
+    name: str
+    vendor_id: int
+    vendor: str
+    override: readiness.Override | None
+    markets: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """Vendor and site, as people name a site."""
+        return f"{self.vendor} · {self.name}"
+
+    @property
+    def market_codes(self) -> str:
+        """The site's markets, as codes."""
+        return ", ".join(code for _, code in self.markets)
+
+
+@dataclass
+class BoardRow:
+    """One site on the board page: its cells (one per column, or None) and readiness."""
+
+    site: BoardSite
+    cells: list[BoardCell | None]
+    readiness: readiness.Readiness
+    gate: readiness.Gate
+
+
+@dataclass
+class BoardPage:
+    """A page of a rollout's board, with figures over every site the person sees."""
+
+    columns: list[Column]
+    rows: list[BoardRow]
+    sites: list[BoardSite]
+    counts: dict
+    progress: tuple[int, int]
+    page: int
+    pages: int
+    total: int
+    per_page: int
+
+    @property
+    def first(self) -> int:
+        """The position of the page's first site among those matching, from 1."""
+        return (self.page - 1) * self.per_page + 1
+
+    @property
+    def vendors(self) -> list[tuple[int, str]]:
+        """(id, name) of the vendors on the board, by name."""
+        return sorted({(site.vendor_id, site.vendor) for site in self.sites}, key=lambda v: v[1])
+
+    @property
+    def markets(self) -> list[tuple[int, str]]:
+        """(id, code) of the markets of the board's sites, by code."""
+        return sorted(
+            {market for site in self.sites for market in site.markets}, key=lambda m: m[1]
+        )
+
+
+def board_page(
+    user: User,
+    rollout: Rollout,
+    today: date,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+    vendor_id: int | None = None,
+    market_id: int | None = None,
+    state: str | None = None,
+) -> BoardPage:
+    """One page of the board as the person may see it: sites matching the filters, worst
+    readiness first, then by vendor and site; counts and progress cover every site the
+    person sees. Five statements, whatever the number of sites."""
+    scoped = permissions.bound_to_vendor(user)
+    site_rows = (
+        sa.select(
+            Site.id,
+            Site.name,
+            Site.vendor_id,
+            Vendor.name,
+            RolloutSite.override_justification,
+            User.name,
+            RolloutSite.readiness_state,
+            RolloutSite.readiness_reasons,
+            RolloutSite.required_closed,
+            RolloutSite.required_total,
+        )
+        .select_from(RolloutSite)
+        .join(Site, Site.id == RolloutSite.site_id)
+        .join(Vendor, Vendor.id == Site.vendor_id)
+        .outerjoin(User, User.id == RolloutSite.overridden_by_id)
+        .where(RolloutSite.rollout_id == rollout.id)
+    )
+    if scoped:
+        site_rows = site_rows.where(vendor_scope(user, Site.vendor_id))
+    sites: dict[int, BoardSite] = {}
+    stored: dict[int, readiness.Readiness] = {}
+    closed = required_total = 0
+    for row in db.session.execute(site_rows):
+        site_id, name, site_vendor_id, vendor, justification, by = row[:6]
+        state_value, reasons, required_closed, required = row[6:]
+        override = readiness.Override(justification, by or "a POM") if justification else None
+        sites[site_id] = BoardSite(site_id, name, site_vendor_id, vendor, override)
+        stored[site_id] = readiness.Readiness(
+            readiness.State(state_value), tuple(reasons or ()), override
+        )
+        closed += required_closed
+        required_total += required
+    markets = (
+        sa.select(site_markets.c.site_id, Market.id, Market.code)
+        .join(Market, Market.id == site_markets.c.market_id)
+        .join(RolloutSite, RolloutSite.site_id == site_markets.c.site_id)
+        .where(RolloutSite.rollout_id == rollout.id)
+        .order_by(Market.code)
+    )
+    for site_id, market, code in db.session.execute(markets):
+        if site_id in sites:
+            sites[site_id].markets.append((market, code))
+    counts = readiness.summarise(stored.values())
+    matching = list(sites.values())
+    if vendor_id:
+        matching = [site for site in matching if site.vendor_id == vendor_id]
+    if market_id:
+        matching = [site for site in matching if any(m == market_id for m, _ in site.markets)]
+    if state:
+        matching = [site for site in matching if stored[site.id].state.value == state]
+    matching.sort(key=lambda site: (STATE_ORDER[stored[site.id].state], site.vendor, site.name))
+    pages = max(1, -(-len(matching) // per_page))
+    page = min(max(page, 1), pages)
+    shown = matching[(page - 1) * per_page : page * per_page]
+    items = (
+        sa.select(
+            ChecklistItem.id,
+            ChecklistItem.site_id,
+            ChecklistItem.template_item_id,
+            ChecklistItem.position,
+            ChecklistItem.title,
+            ChecklistItem.side,
+            ChecklistItem.category,
+            ChecklistItem.gate,
+            ChecklistItem.status,
+            ChecklistItem.due_date,
+            ChecklistItem.required,
+            ChecklistItem.status_reason,
+            User.name,
+        )
+        .outerjoin(User, User.id == ChecklistItem.assignee_id)
+        .where(
+            ChecklistItem.rollout_id == rollout.id,
+            ChecklistItem.site_id.in_([site.id for site in shown]),
+        )
+    )
+    # Every site of a rollout has every step: the columns come from the rollout's steps,
+    # read once here even when the page has no site.
+    steps = (
+        sa.select(
+            ChecklistItem.template_item_id,
+            ChecklistItem.position,
+            ChecklistItem.title,
+            ChecklistItem.side,
+            ChecklistItem.category,
+            ChecklistItem.gate,
+        )
+        .where(ChecklistItem.rollout_id == rollout.id)
+        .distinct()
+    )
+    columns = sorted(
+        (
+            Column(step, position, title, side.value, category.value, gate)
+            for step, position, title, side, category, gate in db.session.execute(steps)
+        ),
+        key=lambda column: column.position,
+    )
+    cells_by_site: dict[int, dict[int, BoardCell]] = defaultdict(dict)
+    inputs_by_site: dict[int, list[readiness.Item]] = defaultdict(list)
+    for row in db.session.execute(items):
+        item_id, site_id, step, _, title, _, _, gate, status, due, required, reason = row[:12]
+        cells_by_site[site_id][step] = BoardCell(
+            item_id, step, title, status, due, required, gate, row[12]
+        )
+        if not gate:
+            inputs_by_site[site_id].append(
+                readiness.Item(
+                    title=title, status=status.value, due_date=due, required=required, reason=reason
+                )
+            )
+    gates = gates_of_sites(rollout, [site.id for site in shown])
+    # The rows shown carry readiness computed now from what the page has read: the same
+    # as the stored readiness that ordered them, unless the date moved on since it was
+    # stored and the daily job has yet to store it again.
+    rows = [
+        BoardRow(
+            site,
+            [cells_by_site[site.id].get(column.template_item_id) for column in columns],
+            readiness.site_readiness(inputs_by_site[site.id], gates[site.id], today, site.override),
+            gates[site.id],
+        )
+        for site in shown
+    ]
+    all_sites = sorted(sites.values(), key=lambda site: (site.vendor, site.name))
+    return BoardPage(
+        columns,
+        rows,
+        all_sites,
+        counts,
+        (closed, required_total),
+        page,
+        pages,
+        len(matching),
+        per_page,
     )

@@ -17,12 +17,12 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from rollcal import permissions
+from rollcal import permissions, uow
 from rollcal.accounts.models import User
 from rollcal.audit import AuditEvent
 from rollcal.errors import Conflict, NotFound, ValidationError, flash_refusal, refusal
 from rollcal.extensions import db
-from rollcal.forms import apply_errors, choices
+from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
 from rollcal.org.models import LineOfBusiness, Market, Site, Vendor
 from rollcal.permissions import Action, may, requires, visible_sites
@@ -94,12 +94,11 @@ def rollouts():
     )
     if status in {s.value for s in RolloutStatus}:
         statement = statement.where(Rollout.status == RolloutStatus(status))
-    page = _page(statement)
-    boards = queries.build_boards(current_user, list(page.items), _today())
+    page = _page(queries.listed(statement))
     return render_template(
         "rollout/list.html",
         page=page,
-        boards=boards,
+        summaries=queries.summaries(current_user, list(page.items)),
         status=status,
         statuses=list(RolloutStatus),
         states=list(State),
@@ -224,22 +223,31 @@ def new_rollout():
 @bp.get("/rollouts/<int:rollout_id>")
 @login_required
 def board(rollout_id: int):
-    """The rollout board: sites × checklist steps, readiness with reasons, filters."""
+    """The rollout board: a page of sites × checklist steps, worst readiness first, with
+    reasons, filters and the figures of every site."""
     rollout = queries.get_rollout(current_user, rollout_id)
-    board = queries.build_board(current_user, rollout, _today())
     vendor_id = int_arg("vendor")
     market_id = int_arg("market")
     state = request.args.get("state") or None
-    rows = queries.filter_rows(board, vendor_id=vendor_id, market_id=market_id, state=state)
-    vendors = sorted({row.site.vendor for row in board.rows}, key=lambda v: v.name)
-    markets = sorted({m for row in board.rows for m in row.site.markets}, key=lambda m: m.code)
+    board = queries.board_page(
+        current_user,
+        rollout,
+        _today(),
+        page=page_arg(),
+        per_page=current_app.config["ROLLCAL_PAGE_SIZE"],
+        vendor_id=vendor_id,
+        market_id=market_id,
+        state=state,
+    )
     forms = {}
+    override_site = None
     if may(current_user, Action.MANAGE_ROLLOUTS) and rollout.status not in services.FROZEN:
         go_live = GoLiveForm(prefix="golive", data={"go_live_date": rollout.go_live_date})
         bulk = BulkForm(prefix="bulk")
         bulk.step.choices = choices(
             (c.template_item_id, c.title) for c in board.columns if c.side == "pom" and not c.gate
         )
+        # The sites of this page: a bounded form; filters narrow it to the sites wanted.
         bulk.sites.choices = choices((row.site.id, row.site.label) for row in board.rows)
         forms = {
             "go_live": go_live,
@@ -247,24 +255,34 @@ def board(rollout_id: int):
             "override": OverrideForm(prefix="override"),
             "cancel": CancelForm(prefix="cancel"),
         }
+        chosen = int_arg("override")
+        override_site = next((row for row in board.rows if row.site.id == chosen), None)
     changes = (
         signoff_services.changes_since_signoff(rollout)
         if may(current_user, Action.VIEW_POLICIES)
         else []
     )
+    filters = {
+        name: value
+        for name, value in (("vendor", vendor_id), ("market", market_id), ("state", state))
+        if value
+    }
     return render_template(
         "rollout/board.html",
         changes_since_signoff=len(changes),
         rollout=rollout,
         board=board,
-        rows=rows,
-        vendors=vendors,
-        markets=markets,
         vendor_id=vendor_id,
         market_id=market_id,
         state=state,
         states=list(State),
         forms=forms,
+        override_site=override_site,
+        filters=filters,
+        # Links in the cells are this prefix and an id: one url_for per page, not per cell.
+        item_url=url_for("rollout.item", item_id=0)[:-1],
+        site_url=url_for("org.site", site_id=0)[:-1],
+        this_page=url_for("rollout.board", rollout_id=rollout.id, page=board.page, **filters),
         today=_today(),
     )
 
@@ -284,7 +302,9 @@ def board_csv(rollout_id: int):
         "reasons",
         "override",
     ]
-    rows = (
+    # Plain values now: the rows are written after the request's unit of work has ended,
+    # when the ORM objects behind them would reload one by one.
+    rows = [
         [
             row.site.vendor.name,
             row.site.name,
@@ -295,7 +315,7 @@ def board_csv(rollout_id: int):
             row.readiness.override.justification if row.readiness.override else "",
         ]
         for row in board.rows
-    )
+    ]
     return csv_response(header, rows, f"rollout-{rollout.id}-board.csv")
 
 
@@ -409,6 +429,22 @@ def cancel(rollout_id: int):
         flash("Rollout cancelled.", "success")
     except ValidationError as error:
         _form_error(error)
+    return redirect(url_for("rollout.board", rollout_id=rollout_id))
+
+
+@bp.post("/rollouts/<int:rollout_id>/reopen")
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def reopen(rollout_id: int):
+    """Take a cancelled rollout up again."""
+    rollout = queries.get_rollout(current_user, rollout_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            services.reopen_rollout(current_user, rollout)
+            flash("Rollout reopened: its checklist continues where it stopped.", "success")
+        except ValidationError as error:
+            _form_error(error)
     return redirect(url_for("rollout.board", rollout_id=rollout_id))
 
 
@@ -765,12 +801,12 @@ def remove_step(template_id: int, step_id: int):
 
 
 @bp.get("/rollouts/<int:rollout_id>/report.pdf")
+@uow.commits_on_read
 @login_required
 def readiness_report(rollout_id: int):
     """The readiness report as the person may see it, rendered once per content."""
     rollout = queries.get_rollout(current_user, rollout_id)
     report = request_report(readiness_source(rollout, current_user, _today()))
-    db.session.commit()
     return answer_report(report)
 
 
@@ -813,7 +849,6 @@ def signoff(rollout_id: int):
                     message=form.message.data,
                     today=_today(),
                 )
-                db.session.commit()
             except ValidationError as error:
                 apply_errors(form, error)
             else:
@@ -885,7 +920,6 @@ def decide(sign_off_id: int):
     if form.validate_on_submit():
         try:
             signoff_services.decide(current_user, sign_off, form.decision.data, form.comment.data)
-            db.session.commit()
         except ValidationError as error:
             apply_errors(form, error)
         else:

@@ -158,7 +158,7 @@ def test_a_refused_action_keeps_nothing_it_changed_before_the_refusal(
     auth.login(rollout_world["pom"])
     response = client.post(
         f"/rollouts/{rollout.id}/go-live",
-        data={"golive-go_live_date": go_live.isoformat()},
+        data={"golive-go_live_date": go_live.isoformat(), "golive-reason": "No change"},
         follow_redirects=True,
     )
     assert "is the current go-live date" in response.get_data(as_text=True)

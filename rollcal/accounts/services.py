@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from datetime import datetime, timedelta
 from zoneinfo import available_timezones
 
 import sqlalchemy as sa
@@ -24,6 +25,9 @@ from rollcal.validation import required as _required
 from rollcal.validation import unique as _unique
 
 TOKEN_PREFIX = "rc_"
+# A token's last use is shown to its owner to the minute; recording it more often would
+# make every API read a write.
+TOKEN_USE_EVERY = timedelta(minutes=1)
 MIN_PASSWORD_LENGTH = 10
 _TIMEZONES = frozenset(available_timezones()) | {"UTC"}
 
@@ -139,8 +143,8 @@ def change_password(actor: User, *, current: str, new: str) -> None:
 
 
 def set_password(user: User, password: str) -> None:
-    """Set a password from the command line (an operator, not a signed-in person); the
-    person's sign-in sessions end."""
+    """Set someone's password for them (an admin, not the person); the person's sign-in
+    sessions end."""
     _check_password(password)
     user.password_hash = generate_password_hash(password)
     user.session_generation += 1
@@ -184,13 +188,36 @@ def revoke_token(actor: User, token_id: int) -> ApiToken:
     return token
 
 
-def user_for_token(token: str) -> User | None:
-    """The active person a bearer token belongs to, or None if unknown or revoked."""
+def token_for(token: str) -> ApiToken | None:
+    """The live token row a bearer token names (its person active), or None. Reads only:
+    recording the use is ``record_token_use``'s, after the answer is sent."""
     row = db.session.scalar(
         sa.select(ApiToken).where(ApiToken.token_hash == _token_digest(token or ""))
     )
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
-    row.last_used_at = utcnow()
-    db.session.flush()
-    return row.user
+    return row
+
+
+def user_for_token(token: str) -> User | None:
+    """The active person a bearer token belongs to, or None if unknown or revoked."""
+    row = token_for(token)
+    return row.user if row is not None else None
+
+
+def token_use_due(row: ApiToken, now: datetime) -> bool:
+    """Whether this use of a token is worth recording: at most once a minute per token."""
+    return row.last_used_at is None or row.last_used_at <= now - TOKEN_USE_EVERY
+
+
+def record_token_use(token_id: int, now: datetime) -> None:
+    """Note a token's use, unless another request noted one within the minute (two
+    processes may both find it due; the condition lets one write)."""
+    db.session.execute(
+        sa.update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - TOKEN_USE_EVERY),
+        )
+        .values(last_used_at=now)
+    )

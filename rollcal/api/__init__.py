@@ -10,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import Blueprint, Flask, abort, current_app, g, jsonify, request
+from flask import Blueprint, Flask, abort, after_this_request, current_app, g, jsonify, request
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
+from rollcal import uow
 from rollcal.accounts import services
 from rollcal.accounts.models import User
 from rollcal.errors import ValidationError
 from rollcal.extensions import csrf
 from rollcal.inputs import MAX_ID, JSONTooDeep
+from rollcal.types import utcnow
 
 API_PREFIX = "/api/v1"
 
@@ -59,15 +61,38 @@ def _authenticate():
         return None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    user = services.user_for_token(token.strip()) if scheme.lower() == "bearer" else None
-    if user is None:
+    row = services.token_for(token.strip()) if scheme.lower() == "bearer" else None
+    if row is None:
         response = jsonify(
             {"error": {"status": 401, "message": "A valid bearer token is required."}}
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="rollcal"'
         return response, 401
-    g.api_user = user
+    g.api_user = row.user
+    now = utcnow()
+    if services.token_use_due(row, now):
+        _record_use_after_answering(row.id, now)
     return None
+
+
+def _record_use_after_answering(token_id: int, now) -> None:
+    """Record the token's use once the answer has been sent (the server closes the
+    response), in a unit of work of its own: off the request's path, and a read stays a
+    read."""
+    app = current_app._get_current_object()
+
+    def record() -> None:
+        try:
+            with app.app_context(), uow.unit_of_work():
+                services.record_token_use(token_id, now)
+        except Exception:
+            # The answer is already sent; a missed "last used" is not worth an error.
+            app.logger.exception("Could not record the use of API token %s", token_id)
+
+    @after_this_request
+    def when_closed(response):
+        response.call_on_close(record)
+        return response
 
 
 def api_blueprint(name: str, import_name: str) -> Blueprint:

@@ -3,10 +3,10 @@
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
-from flask import Response
+from flask import Response, stream_with_context
 
 # A spreadsheet runs a cell starting with one of these as a formula (``=HYPERLINK(…)``,
 # ``@SUM(…)``, DDE through ``+``/``-``), and tab or carriage return can hide such a start.
@@ -39,14 +39,36 @@ class SafeCSVWriter:
             self.writerow(row)
 
 
-def csv_response(header: Sequence[str], rows: Iterable[Sequence], filename: str) -> Response:
-    """A CSV attachment: the header, then one line per row, formula cells neutralised."""
+# Rows go out in batches of this many: big enough that each write to the client carries
+# a useful amount, small enough that memory stays flat whatever the export's size.
+CSV_BATCH = 500
+
+
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence]) -> Iterator[str]:
+    """The CSV text of the header and rows, in chunks of ``CSV_BATCH`` rows, formula
+    cells neutralised; only one chunk is ever held in memory."""
     buffer = io.StringIO()
     writer = SafeCSVWriter(buffer)
     writer.writerow(header)
-    writer.writerows(rows)
+    for number, row in enumerate(rows, start=1):
+        writer.writerow(row)
+        if number % CSV_BATCH == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def csv_response(header: Sequence[str], rows: Iterable[Sequence], filename: str) -> Response:
+    """A CSV attachment streamed as it is written: the header, then one line per row.
+
+    ``rows`` is consumed while the response is sent, inside the request's context, so a
+    lazy iterable (a generator running its query when first read) keeps an export of
+    any size in constant memory. The query must start inside that iterable: the request's
+    unit of work has ended by the time the first row is read.
+    """
     return Response(
-        buffer.getvalue(),
+        stream_with_context(csv_lines(header, rows)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
