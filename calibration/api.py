@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from calibration import queries, services
 from calibration.models import CalibrationSession, Case, Flag, Label, Rater
 from calibration.report import calibration_source
-from rollcal import uow
+from rollcal import permissions, uow
 from rollcal.api import (
     NO_NUL,
     api_blueprint,
@@ -265,7 +265,7 @@ def list_cases(session_id: int):
     session = queries.get_session(user, session_id)
     rater = queries.rater_for(user, session)
     own = queries.own_labels(rater) if rater else {}
-    golden = queries.may_see_golden(user, session)
+    golden = permissions.may_see_golden(user, session)
     cases = []
     for case in db.session.scalars(queries.cases_of(session)):
         mine = own.get(case.id)
@@ -376,7 +376,7 @@ def agreement(session_id: int):
     user = api_user()
     session = queries.get_session(user, session_id)
     snapshot = queries.latest_snapshot(session)
-    if not queries.may_see_results(user, session) or snapshot is None:
+    if not permissions.may_see_results(user, session) or snapshot is None:
         # Not 409: before reveal even the existence of results is not the rater's to know.
         raise NotFound("Results were not found.")
     flags = db.session.scalars(

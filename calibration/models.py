@@ -134,6 +134,16 @@ class CalibrationSession(db.Model):
         return next((o["name"] for o in self.label_options if o["key"] == key), key)
 
     @property
+    def is_closed(self) -> bool:
+        """Labels frozen and results computed (closed, or closed and revealed)."""
+        return self.status in (SessionStatus.CLOSED, SessionStatus.REVEALED)
+
+    @property
+    def is_revealed(self) -> bool:
+        """Results, golden answers and everyone's labels shown to the raters."""
+        return self.status == SessionStatus.REVEALED
+
+    @property
     def is_labelling(self) -> bool:
         """Whether raters may label now: open, and its closing time not yet passed."""
         return self.status == SessionStatus.OPEN and (

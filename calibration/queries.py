@@ -34,16 +34,19 @@ from calibration.models import (
     SessionStatus,
     Severity,
 )
-from rollcal.accounts.models import Role, User
+from rollcal.accounts.models import User
 from rollcal.errors import NotFound
 from rollcal.events import calibration_subjects
 from rollcal.extensions import db
 from rollcal.org.models import Site
-from rollcal.permissions import Action, may
+from rollcal.permissions import (
+    Action,
+    bound_to_vendor,
+    holders_of,
+    may_see_all_labels,
+    may_see_drafts,
+)
 from rollcal.timefmt import export_time
-
-SEES_RESULTS_WHEN_CLOSED = frozenset({Role.ADMIN, Role.POM})
-
 
 # Sessions ----------------------------------------------------------------------------
 
@@ -57,10 +60,10 @@ def visible_sessions(user: User) -> sa.Select:
     statement = sa.select(CalibrationSession).order_by(
         CalibrationSession.created_at.desc(), CalibrationSession.id.desc()
     )
-    if user.role in (Role.ADMIN, Role.POM):
+    if may_see_drafts(user):
         return statement
     statement = statement.where(CalibrationSession.status != SessionStatus.DRAFT)
-    if user.role == Role.QA_LEAD:
+    if bound_to_vendor(user):
         takes_part = sa.select(Rater.session_id).where(Rater.vendor_id == user.vendor_id)
         statement = statement.where(CalibrationSession.id.in_(takes_part))
     return statement
@@ -83,26 +86,6 @@ def rater_for(user: User, session: CalibrationSession) -> Rater | None:
     )
 
 
-def may_see_golden(user: User, session: CalibrationSession) -> bool:
-    """Golden answers are for the POMs who set them, and for everyone after reveal."""
-    return may(user, Action.MANAGE_CALIBRATION) or session.status == SessionStatus.REVEALED
-
-
-def may_see_results(user: User, session: CalibrationSession) -> bool:
-    """POMs and admins read results once closed; everyone else once revealed."""
-    if session.status == SessionStatus.REVEALED:
-        return True
-    return session.status == SessionStatus.CLOSED and user.role in SEES_RESULTS_WHEN_CLOSED
-
-
-def may_see_all_labels(user: User, session: CalibrationSession) -> bool:
-    """Who may read every rater's labels: POMs and admins always (they are not raters);
-    stakeholders after reveal. QA leads never see another vendor's labels."""
-    if may(user, Action.MANAGE_CALIBRATION):
-        return True
-    return user.role == Role.STAKEHOLDER and session.status == SessionStatus.REVEALED
-
-
 def visible_labels(user: User, session: CalibrationSession) -> sa.Select:
     """Labels of the session the person may read, with case and rater loaded.
 
@@ -117,7 +100,7 @@ def visible_labels(user: User, session: CalibrationSession) -> sa.Select:
     )
     if may_see_all_labels(user, session):
         return statement
-    if user.role == Role.QA_LEAD and session.status == SessionStatus.REVEALED:
+    if bound_to_vendor(user) and session.is_revealed:
         return statement.where(Rater.vendor_id == user.vendor_id)
     return statement.where(Rater.user_id == user.id)
 
@@ -282,9 +265,9 @@ def visible_flags(user: User) -> sa.Select:
             selectinload(Flag.site).selectinload(Site.vendor),
         )
     )
-    if user.role not in (Role.ADMIN, Role.POM):
+    if not may_see_drafts(user):
         statement = statement.where(CalibrationSession.status == SessionStatus.REVEALED)
-    if user.role == Role.QA_LEAD:
+    if bound_to_vendor(user):
         statement = statement.where(Flag.vendor_id == user.vendor_id)
     return statement
 
@@ -328,7 +311,7 @@ def proposed_raters(session: CalibrationSession) -> list[tuple[User, Site]]:
         .join(Site, Site.vendor_id == User.vendor_id)
         .where(
             Site.id.in_(linked.site_ids),
-            User.role == Role.QA_LEAD,
+            holders_of(Action.LABEL_CASES),
             User.active.is_(True),
             User.id.not_in(rating),
         )
@@ -396,7 +379,7 @@ def scoped_report(user: User, snapshot: AgreementSnapshot) -> dict | None:
         return None
     report = dict(snapshot.report)
     report["flags"] = []
-    if user.role != Role.QA_LEAD:
+    if not bound_to_vendor(user):
         return report
     subjects = snapshot.subjects or {}
     own_raters = {
@@ -431,7 +414,7 @@ def results_chart(user: User, snapshot: AgreementSnapshot, report: dict) -> str 
     if snapshot.charts is None:
         session = db.session.get(CalibrationSession, snapshot.session_id)
         return vendor_chart(report, session.alpha_threshold)
-    key = str(user.vendor_id) if user.role == Role.QA_LEAD else "all"
+    key = str(user.vendor_id) if bound_to_vendor(user) else "all"
     return snapshot.charts.get(key)
 
 

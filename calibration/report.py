@@ -13,6 +13,7 @@ from flask import render_template
 from calibration import queries
 from calibration.charts import vendor_chart
 from calibration.models import CalibrationSession, Case, Flag
+from rollcal import permissions
 from rollcal.accounts.models import User
 from rollcal.errors import NotFound
 from rollcal.extensions import db
@@ -63,7 +64,7 @@ def calibration_source(session: CalibrationSession, reader: User | None) -> Repo
 
     A reader who may not see the results yet gets ``NotFound``, as on every other face.
     """
-    if reader is not None and not queries.may_see_results(reader, session):
+    if reader is not None and not permissions.may_see_results(reader, session):
         raise NotFound("The results of this session are not available to you yet.")
     snapshot = queries.latest_snapshot(session)
     report = None
@@ -135,4 +136,4 @@ def may_read_calibration(user: User, session_id: int) -> bool:
     session = db.session.scalar(
         queries.visible_sessions(user).where(CalibrationSession.id == session_id)
     )
-    return session is not None and queries.may_see_results(user, session)
+    return session is not None and permissions.may_see_results(user, session)

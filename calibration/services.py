@@ -38,13 +38,13 @@ from calibration.models import (
     Severity,
 )
 from rollcal import config
-from rollcal.accounts.models import Role, User
+from rollcal.accounts.models import User
 from rollcal.audit import record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
 from rollcal.events import calibration_subjects, session_results_changed
 from rollcal.extensions import db
 from rollcal.org.models import Market, Site
-from rollcal.permissions import Action, require
+from rollcal.permissions import Action, may, require
 from rollcal.types import utcnow
 
 LABEL_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
@@ -340,7 +340,7 @@ def add_human_rater(
     _manager(actor)
     _refuse_unless(session, SessionStatus.DRAFT, SessionStatus.OPEN, doing="add raters")
     person = db.session.get(User, user_id or 0)
-    if person is None or person.role != Role.QA_LEAD or not person.active:
+    if person is None or not may(person, Action.LABEL_CASES) or not person.active:
         raise ValidationError.field("person", "choose an active QA lead.")
     site = db.session.get(Site, site_id or 0)
     if site is None or site.vendor_id != person.vendor_id:

@@ -43,8 +43,8 @@ from calibration.models import (
     Severity,
 )
 from calibration.report import calibration_source
-from rollcal import uow
-from rollcal.accounts.models import Role, User
+from rollcal import permissions, uow
+from rollcal.accounts.models import User
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError, flash_refusal, refusal
 from rollcal.events import calibration_subjects
 from rollcal.extensions import db
@@ -65,7 +65,7 @@ CONTESTED_SHOWN = 15
 @bp.context_processor
 def _helpers() -> dict:
     """Rules the templates ask about, answered by the same queries as the views."""
-    return {"may_see_results": queries.may_see_results}
+    return {"may_see_results": permissions.may_see_results}
 
 
 def _page(statement: sa.Select):
@@ -118,7 +118,7 @@ def sessions():
     rater_counts: dict[int, int] = {}
     own_counts: dict[int, int] = {}
     own_sessions: set[int] = set()
-    if current_user.role == Role.QA_LEAD:
+    if permissions.bound_to_vendor(current_user):
         own_sessions = set(
             db.session.scalars(
                 sa.select(Rater.session_id).where(
@@ -220,7 +220,7 @@ def session(session_id: int):
         raters=raters,
         counts=counts,
         manage=manage,
-        results=queries.may_see_results(current_user, session),
+        results=permissions.may_see_results(current_user, session),
         snapshot=queries.latest_snapshot(session) if manage else None,
         action_form=ConfirmForm(),
     )
@@ -342,7 +342,7 @@ def raters(session_id: int):
     leads = db.session.scalars(
         sa.select(User)
         .join(Vendor, Vendor.id == User.vendor_id)
-        .where(User.role == Role.QA_LEAD, User.active.is_(True))
+        .where(permissions.holders_of(Action.LABEL_CASES), User.active.is_(True))
         .options(selectinload(User.vendor))
         .order_by(Vendor.name, User.name)
     ).all()
@@ -507,7 +507,7 @@ def cases(session_id: int):
         manage=manage,
         counts=counts,
         own=own,
-        golden=queries.may_see_golden(current_user, session),
+        golden=permissions.may_see_golden(current_user, session),
     )
 
 
@@ -530,7 +530,7 @@ def case(session_id: int, case_id: int):
         session=session,
         case=case,
         labels=labels,
-        golden=queries.may_see_golden(current_user, session),
+        golden=permissions.may_see_golden(current_user, session),
         rater=queries.rater_for(current_user, session),
     )
 
@@ -652,7 +652,7 @@ def label(session_id: int, case_id: int):
 def results(session_id: int):
     """The stored results, as the person may read them; never recomputed on read."""
     session = queries.get_session(current_user, session_id)
-    if not queries.may_see_results(current_user, session):
+    if not permissions.may_see_results(current_user, session):
         message = (
             "The results are shown once the session is revealed."
             if session.status == SessionStatus.CLOSED
@@ -732,7 +732,7 @@ def export_labels(session_id: int):
     rows, with the few raters named from one small query.
     """
     session = queries.get_session(current_user, session_id)
-    show_golden = queries.may_see_golden(current_user, session)
+    show_golden = permissions.may_see_golden(current_user, session)
     labels = queries.visible_labels(current_user, session)
     header = ["reference", "rater", "vendor", "site", "label", "comment", "updated_at"]
     return csv_response(

@@ -150,7 +150,6 @@ def _init_rooms(app: Flask) -> None:
 
 
 def _init_templates(app: Flask) -> None:
-    from rollcal.accounts.models import Role
     from rollcal.forms import ConfirmForm
     from rollcal.permissions import Action, may
     from rollcal.reports.charts import data_uri
@@ -177,6 +176,7 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.filters["localdate"] = localdate
     app.jinja_env.globals["zone_label"] = zone_label
     app.jinja_env.filters["svg_data_uri"] = data_uri
+    # Templates ask may(...); no Role here, so no template compares roles.
     app.jinja_env.globals.update(
-        may=may, Action=Action, Role=Role, ConfirmForm=ConfirmForm, ALPHA_RELIABLE=ALPHA_RELIABLE
+        may=may, Action=Action, ConfirmForm=ConfirmForm, ALPHA_RELIABLE=ALPHA_RELIABLE
     )

@@ -1,14 +1,20 @@
 """Who may do what, and what each person may see — answered here and nowhere else.
 
-Two kinds of answer live here:
+No other module, and no template, compares roles: they ask this one.
 
-* ``may(user, action)`` / ``require(user, action)``: role rules for actions.
-* object rules (``may_read_report``) that ask of one object what the scoped queries
-  ask of many.
-* scoped queries (``visible_sites`` …) and ``vendor_scope``: every listing and every
-  lookup by id goes through them, so a QA lead's view of the data is limited where it
-  is queried, not remembered page by page. An object outside a person's scope is
-  reported as missing (404), never as forbidden, so ids do not leak.
+* ``may(user, action)`` / ``require(user, action)``: role rules for actions, and
+  ``holders_of(action)``, the same rule as SQL for "the people who may …".
+* ``bound_to_vendor(user)``, ``vendor_scope`` and scoped queries (``visible_sites`` …):
+  every listing and every lookup by id goes through them, so a QA lead's view of the
+  data is limited where it is queried, not remembered page by page. An object outside a
+  person's scope is reported as missing (404), never as forbidden, so ids do not leak.
+* Object-level rules (``may_edit_item``, ``may_see_results``, ``may_read_report`` …),
+  which ask of one object what the scoped queries ask of many. The shell imports no
+  domain, so these take a domain's objects by what they offer (``item.is_vendor_side``,
+  ``session.is_revealed`` …) rather than by their classes, and a domain's queries combine
+  them with its own tables. A rule that needs a domain's own queries (who may see the
+  subject of a report) is registered by that domain's ``init_app``
+  (``register_report_subject``).
 """
 
 from __future__ import annotations
@@ -43,6 +49,11 @@ class Action(StrEnum):
     SIGN_OFF = "sign_off"
     MANAGE_JOBS = "manage_jobs"
     READ_OUTBOX = "read_outbox"
+    # Everything of every vendor (QA leads see their own vendor's only).
+    SEE_EVERY_VENDOR = "see_every_vendor"
+    # Own vendors: get the POM's digest, be chosen as a vendor's owner.
+    OWN_VENDORS = "own_vendors"
+    COMMENT_ON_ITEMS = "comment_on_items"
 
 
 EVERYONE = frozenset(Role)
@@ -61,12 +72,47 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.SIGN_OFF: frozenset({Role.STAKEHOLDER}),
     Action.MANAGE_JOBS: frozenset({Role.ADMIN}),
     Action.READ_OUTBOX: frozenset({Role.ADMIN}),
+    Action.SEE_EVERY_VENDOR: frozenset({Role.ADMIN, Role.POM, Role.STAKEHOLDER}),
+    Action.OWN_VENDORS: frozenset({Role.POM}),
+    Action.COMMENT_ON_ITEMS: frozenset({Role.ADMIN, Role.POM, Role.QA_LEAD}),
 }
 
 
 def may(user: User, action: Action) -> bool:
     """Whether the person's role allows the action at all."""
-    return bool(user and user.is_authenticated and user.role in ROLE_ACTIONS[action])
+    return bool(user and user.is_authenticated and role_may(user.role, action))
+
+
+def role_may(role: Role, action: Action) -> bool:
+    """Whether a role allows the action (for a person being created or changed)."""
+    return role in ROLE_ACTIONS[action]
+
+
+def holders_of(action: Action) -> sa.ColumnElement[bool]:
+    """A WHERE clause on ``User``: the people whose role allows the action."""
+    return User.role.in_(sorted(ROLE_ACTIONS[action]))
+
+
+def holds_one_of(user: User, roles: frozenset[Role]) -> bool:
+    """Whether the person has one of ``roles`` (a set a domain registered, such as who
+    gets a kind of notification)."""
+    return user.role in roles
+
+
+def belongs_to_vendor(role: Role) -> bool:
+    """Whether people of this role belong to exactly one vendor (and see only its data)."""
+    return not role_may(role, Action.SEE_EVERY_VENDOR)
+
+
+def bound_to_vendor(user: User) -> bool:
+    """Whether the person sees only their own vendor's data (QA leads)."""
+    return not may(user, Action.SEE_EVERY_VENDOR)
+
+
+def vendor_members(vendor_ids) -> sa.ColumnElement[bool]:
+    """A WHERE clause on ``User``: the people who belong to one of these vendors."""
+    bound = [role for role in Role if belongs_to_vendor(role)]
+    return sa.and_(User.role.in_(bound), User.vendor_id.in_(vendor_ids))
 
 
 def require(user: User, action: Action) -> None:
@@ -95,7 +141,7 @@ def vendor_scope(user: User, vendor_id_column) -> sa.ColumnElement[bool]:
 
     QA leads see their own vendor only; everyone else sees every vendor.
     """
-    if user.role == Role.QA_LEAD:
+    if bound_to_vendor(user):
         return vendor_id_column == user.vendor_id
     return sa.true()
 
@@ -164,3 +210,70 @@ def may_read_report(user: User, report) -> bool:
         return False
     rule = REPORT_SUBJECT_RULES.get(report.kind)
     return rule is not None and rule(user, report.subject_id)
+
+
+# Object-level rules --------------------------------------------------------------------
+
+
+def may_edit_item(user: User, item) -> bool:
+    """POMs and admins edit any checklist item; a QA lead edits vendor-side items of their
+    own vendor."""
+    if may(user, Action.MANAGE_ROLLOUTS):
+        return True
+    return (
+        may(user, Action.EDIT_VENDOR_ITEMS)
+        and item.is_vendor_side
+        and item.site.vendor_id == user.vendor_id
+    )
+
+
+def may_be_assigned(person: User, item) -> bool:
+    """Who a checklist item may be given to: a QA lead of the site's vendor for
+    vendor-side items, a POM or admin for POM-side ones."""
+    if item.is_vendor_side:
+        return bound_to_vendor(person) and person.vendor_id == item.site.vendor_id
+    return may(person, Action.MANAGE_ROLLOUTS)
+
+
+def assignable_people(*, vendor_side: bool, vendor_id: int) -> sa.ColumnElement[bool]:
+    """``may_be_assigned`` as a WHERE clause on ``User``, for the choice of assignee."""
+    if vendor_side:
+        return vendor_members([vendor_id])
+    return holders_of(Action.MANAGE_ROLLOUTS)
+
+
+def may_decide_sign_off(user: User, sign_off) -> bool:
+    """Only the stakeholder asked decides a sign-off."""
+    return may(user, Action.SIGN_OFF) and sign_off.stakeholder_id == user.id
+
+
+def may_read_sign_off(user: User, sign_off) -> bool:
+    """The stakeholder asked reads a sign-off; POMs and admins read any; QA leads none."""
+    if bound_to_vendor(user):
+        return False
+    return not may(user, Action.SIGN_OFF) or sign_off.stakeholder_id == user.id
+
+
+def may_see_golden(user: User, session) -> bool:
+    """Golden answers are for the POMs who set them, and for everyone after reveal."""
+    return may(user, Action.MANAGE_CALIBRATION) or session.is_revealed
+
+
+def may_see_results(user: User, session) -> bool:
+    """POMs and admins read a session's results once closed; everyone else once revealed."""
+    return session.is_revealed or (session.is_closed and may(user, Action.MANAGE_CALIBRATION))
+
+
+def may_see_all_labels(user: User, session) -> bool:
+    """Who may read every rater's labels: POMs and admins always (they are not raters);
+    after reveal, everyone who sees every vendor. QA leads never see another vendor's
+    labels."""
+    if may(user, Action.MANAGE_CALIBRATION):
+        return True
+    return session.is_revealed and not bound_to_vendor(user)
+
+
+def may_see_drafts(user: User) -> bool:
+    """Whether the person sees calibration sessions (and flags) before they are revealed
+    or opened: those who run them."""
+    return may(user, Action.MANAGE_CALIBRATION)

@@ -22,8 +22,8 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from calibration.models import AgreementSnapshot, CalibrationSession, Flag, FlagStatus
-from rollcal import uow
-from rollcal.accounts.models import Role, User
+from rollcal import permissions, uow
+from rollcal.accounts.models import User
 from rollcal.errors import Conflict
 from rollcal.extensions import db
 from rollcal.jobs.scheduler import EVERY_QUARTER, Job, claim_rows
@@ -40,6 +40,7 @@ from rollcal.notifications.services import (
     queue_email,
 )
 from rollcal.org.models import Site, vendor_owners
+from rollcal.permissions import Action
 from rollcal.types import utcnow
 from rollout import readiness, services
 from rollout.models import (
@@ -127,7 +128,7 @@ def _qa_leads_by_vendor(vendor_ids: set[int]) -> dict[int, list[User]]:
     if vendor_ids:
         for user in db.session.scalars(
             sa.select(User)
-            .where(User.vendor_id.in_(vendor_ids), User.role == Role.QA_LEAD, User.active)
+            .where(permissions.vendor_members(vendor_ids), User.active)
             .order_by(User.id)
         ):
             leads[user.vendor_id].append(user)
@@ -269,7 +270,9 @@ def refresh_readiness() -> str:
 
 def _tell_live(rollout: Rollout) -> None:
     stakeholders = db.session.scalars(
-        sa.select(User).where(User.role == Role.STAKEHOLDER, User.active).order_by(User.id)
+        sa.select(User)
+        .where(permissions.holders_of(Action.SIGN_OFF), User.active)
+        .order_by(User.id)
     ).all()
     people = {rollout.owner.id: rollout.owner} | {user.id: user for user in stakeholders}
     for person_id in sorted(people):
@@ -399,7 +402,9 @@ def send_daily_digests() -> str:
     )
     people = db.session.scalars(
         sa.select(User)
-        .where(User.active, sa.or_(User.role == Role.POM, User.id.in_(waiting)))
+        .where(
+            User.active, sa.or_(permissions.holders_of(Action.OWN_VENDORS), User.id.in_(waiting))
+        )
         .order_by(User.id)
     ).all()
     made = emailed = 0
@@ -414,7 +419,11 @@ def send_daily_digests() -> str:
         made += 1
         previous = previous_digest(person, DigestKind.DAILY, local.date())
         since = previous.created_at if previous else now - timedelta(days=1)
-        report = pom_report(person, local.date(), since) if person.role == Role.POM else None
+        report = (
+            pom_report(person, local.date(), since)
+            if permissions.may(person, Action.OWN_VENDORS)
+            else None
+        )
         pending = pending_digest(person)
         has_news = bool((report and report.has_news) or pending)
         parts = [report.summary] if report else []
@@ -546,7 +555,9 @@ def send_weekly_summaries() -> str:
     organisation's week. A scheduler that was down on Monday catches up later that week."""
     now = utcnow()
     stakeholders = db.session.scalars(
-        sa.select(User).where(User.active, User.role == Role.STAKEHOLDER).order_by(User.id)
+        sa.select(User)
+        .where(User.active, permissions.holders_of(Action.SIGN_OFF))
+        .order_by(User.id)
     ).all()
     reports: dict[date, WeeklyReport] = {}
     made = emailed = 0

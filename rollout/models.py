@@ -309,6 +309,11 @@ class ChecklistItem(db.Model):
         """Done or not applicable: nothing more to do."""
         return self.status in (ItemStatus.DONE, ItemStatus.NOT_APPLICABLE)
 
+    @property
+    def is_vendor_side(self) -> bool:
+        """A step the vendor does (its QA leads may edit it), not the POM."""
+        return self.side == Side.VENDOR
+
 
 class Comment(db.Model):
     """A comment in a checklist item's thread."""

@@ -9,7 +9,8 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
-from rollcal.accounts.models import Role, User
+from rollcal import permissions
+from rollcal.accounts.models import User
 from rollcal.errors import NotFound
 from rollcal.extensions import db
 from rollcal.org.models import Market, Site, Vendor, site_markets
@@ -30,7 +31,7 @@ from rollout.models import (
 def visible_rollouts(user: User) -> sa.Select:
     """Rollouts the person may see: QA leads only those that include their vendor's sites."""
     statement = sa.select(Rollout)
-    if user.role == Role.QA_LEAD:
+    if permissions.bound_to_vendor(user):
         includes_vendor = (
             sa.select(RolloutSite.rollout_id)
             .join(Site, Site.id == RolloutSite.site_id)
@@ -43,7 +44,7 @@ def visible_rollouts(user: User) -> sa.Select:
 def visible_items(user: User) -> sa.Select:
     """Checklist items the person may see: QA leads only their own vendor's sites."""
     statement = sa.select(ChecklistItem)
-    if user.role == Role.QA_LEAD:
+    if permissions.bound_to_vendor(user):
         statement = statement.join(Site, Site.id == ChecklistItem.site_id).where(
             vendor_scope(user, Site.vendor_id)
         )
@@ -201,7 +202,11 @@ def build_boards(user: User | None, rollouts: list[Rollout], today: date) -> lis
         rows = []
         for rollout_site in rollout.rollout_sites:
             site = rollout_site.site
-            if user is not None and user.role == Role.QA_LEAD and site.vendor_id != user.vendor_id:
+            if (
+                user is not None
+                and permissions.bound_to_vendor(user)
+                and site.vendor_id != user.vendor_id
+            ):
                 continue
             site_items = items_by_site[site.id]
             by_column = {item.template_item_id: item for item in site_items}
@@ -253,7 +258,7 @@ def summaries(user: User | None, rollouts: list[Rollout]) -> list[Summary]:
         .where(RolloutSite.rollout_id.in_(by_id))
         .group_by(RolloutSite.rollout_id, RolloutSite.readiness_state)
     )
-    if user is not None and user.role == Role.QA_LEAD:
+    if user is not None and permissions.bound_to_vendor(user):
         statement = statement.join(Site, Site.id == RolloutSite.site_id).where(
             vendor_scope(user, Site.vendor_id)
         )
@@ -316,7 +321,7 @@ def my_items(user: User) -> sa.Select:
         )
         .order_by(ChecklistItem.due_date, ChecklistItem.position, ChecklistItem.id)
     )
-    if user.role == Role.QA_LEAD:
+    if permissions.bound_to_vendor(user):
         return statement.where(
             ChecklistItem.side == "vendor",
             sa.or_(ChecklistItem.assignee_id == user.id, ChecklistItem.assignee_id.is_(None)),
@@ -441,7 +446,7 @@ def board_page(
     """One page of the board as the person may see it: sites matching the filters, worst
     readiness first, then by vendor and site; counts and progress cover every site the
     person sees. Five statements, whatever the number of sites."""
-    scoped = user.role == Role.QA_LEAD
+    scoped = permissions.bound_to_vendor(user)
     site_rows = (
         sa.select(
             Site.id,

@@ -17,7 +17,8 @@ from flask import render_template
 
 from calibration import queries as calibration_queries
 from calibration.models import CalibrationSession, Flag, SessionStatus
-from rollcal.accounts.models import Role, User
+from rollcal import permissions
+from rollcal.accounts.models import User
 from rollcal.extensions import db
 from rollcal.permissions import report_audience
 from rollcal.reports.charts import AlphaBar, alpha_chart, band
@@ -250,7 +251,7 @@ def readiness_source(rollout: Rollout, reader: User | None, today: date) -> Repo
     signed = next((r for r in requests if r.status == SignOffStatus.APPROVED), None)
     risks = [row for row in board.rows if row.readiness.state.value in ("blocked", "at_risk")]
     scope_note = None
-    if reader is not None and reader.role == Role.QA_LEAD:
+    if reader is not None and permissions.bound_to_vendor(reader):
         scope_note = f"This copy shows {reader.vendor.name}'s sites only."
     html = render_template(
         "reports/readiness.html",

@@ -15,14 +15,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
 from calibration.services import label_options_from_text
-from rollcal import config
-from rollcal.accounts.models import Role, User
+from rollcal import config, permissions
+from rollcal.accounts.models import User
 from rollcal.audit import AuditEvent, record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
 from rollcal.events import checklist_changed
 from rollcal.extensions import db
 from rollcal.org.models import LineOfBusiness, Site
-from rollcal.permissions import Action, require
+from rollcal.permissions import Action, may, require
 from rollcal.types import utcnow
 from rollout import readiness
 from rollout.models import (
@@ -302,7 +302,7 @@ def move_template_item(actor: User, item: TemplateItem, direction: str) -> None:
 def _qa_leads_by_vendor(vendor_ids: set[int]) -> dict[int, User]:
     leads = db.session.scalars(
         sa.select(User)
-        .where(User.vendor_id.in_(vendor_ids), User.role == Role.QA_LEAD, User.active.is_(True))
+        .where(permissions.vendor_members(vendor_ids), User.active.is_(True))
         .order_by(User.name)
     )
     first: dict[int, User] = {}
@@ -415,19 +415,8 @@ def _check_not_frozen(rollout: Rollout) -> None:
 
 def check_may_edit_item(user: User, item: ChecklistItem) -> None:
     """Raise ``Forbidden`` unless the person may change the item."""
-    if not may_edit_item(user, item):
+    if not permissions.may_edit_item(user, item):
         raise Forbidden("You may not change this item.")
-
-
-def may_edit_item(user: User, item: ChecklistItem) -> bool:
-    """POMs and admins edit any item; a QA lead edits vendor-side items of their vendor."""
-    if user.role in (Role.ADMIN, Role.POM):
-        return True
-    return (
-        user.role == Role.QA_LEAD
-        and item.side == Side.VENDOR
-        and item.site.vendor_id == user.vendor_id
-    )
 
 
 def item_state(item: ChecklistItem) -> dict:
@@ -599,7 +588,7 @@ def conflict_guard(item: ChecklistItem):
 
 def add_comment(actor: User, item: ChecklistItem, body: str) -> Comment:
     """Add a comment to an item's thread; anyone who may see the item may comment."""
-    if actor.role == Role.STAKEHOLDER:
+    if not may(actor, Action.COMMENT_ON_ITEMS):
         raise Forbidden("Stakeholders read checklists; they do not comment on them.")
     body = _required(body, "comment")
     comment = Comment(item=item, author=actor, body=body)
@@ -623,15 +612,11 @@ def reassign_item(actor: User, item: ChecklistItem, assignee_id: int | None) -> 
     require(actor, Action.MANAGE_ROLLOUTS)
     _check_not_frozen(item.rollout)
     assignee = db.session.get(User, assignee_id) if assignee_id else None
-    if assignee is not None:
-        fits = (
-            assignee.role == Role.QA_LEAD and assignee.vendor_id == item.site.vendor_id
-            if item.side == Side.VENDOR
-            else assignee.role in (Role.POM, Role.ADMIN)
-        )
-        if not fits or not assignee.active:
-            who = "a QA lead of " + item.site.vendor.name if item.side == Side.VENDOR else "a POM"
-            raise ValidationError.field("assignee", f"assign this item to {who}.")
+    if assignee is not None and (
+        not permissions.may_be_assigned(assignee, item) or not assignee.active
+    ):
+        who = "a QA lead of " + item.site.vendor.name if item.side == Side.VENDOR else "a POM"
+        raise ValidationError.field("assignee", f"assign this item to {who}.")
     before = item.assignee.name if item.assignee else None
     item.assignee = assignee
     record(

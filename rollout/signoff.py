@@ -19,7 +19,8 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from rollcal.accounts.models import Role, User
+from rollcal import permissions
+from rollcal.accounts.models import User
 from rollcal.audit import AuditEvent, record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
 from rollcal.events import signoff_decided
@@ -85,7 +86,7 @@ def request_signoff(
             .where(
                 User.id.in_(stakeholder_ids or []),
                 User.active.is_(True),
-                User.role == Role.STAKEHOLDER,
+                permissions.holders_of(Action.SIGN_OFF),
             )
             .order_by(User.name)
         )
@@ -138,7 +139,7 @@ def request_signoff(
 def decide(actor: User, sign_off: SignOff, decision: str, comment: str = "") -> SignOff:
     """A stakeholder approves or rejects; all approvals sign the rollout off, a rejection
     sends it back to in progress with the reason."""
-    if actor.role != Role.STAKEHOLDER or sign_off.stakeholder_id != actor.id:
+    if not permissions.may_decide_sign_off(actor, sign_off):
         raise Forbidden("Only the stakeholder asked can decide this sign-off.")
     request = _locked_request(sign_off.request_id)
     if request.status != SignOffStatus.PENDING or sign_off.decision is not None:
@@ -274,7 +275,7 @@ def verify(reader: User, content: bytes) -> Verification:
             SignOffRequest.rollout_id.in_(visible),
         )
     )
-    if request is not None and reader.role == Role.QA_LEAD:
+    if request is not None and permissions.bound_to_vendor(reader):
         request = None  # frozen reports show every vendor; QA leads read only their own
     report = None
     if request is None:
@@ -291,10 +292,6 @@ def verify(reader: User, content: bytes) -> Verification:
 def get_sign_off(actor: User, sign_off_id: int) -> SignOff:
     """A sign-off the stakeholder was asked for (POMs and admins may read any)."""
     sign_off = db.session.get(SignOff, sign_off_id)
-    if (
-        sign_off is None
-        or (actor.role == Role.STAKEHOLDER and sign_off.stakeholder_id != actor.id)
-        or actor.role == Role.QA_LEAD
-    ):
+    if sign_off is None or not permissions.may_read_sign_off(actor, sign_off):
         raise NotFound("Sign-off was not found.")
     return sign_off

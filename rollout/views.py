@@ -17,8 +17,8 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from rollcal import uow
-from rollcal.accounts.models import Role, User
+from rollcal import permissions, uow
+from rollcal.accounts.models import User
 from rollcal.audit import AuditEvent
 from rollcal.errors import Conflict, NotFound, ValidationError, flash_refusal, refusal
 from rollcal.extensions import db
@@ -57,7 +57,6 @@ from rollout.models import (
     PolicyVersion,
     Rollout,
     RolloutStatus,
-    Side,
     SignOff,
     SignOffRequest,
     TemplateItem,
@@ -331,7 +330,7 @@ def activity(rollout_id: int):
         .options(selectinload(AuditEvent.actor))
         .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
     )
-    if current_user.role == Role.QA_LEAD:
+    if permissions.bound_to_vendor(current_user):
         statement = statement.where(
             sa.or_(AuditEvent.vendor_id.is_(None), AuditEvent.vendor_id == current_user.vendor_id)
         )
@@ -453,13 +452,12 @@ def reopen(rollout_id: int):
 
 
 def _assignee_choices(item) -> list:
-    if item.side == Side.VENDOR:
-        people = sa.select(User).where(
-            User.role == Role.QA_LEAD, User.vendor_id == item.site.vendor_id
-        )
-    else:
-        people = sa.select(User).where(User.role.in_([Role.POM, Role.ADMIN]))
-    people = db.session.scalars(people.where(User.active.is_(True)).order_by(User.name))
+    fits = permissions.assignable_people(
+        vendor_side=item.is_vendor_side, vendor_id=item.site.vendor_id
+    )
+    people = db.session.scalars(
+        sa.select(User).where(fits, User.active.is_(True)).order_by(User.name)
+    )
     return choices([(0, "— nobody —")] + [(p.id, p.name) for p in people])
 
 
@@ -494,7 +492,7 @@ def item(item_id: int):
             flash(f"“{item.title}” saved for {item.site.label}.", "success")
             return redirect(url_for("rollout.item", item_id=item.id))
     assignee_form = None
-    if current_user.role in (Role.ADMIN, Role.POM):
+    if may(current_user, Action.MANAGE_ROLLOUTS):
         assignee_form = AssigneeForm(prefix="assign", data={"assignee": item.assignee_id or 0})
         assignee_form.assignee.choices = _assignee_choices(item)
     status = 409 if conflict else 200
@@ -505,7 +503,7 @@ def item(item_id: int):
         conflict=conflict,
         comment_form=CommentForm(prefix="comment"),
         assignee_form=assignee_form,
-        may_edit=services.may_edit_item(current_user, item),
+        may_edit=permissions.may_edit_item(current_user, item),
         today=_today(),
     ), status
 
@@ -831,7 +829,7 @@ def readiness_report(rollout_id: int):
 def _stakeholder_choices():
     people = db.session.scalars(
         sa.select(User)
-        .where(User.role == Role.STAKEHOLDER, User.active.is_(True))
+        .where(permissions.holders_of(Action.SIGN_OFF), User.active.is_(True))
         .order_by(User.name)
     )
     return choices((person.id, f"{person.name} ({person.email})") for person in people)

@@ -19,7 +19,7 @@ from rollcal.accounts.models import ApiToken, Role, User
 from rollcal.errors import NotFound, ValidationError
 from rollcal.extensions import db
 from rollcal.org.models import Vendor
-from rollcal.permissions import Action, require
+from rollcal.permissions import Action, belongs_to_vendor, require, role_may
 from rollcal.types import utcnow
 from rollcal.validation import required as _required
 from rollcal.validation import unique as _unique
@@ -49,9 +49,9 @@ def _check_user_fields(
     except ValueError:
         raise ValidationError.field("role", "choose admin, pom, qa_lead or stakeholder.") from None
     vendor = db.session.get(Vendor, vendor_id) if vendor_id else None
-    if role == Role.QA_LEAD and vendor is None:
+    if belongs_to_vendor(role) and vendor is None:
         raise ValidationError.field("vendor", "a QA lead belongs to exactly one vendor.")
-    if role != Role.QA_LEAD and vendor is not None:
+    if not belongs_to_vendor(role) and vendor is not None:
         raise ValidationError.field("vendor", "only QA leads belong to a vendor.")
     if timezone not in _TIMEZONES:
         raise ValidationError.field("timezone", f"“{timezone}” is not a known time zone.")
@@ -102,7 +102,7 @@ def update_user(
     require(actor, Action.MANAGE_USERS)
     name = _required(name, "name")
     email, role, vendor = _check_user_fields(email, role, vendor_id, timezone, user.id)
-    if user.id == actor.id and (not active or role != Role.ADMIN):
+    if user.id == actor.id and (not active or not role_may(role, Action.MANAGE_USERS)):
         raise ValidationError.field("role", "you cannot remove your own admin access.")
     user.email, user.name, user.role, user.vendor = email, name, role, vendor
     user.timezone, user.active = timezone, active

@@ -41,6 +41,7 @@ from rollcal.notifications.models import (
     NotificationPreference,
     choices_for,
 )
+from rollcal.permissions import holds_one_of
 from rollcal.registry import registry
 from rollcal.types import utcnow
 
@@ -93,7 +94,9 @@ def kinds_for(user: User) -> list[Kind]:
     """The registered kinds a person's role may receive, in the order the preferences page
     lists."""
     registered = registry().notification_kinds
-    return [kind for kind in Kind if kind in registered and user.role in registered[kind].roles]
+    return [
+        kind for kind in Kind if kind in registered and holds_one_of(user, registered[kind].roles)
+    ]
 
 
 def preferences_for(user: User) -> dict[Kind, Delivery]:

@@ -14,7 +14,7 @@ from rollcal.accounts.models import Role, User
 from rollcal.errors import ValidationError
 from rollcal.extensions import db
 from rollcal.org.models import LineOfBusiness, Market, Region, Site, Vendor
-from rollcal.permissions import Action, require
+from rollcal.permissions import Action, require, role_may
 from rollcal.validation import required as _required
 from rollcal.validation import unique as _unique
 
@@ -90,7 +90,7 @@ def save_vendor(
     if not slug:
         raise ValidationError.field("name", "needs at least one letter or digit.")
     _unique(Vendor, Vendor.slug, slug, current_id, "name", "vendor (by its short name)")
-    owners = _users_with_role(owner_ids or [], Role.POM, "owners")
+    owners = _people_who_may(owner_ids or [], Action.OWN_VENDORS, "owners", Role.POM)
     vendor = vendor or Vendor()
     vendor.name, vendor.slug, vendor.active, vendor.owners = name, slug, active, owners
     db.session.add(vendor)
@@ -98,9 +98,9 @@ def save_vendor(
     return vendor
 
 
-def _users_with_role(user_ids: list[int], role: Role, field: str) -> list[User]:
+def _people_who_may(user_ids: list[int], action: Action, field: str, role: Role) -> list[User]:
     users = list(db.session.scalars(sa.select(User).where(User.id.in_(user_ids))))
-    if len(users) != len(set(user_ids)) or any(user.role != role for user in users):
+    if len(users) != len(set(user_ids)) or not all(role_may(user.role, action) for user in users):
         raise ValidationError.field(field, f"choose people whose role is {role.title}.")
     return users
 

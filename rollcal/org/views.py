@@ -61,7 +61,7 @@ def home():
     vendors = list(page.items)
     sites, site_counts = _first_sites([vendor.id for vendor in vendors], HOME_SITES)
     markets = []
-    if current_user.role != Role.QA_LEAD:
+    if not permissions.bound_to_vendor(current_user):
         markets = db.session.scalars(sa.select(Market).order_by(Market.region, Market.code)).all()
     return render_template(
         "org/home.html",
@@ -217,7 +217,9 @@ def vendors():
 
 
 def _pom_choices() -> list[tuple[int, str]]:
-    poms = db.session.scalars(sa.select(User).where(User.role == Role.POM).order_by(User.name))
+    poms = db.session.scalars(
+        sa.select(User).where(permissions.holders_of(Action.OWN_VENDORS)).order_by(User.name)
+    )
     return choices((pom.id, pom.name) for pom in poms)
 
 
