@@ -154,8 +154,11 @@ def _at_once(app, calls: list[tuple[int, str, dict]]) -> list[int]:
     def post(index: int, user_id: int, url: str, form: dict) -> None:
         try:
             client = app.test_client()
+            with app.app_context():
+                cookie_id = db.session.get(User, user_id).get_id()  # id and session generation
+                db.session.remove()
             with client.session_transaction() as session:
-                session["_user_id"], session["_fresh"] = str(user_id), True
+                session["_user_id"], session["_fresh"] = cookie_id, True
             barrier.wait()
             statuses[index] = client.post(url, data=form).status_code
         except BaseException as error:  # reported in the test's thread
