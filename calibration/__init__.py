@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-# Imports stay inside ``init_app``: ``rollcal agreement`` imports this package and must
-# not pull in the web application.
+# Nothing heavy at import time: importing the package must not load Flask or SQLAlchemy
+# (the lean ``rollcal agreement`` imports calibration.agreement_cli through it).
 if TYPE_CHECKING:
     from flask import Flask
 
@@ -16,9 +16,8 @@ if TYPE_CHECKING:
 def init_app(app: Flask) -> None:
     """Register calibration's pages, API, jobs, notification kinds, commands and demo data
     with the app."""
-    from calibration import api, demo, jobs, quick_demo, report, views
+    from calibration import api, demo, jobs, notification_kinds, quick_demo, report, views
     from calibration.agreement_cli import agreement_command
-    from calibration.kinds import NOTIFICATION_KINDS
     from rollcal import registry
     from rollcal.permissions import register_report_subject
     from rollcal.reports.commands import report_command
@@ -29,7 +28,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(agreement_command)
     for job in jobs.JOBS:
         registry.add_job(app, job)
-    for kind, info in NOTIFICATION_KINDS.items():
+    for kind, info in notification_kinds.NOTIFICATION_KINDS.items():
         registry.add_notification_kind(app, kind, info)
     registry.add_report_command(
         app,

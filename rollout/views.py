@@ -22,7 +22,7 @@ from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent
 from rollcal.errors import Conflict, NotFound, ValidationError, flash_refusal, refusal
 from rollcal.extensions import db
-from rollcal.forms import apply_errors, choices
+from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
 from rollcal.org.models import LineOfBusiness, Market, Site, Vendor
 from rollcal.permissions import Action, may, requires, visible_sites
@@ -433,6 +433,22 @@ def cancel(rollout_id: int):
     return redirect(url_for("rollout.board", rollout_id=rollout_id))
 
 
+@bp.post("/rollouts/<int:rollout_id>/reopen")
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def reopen(rollout_id: int):
+    """Take a cancelled rollout up again."""
+    rollout = queries.get_rollout(current_user, rollout_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            services.reopen_rollout(current_user, rollout)
+            flash("Rollout reopened: its checklist continues where it stopped.", "success")
+        except ValidationError as error:
+            _form_error(error)
+    return redirect(url_for("rollout.board", rollout_id=rollout_id))
+
+
 # Checklist items ---------------------------------------------------------------------
 
 
@@ -781,6 +797,22 @@ def remove_step(template_id: int, step_id: int):
     services.remove_template_item(current_user, step)
     flash("Step removed. Rollouts already created keep it.", "success")
     return redirect(url_for("rollout.template", template_id=template_id))
+
+
+@bp.post("/admin/templates/<int:template_id>/steps/<int:step_id>/move")
+@login_required
+@requires(Action.MANAGE_TEMPLATES)
+def move_step(template_id: int, step_id: int):
+    """Move a step one place up or down."""
+    step = db.session.get(TemplateItem, step_id)
+    if step is None or step.template_id != template_id or step.removed_at:
+        raise NotFound("Step was not found.")
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.move_template_item(current_user, step, request.form.get("direction", ""))
+        except ValidationError as error:
+            _form_error(error)
+    return redirect(url_for("rollout.template", template_id=template_id, _anchor=f"step-{step_id}"))
 
 
 # Reports and sign-off -----------------------------------------------------------------

@@ -123,7 +123,7 @@ def flags_of(session: CalibrationSession) -> list[Flag]:
     return list(db.session.scalars(sa.select(Flag).where(Flag.session_id == session.id)))
 
 
-def permission_arguments(pom: User, site: Site, create_user) -> dict[str, int]:
+def permission_arguments(pom: User, site: Site, create_user) -> dict[str, int | str]:
     """URL arguments for the route-permission matrix: a revealed session whose two
     raters work at ``site`` (another vendor than the matrix's QA lead), with a case, a
     rater and a flag about that vendor."""
@@ -137,4 +137,5 @@ def permission_arguments(pom: User, site: Site, create_user) -> dict[str, int]:
         "case_id": case_ids(session)[0],
         "rater_id": rater_of(session, raters[0][0]).id,
         "flag_id": flag.id,
+        "kind": "cases",
     }

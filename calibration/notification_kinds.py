@@ -1,4 +1,4 @@
-"""Calibration's notification kinds: what it tells people, and whom."""
+"""What calibration tells people: its kinds of notification, who gets each and why."""
 
 from __future__ import annotations
 
