@@ -5,44 +5,18 @@ The blueprints live in ``views.py`` (pages) and ``api.py`` (JSON), as in ``rollc
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
-from rollcal.accounts.models import Role
-from rollcal.notifications.models import MANAGERS, Kind, KindInfo
-
-NOTIFICATION_KINDS: dict[Kind, KindInfo] = {
-    Kind.SESSION_OPENED: KindInfo(
-        "Calibration session opened",
-        "When a session you label in opens.",
-        frozenset({Role.QA_LEAD}),
-    ),
-    Kind.SESSION_CLOSING: KindInfo(
-        "Cases left to label",
-        "24 hours before a session closes, if you still have cases to label.",
-        frozenset({Role.QA_LEAD}),
-    ),
-    Kind.SESSION_REVEALED: KindInfo(
-        "Calibration results revealed",
-        "When you can see your labels against the golden answers and the group.",
-        frozenset({Role.QA_LEAD}),
-    ),
-    Kind.SESSION_CLOSED: KindInfo(
-        "Calibration session closed",
-        "When a session you run closes by itself: its results and the flags raised.",
-        MANAGERS,
-    ),
-    Kind.SESSION_PROBLEM: KindInfo(
-        "A session could not open",
-        "When a session you run reaches its start time but cannot open, and why.",
-        MANAGERS,
-    ),
-}
+# Nothing heavy at import time: importing the package must not load Flask or SQLAlchemy
+# (the lean ``rollcal agreement`` imports calibration.agreement_cli through it).
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def init_app(app: Flask) -> None:
     """Register calibration's pages, API, jobs, notification kinds, commands and demo data
     with the app."""
-    from calibration import api, demo, jobs, quick_demo, report, views
+    from calibration import api, demo, jobs, notification_kinds, quick_demo, report, views
     from calibration.agreement_cli import agreement_command
     from rollcal import registry
     from rollcal.permissions import register_report_subject
@@ -54,7 +28,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(agreement_command)
     for job in jobs.JOBS:
         registry.add_job(app, job)
-    for kind, info in NOTIFICATION_KINDS.items():
+    for kind, info in notification_kinds.NOTIFICATION_KINDS.items():
         registry.add_notification_kind(app, kind, info)
     registry.add_report_command(
         app,

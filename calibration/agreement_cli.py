@@ -145,12 +145,23 @@ def _read_rows(
     memberships: dict[str, dict[str, tuple[str, int]]] = {"vendor": {}, "site": {}}
     first_seen: dict[str, _Place] = {}
     last_line = header_line
-    while True:
-        row, line = _next_row(reader, last_line)
-        if row is None:
-            break
+    known_columns = list(columns.items())
+    # This loop sees every row of files with a million labels: the common row (as wide
+    # as the header, valid UTF-8, no required value empty) takes a path with no checks
+    # per value; anything else goes through _row_values, which names what is wrong.
+    for row in reader:
+        line = last_line + 1
         last_line = reader.line_num
-        values = _row_values(row, line, width, columns, undecodable)
+        if len(row) == width and not undecodable:
+            values = {name: row[position].strip() for name, position in known_columns}
+            if not (values["item"] and values["rater"] and values["label"]):
+                if not any(map(str.strip, row)):
+                    continue
+                values = _row_values(row, line, width, columns, undecodable)
+        else:
+            if not any(map(str.strip, row)):
+                continue
+            values = _row_values(row, line, width, columns, undecodable)
         item, rater, label = values["item"], values["rater"], values["label"]
         if (item, rater) in rated:
             raise RatingsFileError(
@@ -158,11 +169,13 @@ def _read_rows(
                 f"{item!r} on line {rated[item, rater]}"
             )
         rated[item, rater] = line
-        first_seen.setdefault(label, _place(line, columns, "label"))
+        if label not in first_seen:
+            first_seen[label] = _place(line, columns, "label")
         ratings.append(Rating(item, rater, label))
-        if values.get("golden"):
-            expected = values["golden"]
-            first_seen.setdefault(expected, _place(line, columns, "golden"))
+        expected = values.get("golden")
+        if expected:
+            if expected not in first_seen:
+                first_seen[expected] = _place(line, columns, "golden")
             known = golden.setdefault(item, (expected, line))
             if known[0] != expected:
                 raise RatingsFileError(

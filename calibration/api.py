@@ -149,6 +149,13 @@ class FlagOut(BaseModel):
     severity: str
     value: float | None
     threshold: float | None
+    interval: tuple[float, float] | None = Field(description="95% interval of value.")
+    n: int | None = Field(description="Cases the figure rests on.")
+    explained_by: str | None = Field(description="The finding that accounts for this one.")
+    golden: str | None = Field(None, description="misreads: the reference label.")
+    given: str | None = Field(None, description="misreads: the label given instead.")
+    share: float | None = Field(None, description="misreads: how often it is given.")
+    others_share: float | None = Field(None, description="misreads: how often others give it.")
     message: str
     status: str
 
@@ -393,8 +400,15 @@ def agreement(session_id: int):
                     severity=flag.severity.value,
                     value=flag.value,
                     threshold=flag.threshold,
+                    interval=flag.interval,
+                    n=flag.n,
+                    explained_by=flag.explained_by,
                     message=flag.message,
                     status=flag.status.value,
+                    **{
+                        key: (flag.details or {}).get(key)
+                        for key in ("golden", "given", "share", "others_share")
+                    },
                 )
                 for flag in flags
             ],

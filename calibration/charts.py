@@ -23,10 +23,7 @@ def vendor_chart(report: dict, threshold: float) -> str | None:
     """The alpha-by-vendor chart of a stored report (SVG), or None without vendors."""
     if not report["groups"]:
         return None
-    bars = [
-        AlphaBar(g["group"], g["alpha"], *(g.get("alpha_ci") or (None, None)))
-        for g in report["groups"]
-    ]
+    bars = [AlphaBar.of(g, g["group"]) for g in report["groups"]]
     return alpha_chart(bars, title="Alpha by vendor", threshold=threshold)
 
 

@@ -55,12 +55,14 @@ class SessionForm(FlaskForm):
     alpha_threshold = FloatField(
         "Alpha threshold",
         validators=[Optional(), NumberRange(min=0.01, max=1)],
-        description="Krippendorff's alpha below this is flagged as misaligned (default 0.667).",
+        description="Krippendorff's alpha below this is flagged as misaligned; blank: the "
+        "rollout's threshold, or the configured default.",
     )
     accuracy_target = FloatField(
         "Accuracy target",
         validators=[Optional(), NumberRange(min=0.01, max=1)],
-        description="Share of labels matching golden answers, e.g. 0.90.",
+        description="Share of labels matching golden answers; blank: the rollout's target, "
+        "or the configured default.",
     )
     submit = SubmitField("Save session")
 

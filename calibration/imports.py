@@ -78,6 +78,19 @@ def describe(error: dict) -> str:
     return f"Line {error['line']}, {error['field']}: {error['message']}"
 
 
+DELIMITERS = (",", ";", "\t")
+
+
+def delimiter_of(text: str) -> str:
+    """The delimiter a file uses, read off its header line: a comma, or the semicolon that
+    Excel writes in locales whose decimal mark is a comma, or a tab (a sheet pasted as
+    text). Column names never contain these, so the most frequent one is the delimiter."""
+    header = text.split("\n", 1)[0]
+    counts = {delimiter: header.count(delimiter) for delimiter in DELIMITERS}
+    best = max(DELIMITERS, key=lambda delimiter: counts[delimiter])
+    return best if counts[best] else ","
+
+
 def _rows(content: bytes, known: tuple[str, ...], required: tuple[str, ...]):
     """Decode the file and yield (line, {column: value}) for each non-empty row."""
     try:
@@ -94,7 +107,7 @@ def _rows(content: bytes, known: tuple[str, ...], required: tuple[str, ...]):
             f"Line {line}: the file holds a NUL character (\\0); it is not a CSV text file.",
             [{"line": line, "field": "file", "message": "holds a NUL character"}],
         )
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_of(text))
     header = next(_lines(reader), (1, None))[1]
     if header is None or not any(cell.strip() for cell in header):
         raise ValidationError(
@@ -242,3 +255,42 @@ def read_labels_csv(
             seen[pair] = line
         rows.append(LabelRow(line, reference, rater, label, values.get("comment") or None))
     return rows
+
+
+def sample_cases(options: list[dict]) -> list[list[str]]:
+    """Rows of a sample cases file for a session with these label options: one case with
+    text, one with a link, and one without a golden answer. Markets are left blank: a
+    market code must be one the organisation knows."""
+    keys = [option["key"] for option in options] or ["label"]
+    return [
+        [
+            "CASE-001",
+            "Listing: 'AAA replica bag, 1:1 quality'",
+            "",
+            "",
+            "Counterfeit",
+            keys[0],
+            "Says replica outright",
+        ],
+        [
+            "CASE-002",
+            "",
+            "https://example.com/listing/2",
+            "",
+            "Counterfeit",
+            keys[-1],
+            "Genuine goods with receipt",
+        ],
+        ["CASE-003", "A listing with no golden answer yet", "", "", "", "", ""],
+    ]
+
+
+def sample_labels(options: list[dict], models: list[str]) -> list[list[str]]:
+    """Rows of a sample model-labels file: each case labelled by each model of the session."""
+    keys = [option["key"] for option in options] or ["label"]
+    models = models or ["ModelName 1.0"]
+    return [
+        [f"CASE-{case:03d}", model, keys[(case - 1) % len(keys)], ""]
+        for model in models
+        for case in (1, 2)
+    ]

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollcal.accounts.models import User
+from rollcal.config import DEFAULT_ACCURACY_TARGET, DEFAULT_ALPHA_THRESHOLD
 from rollcal.extensions import db
 from rollcal.org.models import Market, Site, Vendor
 from rollcal.types import UTCDateTime, enum_type, utcnow
@@ -104,8 +105,8 @@ class CalibrationSession(db.Model):
     )
     opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    alpha_threshold: Mapped[float] = mapped_column(default=0.667)
-    accuracy_target: Mapped[float] = mapped_column(default=0.90)
+    alpha_threshold: Mapped[float] = mapped_column(default=DEFAULT_ALPHA_THRESHOLD)
+    accuracy_target: Mapped[float] = mapped_column(default=DEFAULT_ACCURACY_TARGET)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

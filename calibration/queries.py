@@ -312,6 +312,47 @@ def describe_links(session: CalibrationSession) -> dict[str, str | None]:
     }
 
 
+def site_rater_warnings(session: CalibrationSession) -> list[str]:
+    """Sentences for the rollout's sites that have fewer than two raters in the session.
+
+    A site needs two raters for its agreement, and so for its calibration gate; a site
+    with one or none would fail the gate for want of evidence once the session is
+    revealed. Empty when the session is not linked to a rollout.
+    """
+    if not session.rollout_id:
+        return []
+    linked = calibration_subjects().rollout(session.rollout_id)
+    if linked is None or not linked.site_ids:
+        return []
+    counts = dict(
+        db.session.execute(
+            sa.select(Rater.site_id, sa.func.count(Rater.id))
+            .where(Rater.session_id == session.id, Rater.site_id.in_(linked.site_ids))
+            .group_by(Rater.site_id)
+        ).all()
+    )
+    sites = db.session.scalars(
+        sa.select(Site)
+        .where(Site.id.in_(linked.site_ids))
+        .options(selectinload(Site.vendor))
+        .order_by(Site.id)
+    ).all()
+    warnings = []
+    for site in sorted(sites, key=lambda site: site.label):
+        count = counts.get(site.id, 0)
+        if count == 0:
+            warnings.append(
+                f"{site.label} has no rater: add two of its QA leads, or its calibration gate "
+                "will fail for want of evidence."
+            )
+        elif count == 1:
+            warnings.append(
+                f"{site.label} has one rater: add a second QA lead, since agreement needs two "
+                "and its calibration gate will fail without."
+            )
+    return warnings
+
+
 # Results -----------------------------------------------------------------------------
 
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -38,6 +37,7 @@ from calibration.models import (
     SessionStatus,
     Severity,
 )
+from rollcal import config
 from rollcal.accounts.models import Role, User
 from rollcal.audit import record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -176,9 +176,7 @@ def create_session(
     """
     _manager(actor)
     title = _required(title, "title", 200)
-    defaults = current_app.config
-    alpha_default = defaults["ROLLCAL_ALPHA_THRESHOLD"]
-    accuracy_default = defaults["ROLLCAL_ACCURACY_TARGET"]
+    alpha_default, accuracy_default = config.alpha_threshold(), config.accuracy_target()
     subjects = calibration_subjects()
     if rollout_id:
         linked = subjects.rollout(rollout_id)

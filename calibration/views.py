@@ -44,7 +44,7 @@ from calibration.models import (
 from calibration.report import calibration_source
 from rollcal import uow
 from rollcal.accounts.models import Role, User
-from rollcal.errors import Conflict, Forbidden, ValidationError, flash_refusal, refusal
+from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError, flash_refusal, refusal
 from rollcal.events import calibration_subjects
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
@@ -308,6 +308,9 @@ def change_status(session_id: int, step: str):
             flash_refusal(error)
         else:
             flash(f"“{session.title}” {done}", "success")
+            if step == "open":
+                for warning in queries.site_rater_warnings(session):
+                    flash(warning, "warning")
     return redirect(_session_url(session))
 
 
@@ -376,6 +379,7 @@ def raters(session_id: int):
     return render_template(
         "calibration/raters.html",
         session=session,
+        site_warnings=queries.site_rater_warnings(session),
         raters=queries.raters_of(session),
         counts=queries.label_counts(session),
         human=human,
@@ -440,6 +444,22 @@ def import_files(session_id: int):
         case_columns=imports.CASE_COLUMNS,
         has_models=any(r.kind == RaterKind.MODEL for r in queries.raters_of(session)),
     )
+
+
+@bp.get("/sessions/<int:session_id>/import/sample-<kind>.csv")
+@login_required
+@requires(Action.MANAGE_CALIBRATION)
+def import_sample(session_id: int, kind: str):
+    """A sample file for the import, with this session's own label options and models."""
+    session = queries.get_session(current_user, session_id)
+    if kind == "cases":
+        rows = imports.sample_cases(session.label_options)
+        return csv_response(imports.CASE_COLUMNS, rows, f"sample-cases-{session.id}.csv")
+    if kind == "labels":
+        models = [r.name for r in queries.raters_of(session) if r.kind == RaterKind.MODEL]
+        rows = imports.sample_labels(session.label_options, models)
+        return csv_response(imports.LABEL_COLUMNS, rows, f"sample-labels-{session.id}.csv")
+    raise NotFound("There is no such sample file.")
 
 
 @bp.get("/sessions/<int:session_id>/cases")

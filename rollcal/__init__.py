@@ -16,7 +16,13 @@ from flask import Flask
 from flask_login import current_user
 
 from rollcal import uow
-from rollcal.config import POSTGRESQL_POOL, Config, from_environment, instance_secret_key
+from rollcal.config import (
+    ALPHA_RELIABLE,
+    POSTGRESQL_POOL,
+    Config,
+    from_environment,
+    instance_secret_key,
+)
 from rollcal.uow import Application
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -39,6 +45,10 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(resource_dir("templates")),
     )
     app.config.from_object(Config)
+    # Any Flask or extension setting as FLASK_<NAME> (values read as JSON where they
+    # parse: FLASK_RATELIMIT_STORAGE_URI=redis://…, FLASK_MAX_CONTENT_LENGTH=2000000);
+    # then rollcal's own names, read as the type of their default.
+    app.config.from_prefixed_env()
     app.config.update(from_environment(os.environ))
     app.config.update(config or {})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -167,4 +177,6 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.filters["localdate"] = localdate
     app.jinja_env.globals["zone_label"] = zone_label
     app.jinja_env.filters["svg_data_uri"] = data_uri
-    app.jinja_env.globals.update(may=may, Action=Action, Role=Role, ConfirmForm=ConfirmForm)
+    app.jinja_env.globals.update(
+        may=may, Action=Action, Role=Role, ConfirmForm=ConfirmForm, ALPHA_RELIABLE=ALPHA_RELIABLE
+    )

@@ -1,8 +1,22 @@
-"""Configuration: defaults, then the environment, then a mapping given by tests."""
+"""Configuration: defaults, then the environment, then a mapping given by tests.
+
+Also the one home of the calibration gate's numbers: every form, rollout and session
+takes its defaults from here (through the app's config, so the environment can change
+them); the pure agreement engine keeps its own documented function defaults.
+"""
 
 import os
 import secrets
 from pathlib import Path
+
+from flask import current_app
+
+# Krippendorff's own guidance: alpha at or above 0.800 is reliable, 0.667 to 0.800
+# tentative, below 0.667 misaligned. The threshold and the accuracy target are
+# defaults a deployment may change (ROLLCAL_ALPHA_THRESHOLD, ROLLCAL_ACCURACY_TARGET).
+ALPHA_RELIABLE = 0.800
+DEFAULT_ALPHA_THRESHOLD = 0.667
+DEFAULT_ACCURACY_TARGET = 0.90
 
 
 class Config:
@@ -22,8 +36,8 @@ class Config:
     ROLLCAL_LOGIN_LIMIT = "10 per minute"
     ROLLCAL_LOGIN_ACCOUNT_LIMIT = "20 per hour"
     ROLLCAL_PAGE_SIZE = 50
-    ROLLCAL_ALPHA_THRESHOLD = 0.667
-    ROLLCAL_ACCURACY_TARGET = 0.90
+    ROLLCAL_ALPHA_THRESHOLD = DEFAULT_ALPHA_THRESHOLD
+    ROLLCAL_ACCURACY_TARGET = DEFAULT_ACCURACY_TARGET
     ROLLCAL_RUN_SCHEDULER = False
     ROLLCAL_SMTP_HOST: str | None = None
     ROLLCAL_SMTP_PORT = 25
@@ -79,6 +93,16 @@ def from_environment(environ: os._Environ | dict) -> dict:
         settings["SESSION_COOKIE_SECURE"] = https
         settings["REMEMBER_COOKIE_SECURE"] = https
     return settings
+
+
+def alpha_threshold() -> float:
+    """The alpha threshold a new rollout or session gets unless given one."""
+    return float(current_app.config["ROLLCAL_ALPHA_THRESHOLD"])
+
+
+def accuracy_target() -> float:
+    """The accuracy against golden answers a new rollout or session gets unless given one."""
+    return float(current_app.config["ROLLCAL_ACCURACY_TARGET"])
 
 
 def normalise_database_url(url: str) -> str:

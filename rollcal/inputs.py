@@ -8,6 +8,7 @@ NUL bytes (PostgreSQL text cannot hold them), JSON nested deeper than any body w
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -86,37 +87,37 @@ class BoundedJSONProvider(DefaultJSONProvider):
     """Flask's JSON, refusing bodies nested deeper than ``MAX_JSON_DEPTH``.
 
     ``json.loads`` itself raises ``RecursionError`` (not ``ValueError``) past about a
-    thousand levels, which Flask does not treat as bad JSON; checking the depth on the
-    raw text first answers 400 with a message instead.
+    thousand levels, which Flask does not treat as bad JSON, so the request failed with
+    a 500. The depth is checked on the raw text first; too deep is a ``ValueError``, bad
+    JSON like any other (``rollcal.api.parse_body`` answers 422 saying so).
     """
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        """Parse ``s``; a ``ValueError`` (so a 400) when it nests too deep."""
+        """Parse ``s``; ``JSONTooDeep`` (a ``ValueError``) when it nests too deep."""
         if _nesting_depth(s) > MAX_JSON_DEPTH:
             raise JSONTooDeep(f"is nested more than {MAX_JSON_DEPTH} levels deep")
         return json.loads(s, **kwargs)
 
 
+_JSON_ESCAPE = re.compile(r"\\.")
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
 def _nesting_depth(text: str | bytes) -> int:
-    """How deep brackets nest in a JSON text, ignoring those inside strings."""
+    """How deep brackets nest in a JSON text, ignoring those inside strings.
+
+    With escapes gone every quote delimits a string, so splitting at quotes leaves the
+    text outside strings at the even places; only its brackets are looped over.
+    """
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
+    outside = "".join(_JSON_ESCAPE.sub("", text).split('"')[::2])
     depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
+    for bracket in _BRACKET.findall(outside):
+        if bracket in "[{":
             depth += 1
             deepest = max(deepest, depth)
-        elif char in "]}":
+        else:
             depth -= 1
     return deepest
 

@@ -2,47 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
-from rollcal.accounts.models import Role
-from rollcal.notifications.models import DIGEST_HOUR, EVERYONE, MANAGERS, Kind, KindInfo
-
-NOTIFICATION_KINDS: dict[Kind, KindInfo] = {
-    Kind.CHECKLIST_DUE: KindInfo(
-        "Checklist items due or overdue",
-        "Once a day for each item of yours that is due within two days or overdue.",
-        frozenset({Role.ADMIN, Role.POM, Role.QA_LEAD}),
-    ),
-    Kind.ROLLOUT_LIVE: KindInfo(
-        "Rollout went live",
-        "When a signed-off rollout you own, or signed off, reaches its go-live date.",
-        frozenset({Role.ADMIN, Role.POM, Role.STAKEHOLDER}),
-    ),
-    Kind.SIGNOFF_REQUESTED: KindInfo(
-        "Sign-off requested",
-        "When a POM asks you to sign off a rollout's readiness report.",
-        frozenset({Role.STAKEHOLDER}),
-    ),
-    Kind.SIGNOFF_DECIDED: KindInfo(
-        "Sign-off decided",
-        "When a stakeholder approves or rejects a rollout you asked them to sign off.",
-        MANAGERS,
-    ),
-    Kind.DAILY_DIGEST: KindInfo(
-        "Daily digest",
-        f"An e-mail at {DIGEST_HOUR:02d}:00 your time: for POMs, rollouts at risk, overdue "
-        "items and new flags; for everyone, what you chose to get in the digest.",
-        EVERYONE - {Role.STAKEHOLDER},
-        is_digest=True,
-    ),
-    Kind.WEEKLY_SUMMARY: KindInfo(
-        "Weekly summary",
-        f"An e-mail on Mondays at {DIGEST_HOUR:02d}:00 your time: rollouts, readiness, "
-        "sign-offs and calibration across the organisation.",
-        frozenset({Role.STAKEHOLDER}),
-        is_digest=True,
-    ),
-}
+# Nothing heavy at import time: importing the package must not load Flask or SQLAlchemy
+# (the lean ``rollcal agreement`` imports calibration.agreement_cli through it).
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def init_app(app: Flask) -> None:
@@ -52,7 +17,7 @@ def init_app(app: Flask) -> None:
     from rollcal import registry
     from rollcal.permissions import register_report_subject
     from rollcal.reports.commands import report_command
-    from rollout import api, demo, events, jobs, report, views
+    from rollout import api, demo, events, jobs, notification_kinds, report, views
 
     events.init_app(app)
     register_report_subject("readiness", report.may_read_readiness)
@@ -60,7 +25,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     for job in jobs.JOBS:
         registry.add_job(app, job)
-    for kind, info in NOTIFICATION_KINDS.items():
+    for kind, info in notification_kinds.NOTIFICATION_KINDS.items():
         registry.add_notification_kind(app, kind, info)
     registry.add_report_command(
         app,

@@ -16,6 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from rollcal import config
 from rollcal.forms import MultiCheckboxField, TextAreaField, choices
 from rollout.models import Category, ItemStatus, Side
 
@@ -86,13 +87,14 @@ class RolloutForm(FlaskForm):
     sites = MultiCheckboxField("Sites", coerce=int)
     alpha_threshold = FloatField(
         "Alpha threshold",
-        default=0.667,
+        default=config.alpha_threshold,
         validators=[InputRequired(), NumberRange(0.01, 1)],
-        description="Krippendorff's alpha a site must reach (0.667 by default; 0.800 is reliable).",
+        description=f"Krippendorff's alpha a site must reach ({config.ALPHA_RELIABLE:.3f} "
+        "is reliable).",
     )
     accuracy_target = FloatField(
         "Accuracy target",
-        default=0.90,
+        default=config.accuracy_target,
         validators=[InputRequired(), NumberRange(0.01, 1)],
         description="Share of golden answers a site must match.",
     )

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollcal.accounts.models import User
+from rollcal.config import DEFAULT_ACCURACY_TARGET, DEFAULT_ALPHA_THRESHOLD
 from rollcal.extensions import db
 from rollcal.org.models import LineOfBusiness, Site
 from rollcal.reports.queue import RenderStatus, ReportFile
@@ -227,8 +228,8 @@ class Rollout(db.Model):
     status: Mapped[RolloutStatus] = mapped_column(
         enum_type(RolloutStatus, "rollout_status"), default=RolloutStatus.PLANNING
     )
-    alpha_threshold: Mapped[float] = mapped_column(default=0.667)
-    accuracy_target: Mapped[float] = mapped_column(default=0.90)
+    alpha_threshold: Mapped[float] = mapped_column(default=DEFAULT_ALPHA_THRESHOLD)
+    accuracy_target: Mapped[float] = mapped_column(default=DEFAULT_ACCURACY_TARGET)
     gate_uses_lower_bound: Mapped[bool] = mapped_column(default=False)
     cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

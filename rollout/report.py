@@ -175,9 +175,7 @@ def _calibration(rollout: Rollout, reader: User | None) -> Calibration:
     )
 
     def bars(rows: list[dict], key: str) -> list[AlphaBar]:
-        return [
-            AlphaBar(row[key], row["alpha"], *(row.get("alpha_ci") or (None, None))) for row in rows
-        ]
+        return [AlphaBar.of(row, row[key]) for row in rows]
 
     threshold = rollout.alpha_threshold
     vendor_chart = (

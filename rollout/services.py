@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
 from calibration.services import label_options_from_text
+from rollcal import config
 from rollcal.accounts.models import Role, User
-from rollcal.audit import record
+from rollcal.audit import AuditEvent, record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
 from rollcal.events import checklist_changed
 from rollcal.extensions import db
@@ -65,12 +66,20 @@ def _url(value: str | None, field: str) -> str | None:
 # Policies ----------------------------------------------------------------------------
 
 
+# How policies are cited in documents and reports: SHOP-CF, LIVE-DA, IPR-2.
+POLICY_CODE = re.compile(r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*")
+
+
 def create_policy(
     actor: User, *, code: str, title: str, area: str, line_of_business_id: int
 ) -> Policy:
     """Create a policy; its code is unique."""
     require(actor, Action.MANAGE_ROLLOUTS)
     code = _required(code, "code").upper()
+    if not POLICY_CODE.fullmatch(code):
+        raise ValidationError.field(
+            "code", "Use letters, digits and hyphens only, starting with a letter, e.g. SHOP-CF."
+        )
     if db.session.scalar(sa.select(Policy.id).where(Policy.code == code)):
         raise ValidationError.field("code", f"another policy already uses “{code}”.")
     line = db.session.get(LineOfBusiness, line_of_business_id or 0)
@@ -283,14 +292,15 @@ def create_rollout(
     template_id: int,
     site_ids: list[int],
     go_live_date: date | None,
-    alpha_threshold: float = 0.667,
-    accuracy_target: float = 0.90,
+    alpha_threshold: float | None = None,
+    accuracy_target: float | None = None,
     gate_uses_lower_bound: bool = False,
     today: date | None = None,
 ) -> Rollout:
     """Take a policy version to sites: one checklist item per site and template step.
 
     Vendor-side items go to the vendor's QA lead, POM-side items to the rollout's owner.
+    Thresholds not given are the configured ones (``rollcal.config``).
     """
     require(actor, Action.MANAGE_ROLLOUTS)
     version = db.session.get(PolicyVersion, policy_version_id or 0)
@@ -312,6 +322,10 @@ def create_rollout(
         raise ValidationError.field("go_live_date", "is required.")
     if today and go_live_date < today:
         raise ValidationError.field("go_live_date", "is in the past.")
+    if alpha_threshold is None:
+        alpha_threshold = config.alpha_threshold()
+    if accuracy_target is None:
+        accuracy_target = config.accuracy_target()
     if not 0 < alpha_threshold <= 1:
         raise ValidationError.field("alpha_threshold", "must be between 0 and 1.")
     if not 0 < accuracy_target <= 1:
@@ -404,6 +418,42 @@ def item_state(item: ChecklistItem) -> dict:
     }
 
 
+def _last_editor(item: ChecklistItem) -> User | None:
+    return db.session.scalar(
+        sa.select(User)
+        .join(AuditEvent, AuditEvent.actor_id == User.id)
+        .where(AuditEvent.object_type == ChecklistItem.__name__, AuditEvent.object_id == item.id)
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(1)
+    )
+
+
+def _conflict_state(actor: User, item: ChecklistItem) -> dict:
+    editor = _last_editor(item)
+    return {
+        **item_state(item),
+        "changed_by": editor.name if editor else None,
+        "changed_by_you": editor is not None and editor.id == actor.id,
+    }
+
+
+def _changed_since(actor: User, item: ChecklistItem) -> str:
+    """Why a save was refused, naming who saved first — the person themselves, from
+    another tab or device, is told so rather than blamed on "someone else"."""
+    editor = _last_editor(item)
+    if editor is not None and editor.id == actor.id:
+        who = "You saved"
+    elif editor is not None:
+        who = f"{editor.name} saved"
+    else:
+        who = "Someone else saved"
+    where = " in another tab or window" if editor is not None and editor.id == actor.id else ""
+    return (
+        f"{who} “{item.title}” at {item.site.label}{where} after you opened it. "
+        "Here is its state now; make your change again if it is still needed."
+    )
+
+
 def update_item(
     actor: User,
     item: ChecklistItem,
@@ -426,9 +476,8 @@ def update_item(
         raise ValidationError.field("version", "is required (the version you last saw).")
     if version != item.version:
         raise Conflict(
-            f"Someone else changed “{item.title}” at {item.site.label} since you "
-            "opened it. Here is its current state; make your change again.",
-            current=item_state(item),
+            _changed_since(actor, item),
+            current=_conflict_state(actor, item),
         )
     if item.gate:
         raise ValidationError.field(
@@ -750,6 +799,28 @@ def cancel_rollout(actor: User, rollout: Rollout, reason: str) -> Rollout:
         rollout_id=rollout.id,
     )
     db.session.flush()
+    return rollout
+
+
+def reopen_rollout(actor: User, rollout: Rollout) -> Rollout:
+    """Take a cancelled rollout up again: it returns to planning, then follows its sites
+    as any rollout does; the checklist is as it was when cancelled."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    if rollout.status != RolloutStatus.CANCELLED:
+        raise ValidationError.field("status", "Only a cancelled rollout can be reopened.")
+    reason = rollout.cancel_reason
+    rollout.status, rollout.cancel_reason = RolloutStatus.PLANNING, None
+    record(
+        actor,
+        "rollout.reopened",
+        rollout,
+        "Reopened after cancellation" + (f" ({reason})" if reason else ""),
+        before={"status": "cancelled"},
+        after={"status": "planning"},
+        rollout_id=rollout.id,
+    )
+    db.session.flush()
+    checklist_changed.send(rollout)
     return rollout
 
 

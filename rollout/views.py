@@ -22,7 +22,7 @@ from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent
 from rollcal.errors import Conflict, NotFound, ValidationError, flash_refusal, refusal
 from rollcal.extensions import db
-from rollcal.forms import apply_errors, choices
+from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
 from rollcal.org.models import LineOfBusiness, Market, Site, Vendor
 from rollcal.permissions import Action, may, requires, visible_sites
@@ -430,6 +430,22 @@ def cancel(rollout_id: int):
         flash("Rollout cancelled.", "success")
     except ValidationError as error:
         _form_error(error)
+    return redirect(url_for("rollout.board", rollout_id=rollout_id))
+
+
+@bp.post("/rollouts/<int:rollout_id>/reopen")
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def reopen(rollout_id: int):
+    """Take a cancelled rollout up again."""
+    rollout = queries.get_rollout(current_user, rollout_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            services.reopen_rollout(current_user, rollout)
+            flash("Rollout reopened: its checklist continues where it stopped.", "success")
+        except ValidationError as error:
+            _form_error(error)
     return redirect(url_for("rollout.board", rollout_id=rollout_id))
 
 

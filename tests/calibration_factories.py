@@ -85,8 +85,10 @@ def run_session(
     until: str = "revealed",
     **details,
 ) -> CalibrationSession:
-    """A session taken through labelling to ``until`` (open, closed or revealed)."""
+    """A session taken through labelling to ``until`` (draft, open, closed or revealed)."""
     session = make_session(pom, raters, cases=cases, golden=golden, **details)
+    if until == "draft":
+        return session
     services.open_session(pom, session)
     label_all(session, [user for user, _ in raters], answer)
     if until in ("closed", "revealed"):
@@ -121,7 +123,7 @@ def flags_of(session: CalibrationSession) -> list[Flag]:
     return list(db.session.scalars(sa.select(Flag).where(Flag.session_id == session.id)))
 
 
-def permission_arguments(pom: User, site: Site, create_user) -> dict[str, int]:
+def permission_arguments(pom: User, site: Site, create_user) -> dict[str, int | str]:
     """URL arguments for the route-permission matrix: a revealed session whose two
     raters work at ``site`` (another vendor than the matrix's QA lead), with a case, a
     rater and a flag about that vendor."""
@@ -135,4 +137,5 @@ def permission_arguments(pom: User, site: Site, create_user) -> dict[str, int]:
         "case_id": case_ids(session)[0],
         "rater_id": rater_of(session, raters[0][0]).id,
         "flag_id": flag.id,
+        "kind": "cases",
     }

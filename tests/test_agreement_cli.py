@@ -314,3 +314,12 @@ def test_agreement_refuses_a_seed_that_is_not_a_whole_number_zero_or_more(seed):
     assert result.exit_code == 2
     assert "Invalid value for '--seed'" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_agreement_refuses_negative_labels_at_the_ratio_level(tmp_path):
+    csv = "item,rater,label\n1,a,-1\n1,b,2\n2,a,3\n2,b,-1\n"
+    result = run(write(tmp_path, csv), "--level", "ratio")
+
+    assert result.exit_code == 2
+    assert "negative" in result.stderr and "--level interval" in result.stderr
+    assert result.stdout == ""

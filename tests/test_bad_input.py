@@ -223,3 +223,26 @@ def test_bad_market_codes_write_nothing(client, auth, db, create_user, code):
     )
     assert response.status_code in (200, 422)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Market)) == 0
+
+
+def _id_routes(app):
+    """Every route whose only variables are ids, with the methods it answers."""
+    for rule in app.url_map.iter_rules():
+        converters = {type(c).__name__ for c in rule._converters.values()}
+        if rule.arguments and converters == {"IntegerConverter"}:
+            yield rule, sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.POM, Role.QA_LEAD])
+def test_every_route_answers_404_for_an_id_beyond_range(app, client, auth, create_user, role):
+    auth.login(create_user(role))
+    checked = 0
+    for rule, methods in _id_routes(app):
+        path = rule.rule
+        for name in rule.arguments:
+            path = path.replace(f"<int:{name}>", str(BEYOND_INTEGER))
+        for method in methods:
+            response = client.open(path, method=method)
+            assert response.status_code == 404, f"{method} {path}: {response.status_code}"
+            checked += 1
+    assert checked > 50

@@ -158,3 +158,19 @@ def test_an_eight_case_site_in_perfect_agreement_fails_for_want_of_cases(db, gat
         "calibration gate failed: Meridian CX · Cebu has 8 cases labelled by two of its "
         "raters: label 22 more shared cases (at least 30)"
     )
+
+
+def test_raters_page_and_opening_warn_about_rollout_sites_with_fewer_than_two_raters(
+    client, auth, db, gate_world
+):
+    world = gate_world
+    session = _calibrate(world, raters=world["raters"][:3], until="draft")
+    auth.login(world["pom"])
+
+    page = client.get(f"/calibration/sessions/{session.id}/raters").get_data(as_text=True)
+    assert "Harbor Review · Dublin has one rater: add a second QA lead" in page
+    assert "Meridian CX · Cebu has" not in page
+
+    opened = client.post(f"/calibration/sessions/{session.id}/open", follow_redirects=True)
+    assert "is open for labelling" in opened.get_data(as_text=True)
+    assert "Harbor Review · Dublin has one rater" in opened.get_data(as_text=True)

@@ -129,3 +129,34 @@ def test_an_empty_file_says_so(db, pom):
         services.import_cases(pom, session, b"")
     with pytest.raises(ValidationError, match="no rows"):
         services.import_cases(pom, session, b"reference,text\n")
+
+
+def test_a_semicolon_separated_file_as_excel_writes_it_imports(db, create_user):
+    """Excel in many locales separates by semicolons; tabs come from pasted sheets."""
+    from calibration import imports
+
+    semicolons = b"reference;text;golden\nA-1;first;remove\nA-2;second;allow\n"
+    tabs = b"reference\ttext\nB-1\tfirst\n"
+    rows = imports.read_cases_csv(semicolons, option_keys=["remove", "allow"], market_codes=[])
+    assert [row.reference for row in rows] == ["A-1", "A-2"]
+    assert imports.delimiter_of(tabs.decode()) == "\t"
+    assert imports.delimiter_of("reference,text\n") == ","
+
+
+def test_the_import_page_offers_sample_files_that_import_as_they_are(
+    client, auth, db, create_user, create_site
+):
+    """Each sample file uses the session's own options and imports without a change."""
+    from tests.calibration_factories import make_session
+
+    pom = auth.login(create_user(Role.POM))
+    session = make_session(pom)
+    page = client.get(f"/calibration/sessions/{session.id}/import").get_data(as_text=True)
+    assert "sample-cases.csv" in page
+    sample = client.get(f"/calibration/sessions/{session.id}/import/sample-cases.csv")
+    assert sample.status_code == 200 and sample.mimetype == "text/csv"
+    from calibration import services
+
+    assert services.import_cases(pom, session, sample.get_data()) == 3
+    missing = client.get(f"/calibration/sessions/{session.id}/import/sample-nothing.csv")
+    assert missing.status_code == 404

@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 from pypdf import PdfReader
 
+from calibration import services
 from calibration.report import calibration_source
 from rollcal.accounts.models import Role
 from rollcal.errors import NotFound
@@ -143,3 +144,31 @@ def test_report_of_an_unrevealed_session_answers_404_to_its_raters(
         ).status_code
         == 404
     )
+
+
+def test_an_unrevealed_sessions_report_is_refused_to_everyone_who_may_not_see_results(
+    client, auth, db, rollout_world, create_user, render_reports
+):
+    raters = [
+        (rollout_world["maria"], rollout_world["cebu"]),
+        (rollout_world["liam"], rollout_world["dublin"]),
+    ]
+    session = run_session(
+        rollout_world["pom"], raters, cases=3, answer=lambda r, c: "remove", until="closed"
+    )
+    auth.login(rollout_world["pom"])
+    page = client.get(f"/calibration/sessions/{session.id}/report.pdf").headers["Location"]
+    assert render_reports() == 1
+    assert client.get(f"{page}/download").status_code == 200
+    stakeholder = create_user(Role.STAKEHOLDER)
+    for reader in (stakeholder, rollout_world["maria"], rollout_world["liam"]):
+        auth.login(reader)
+        assert client.get(page).status_code == 404
+        assert client.get(f"{page}/download").status_code == 404
+    auth.login(create_user(Role.ADMIN))
+    assert client.get(f"{page}/download").status_code == 200
+    # Asked again at every download: once revealed, the stakeholder may read it.
+    services.reveal_session(rollout_world["pom"], session)
+    db.session.commit()
+    auth.login(stakeholder)
+    assert client.get(f"{page}/download").status_code == 200

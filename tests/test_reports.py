@@ -388,3 +388,54 @@ def test_board_says_when_a_signed_rollout_changed(
     services.update_item(rollout_world["maria"], item, version=item.version, status="done")
     page = client.get(f"/rollouts/{rollout.id}").get_data(as_text=True)
     assert "Changed since sign-off:</strong> 1 change after the signature" in page
+
+
+def test_qa_lead_downloads_their_vendors_copy_and_verify_recognises_it(
+    client, auth, rollout_world, render_reports
+):
+    auth.login(rollout_world["maria"])
+    asked = client.get(f"/rollouts/{rollout_world['rollout'].id}/report.pdf")
+    page = asked.headers["Location"]
+    render_reports()
+    assert "Download the PDF" in client.get(page).get_data(as_text=True)
+    download = client.get(f"{page}/download")
+    assert download.status_code == 200
+    text = pdf_text(download.data)
+    assert "Cebu" in text and "Dublin" not in text
+    verified = client.post(
+        "/verify",
+        data={"file": (io.BytesIO(download.data), "copy.pdf")},
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    assert "A rollcal report, not a signed one" in verified
+    # Another vendor's QA lead, and readers of the whole report, do not get this copy.
+    for reader in (rollout_world["liam"], rollout_world["pom"]):
+        auth.login(reader)
+        assert client.get(f"{page}/download").status_code == 404
+        assert client.get(page).status_code == 404
+
+
+def test_a_failed_report_is_queued_again_when_asked_again(
+    client, auth, db, rollout_world, render_reports
+):
+    auth.login(rollout_world["pom"])
+    url = f"/rollouts/{rollout_world['rollout'].id}/report.pdf"
+    page = client.get(url).headers["Location"]
+    report = db.session.scalar(sa.select(ReportFile))
+    report.status, report.error = "failed", "the disk was full"
+    db.session.commit()
+    assert "could not be rendered: the disk was full" in client.get(page).get_data(as_text=True)
+    assert client.get(url).headers["Location"] == page
+    assert render_reports() == 1
+    assert client.get(url).data.startswith(b"%PDF-")
+
+
+def test_deciding_waits_for_the_frozen_report(client, auth, rollout_world, stakeholders):
+    make_ready(rollout_world)
+    request = signoff.request_signoff(
+        rollout_world["pom"], rollout_world["rollout"], stakeholder_ids=[stakeholders[0].id]
+    )
+    with pytest.raises(ValidationError, match="still being prepared"):
+        signoff.decide(stakeholders[0], request.sign_offs[0], "approve", "")
+    auth.login(stakeholders[0])
+    assert client.get(f"/signoff-requests/{request.id}/report.pdf").status_code == 409

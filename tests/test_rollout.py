@@ -139,9 +139,24 @@ def test_second_save_of_a_stale_item_is_refused_with_the_current_state(
     response = client.post(f"/items/{item.id}", data={"version": seen_version, "status": "done"})
     page = response.get_data(as_text=True)
     assert response.status_code == 409
-    assert "Someone else saved first" in page and "Trainer on leave" in page
+    pom_name = rollout_world["pom"].name
+    assert f"{pom_name} saved first" in page and "Trainer on leave" in page
     db.session.expire_all()
     assert db.session.get(ChecklistItem, item.id).status == ItemStatus.BLOCKED
+
+
+def test_a_stale_save_from_ones_own_other_tab_says_so(client, auth, rollout_world, db):
+    """The same person saving from two tabs is not told "someone else" saved first."""
+    item = step(rollout_world["rollout"], rollout_world["cebu"], "Trainers upskilled")
+    maria = rollout_world["maria"]
+    seen_version = item.version
+    services.update_item(maria, item, version=seen_version, status="in_progress")
+    auth.login(maria)
+    response = client.post(f"/items/{item.id}", data={"version": seen_version, "status": "done"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "You saved this elsewhere first" in page and "in another tab or window" in page
+    assert "Someone else" not in page
 
 
 def test_a_concurrent_write_behind_the_orm_is_a_conflict_not_a_lost_update(rollout_world, db):

@@ -114,3 +114,43 @@ def test_a_rollout_whose_steps_start_overdue_warns_the_pom(
     overdue = sum(1 for i in rollout.items if i.required and i.due_date < TODAY)
     assert overdue > 0
     assert f"{overdue} required steps were due before today and start overdue" in page
+
+
+def test_a_policy_code_with_spaces_or_punctuation_is_refused(
+    client, auth, db, create_user, create_line
+):
+    """ "has space!" is not saved as "HAS SPACE!": the message shows the expected shape."""
+    from rollout.models import Policy
+
+    auth.login(create_user(Role.POM))
+    line = create_line()
+    response = client.post(
+        "/policies/new",
+        data={"code": "has space!", "title": "T", "area": "A", "line_of_business": line.id},
+    )
+    assert "Use letters, digits and hyphens only" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Policy.id))) == 0
+
+
+def test_a_cancelled_rollout_counts_no_readiness_offers_no_sign_off_and_can_be_reopened(
+    client, auth, rollout_world, db
+):
+    """Cancelled: no "at risk" count, no Sign-off button; reopened, it follows its sites."""
+    from rollout import services
+    from rollout.models import RolloutStatus
+
+    rollout = rollout_world["rollout"]
+    services.cancel_rollout(rollout_world["pom"], rollout, "Policy withdrawn")
+    db.session.commit()
+    auth.login(rollout_world["pom"])
+    board = client.get(f"/rollouts/{rollout.id}").get_data(as_text=True)
+    assert "readiness is no longer tracked" in board
+    assert ">Sign-off</a>" not in board and "at risk" not in board.split("Progress")[1][:400]
+    listing = client.get("/rollouts").get_data(as_text=True)
+    assert "cancelled: readiness no longer tracked" in listing
+    response = client.post(f"/rollouts/{rollout.id}/reopen", follow_redirects=True)
+    assert "Rollout reopened" in response.get_data(as_text=True)
+    db.session.expire_all()
+    reopened = db.session.get(Rollout, rollout.id)
+    assert reopened.status in (RolloutStatus.PLANNING, RolloutStatus.IN_PROGRESS)
+    assert reopened.cancel_reason is None

@@ -73,6 +73,7 @@ EXPECTED = {
     "/rollouts/<int:rollout_id>/bulk": ("POST", MANAGERS_POST),
     "/rollouts/<int:rollout_id>/sites/<int:site_id>/override": ("POST", MANAGERS_POST),
     "/rollouts/<int:rollout_id>/cancel": ("POST", MANAGERS_POST),
+    "/rollouts/<int:rollout_id>/reopen": ("POST", MANAGERS_POST),
     "/items/<int:item_id>": ("GET", OTHER_VENDOR),
     # Stakeholders read checklists but do not comment.
     "/items/<int:item_id>/comments": (
@@ -126,6 +127,7 @@ EXPECTED = {
     "/calibration/sessions/<int:session_id>/edit": ("GET", MANAGERS),
     "/calibration/sessions/<int:session_id>/raters": ("GET", MANAGERS),
     "/calibration/sessions/<int:session_id>/import": ("GET", MANAGERS),
+    "/calibration/sessions/<int:session_id>/import/sample-<kind>.csv": ("GET", MANAGERS),
     "/calibration/sessions/<int:session_id>/cases": ("GET", OTHER_VENDOR),
     "/calibration/sessions/<int:session_id>/cases/<int:case_id>": ("GET", OTHER_VENDOR),
     "/calibration/sessions/<int:session_id>/cases/<int:case_id>/golden": ("GET", MANAGERS),

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from rollcal.jobs import scheduler
 from rollcal.jobs.models import JobRun, RunOutcome
 from rollcal.jobs.scheduler import Job
 from rollcal.registry import registry
+from rollcal.reports.queue import ReportFile
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -249,6 +251,29 @@ def test_the_scheduler_process_starts_and_stops_cleanly_on_sigterm(app, tmp_path
         "ROLLCAL_INSTANCE_PATH": str(tmp_path),
     }
     subprocess.run([rollcal, "db", "upgrade"], env=environment, check=True, capture_output=True)
+    database = sa.create_engine(environment["DATABASE_URL"])
+    with database.begin() as connection:
+        connection.execute(
+            sa.insert(ReportFile.__table__).values(
+                token="queued-before-the-scheduler",
+                kind="readiness",
+                subject_id=1,
+                audience="all",
+                title="Queued",
+                content_key="0" * 64,
+                status="preparing",
+                frozen=False,
+                html="<p>Rendered by the scheduler's own render thread</p>",
+                attempts=0,
+                created_at=datetime.now(UTC),
+            )
+        )
+
+    def report_status():
+        with database.connect() as connection:
+            status = connection.scalar(sa.select(ReportFile.__table__.c.status))
+        return status if status != "preparing" else None
+
     process = subprocess.Popen(
         [rollcal, "scheduler"],
         env=environment,
@@ -260,6 +285,8 @@ def test_the_scheduler_process_starts_and_stops_cleanly_on_sigterm(app, tmp_path
         first_line = process.stdout.readline()
         jobs = len(scheduler.registered_jobs(app))
         assert first_line.startswith(f"rollcal scheduler running {jobs} jobs")
+        # The scheduler renders reports itself: the demo needs no worker of its own.
+        assert _wait_for(report_status, "the queued report to render") == "ready"
         process.send_signal(signal.SIGTERM)
         _, errors = process.communicate(timeout=30)
     finally:
@@ -273,6 +300,17 @@ def test_the_scheduler_process_starts_and_stops_cleanly_on_sigterm(app, tmp_path
     assert "Job session_deadlines succeeded" in errors
     assert "Scheduler received SIGTERM; stopping" in errors
     assert "Scheduler stopped on" in errors
+
+
+def _wait_for(condition, what: str, limit: float = 120):
+    """Poll ``condition`` until it returns something true (a deadline, not a measurement)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting for {what}")
 
 
 def test_the_demo_serves_with_the_scheduler_running_in_its_own_process(runner, db, monkeypatch):

@@ -1,7 +1,7 @@
 """sign-in sessions end on the server
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01 09:40:00
 
 ``users.session_generation`` is written into every sign-in cookie; signing out or

@@ -1,7 +1,7 @@
 """flag evidence and one flag per cause
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-01 09:50:00
 
 Flags carry the evidence behind their figure (95% interval, n), what explains them, and

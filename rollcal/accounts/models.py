@@ -72,7 +72,7 @@ class User(UserMixin, db.Model):
 
     def get_id(self) -> str:
         """What a sign-in cookie holds: the id and the session generation it was issued in
-        (see ``rollcal.accounts.load_user``)."""
+        (see ``rollcal.accounts.sessions``)."""
         return f"{self.id}:{self.session_generation}"
 
     def __str__(self) -> str:

@@ -143,8 +143,8 @@ def change_password(actor: User, *, current: str, new: str) -> None:
 
 
 def set_password(user: User, password: str) -> None:
-    """Set a password from the command line (an operator, not a signed-in person); the
-    person's sign-in sessions end."""
+    """Set someone's password for them (an admin, not the person); the person's sign-in
+    sessions end."""
     _check_password(password)
     user.password_hash = generate_password_hash(password)
     user.session_generation += 1

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import pygal
 from pygal.style import Style
 
+from rollcal.config import ALPHA_RELIABLE, DEFAULT_ALPHA_THRESHOLD
+
 # pygal appends a legacy import hook (for its map plug-ins, unused here) to sys.meta_path;
 # it has no find_spec, so every failed import anywhere afterwards warns, and on newer
 # Pythons misbehaves. Take it out again.
@@ -24,7 +26,7 @@ sys.meta_path[:] = [
     finder for finder in sys.meta_path if type(finder).__name__ != "PluginImportFixer"
 ]
 
-RELIABLE, TENTATIVE = 0.800, 0.667
+RELIABLE, TENTATIVE = ALPHA_RELIABLE, DEFAULT_ALPHA_THRESHOLD
 COLOURS = {
     "reliable": "#1f7a46",
     "tentative": "#c08a00",
@@ -35,12 +37,30 @@ COLOURS = {
 
 @dataclass(frozen=True)
 class AlphaBar:
-    """One bar: a group's alpha and its 95% interval (either may be unknown)."""
+    """One bar: a group's alpha and its 95% interval (either may be unknown).
+
+    ``reason`` says why an unknown alpha could not be computed; the chart writes it
+    beside the group instead of drawing a bar.
+    """
 
     label: str
     alpha: float | None
     low: float | None = None
     high: float | None = None
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, entry: dict, label: str) -> AlphaBar:
+        """The bar of a vendor or site entry of a stored agreement report."""
+        reason = None
+        if entry["alpha"] is None:
+            reason = (
+                "one rater, nothing to agree with"
+                if entry.get("n_raters", 2) < 2
+                else "no shared cases with variation"
+            )
+        low, high = entry.get("alpha_ci") or (None, None)
+        return cls(label, entry["alpha"], low, high, reason)
 
 
 def band(alpha: float | None, threshold: float = TENTATIVE) -> str:
@@ -60,7 +80,10 @@ def alpha_chart(
     """A horizontal bar chart of alpha per group with 95% interval whiskers, as SVG.
 
     Bars are coloured by band (reliable, tentative, misaligned) so the chart reads in
-    grey print as well through its labels and the table beside it.
+    grey print as well through its labels and the table beside it. The threshold is a
+    dashed red line, distinct from the light dotted grid lines; a group whose alpha could
+    not be computed gets no bar (a 0.000 bar would read as a measured zero) but "—" and
+    the reason beside its name.
     """
     style = Style(
         background="white",
@@ -74,7 +97,13 @@ def alpha_chart(
         major_label_font_size=11,
         value_font_size=10,
         colors=("#2457c5",),
+        guide_stroke_color="#e3e6ea",
+        guide_stroke_dasharray="1,3",
+        major_guide_stroke_color=COLOURS["misaligned"],
+        major_guide_stroke_dasharray="6,3",
     )
+    low_end = min(0.0, *(b.low or b.alpha or 0 for b in bars)) if bars else 0.0
+    grid = {round(low_end + step * 0.2, 3) for step in range(int((1.0 - low_end) / 0.2) + 1)}
     height = 90 + 28 * max(len(bars), 1)
     chart = pygal.HorizontalBar(
         style=style,
@@ -82,12 +111,14 @@ def alpha_chart(
         height=height,
         js=[],
         show_legend=False,
-        range=(min(0.0, *(b.low or b.alpha or 0 for b in bars)) if bars else 0.0, 1.0),
+        range=(low_end, 1.0),
         title=f"{title} (threshold {threshold:.3f})",
         print_values=True,
         value_formatter=lambda value: f"{value:.3f}",
         margin=8,
-        show_y_guides=False,
+        show_y_guides=True,
+        y_labels=sorted(grid | {1.0, threshold}),
+        y_labels_major=[threshold],
         x_title="Krippendorff's alpha, bars with 95% bootstrap interval",
     )
     # pygal names each chart with a random uuid4 (its element id and the scope of its
@@ -95,11 +126,17 @@ def alpha_chart(
     # content hash, the key of the report cache, depends on its content only.
     chart.uuid = chart_id(bars, title=title, threshold=threshold, width=width)
     ordered = list(reversed(bars))  # pygal draws the first bar at the bottom
-    chart.x_labels = [bar.label for bar in ordered]
+    chart.x_labels = [
+        bar.label if bar.alpha is not None else f"{bar.label}: — {bar.reason or 'not computable'}"
+        for bar in ordered
+    ]
     values = []
     for bar in ordered:
+        if bar.alpha is None:
+            values.append(None)
+            continue
         value: dict = {
-            "value": bar.alpha if bar.alpha is not None else 0.0,
+            "value": bar.alpha,
             "color": COLOURS[band(bar.alpha, threshold)],
         }
         if bar.low is not None and bar.high is not None:

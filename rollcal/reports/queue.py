@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.orm import Mapped, mapped_column, undefer
 
+from rollcal import uow
 from rollcal.extensions import db
 from rollcal.reports.pdf import PdfAttachment, ReportSource, render_pdf_in_child
 from rollcal.types import UTCDateTime, enum_type, utcnow
@@ -174,7 +175,8 @@ def request_report(source: ReportSource, *, frozen: bool = False) -> ReportFile:
 
 @dataclass(frozen=True)
 class Claim:
-    """A report a worker holds: its id, the worker's name and what to render."""
+    """A report a worker holds: its id, the mark of this claim (the worker's name) and what
+    to render."""
 
     report_id: int
     worker: str
@@ -205,18 +207,20 @@ def claim_next(now: datetime | None = None) -> Claim | None:
             .options(undefer(ReportFile.html), undefer(ReportFile.attachments))
         ).first()
         if report is None:
-            db.session.commit()
+            uow.commit()
             return None
         if report.attempts >= MAX_ATTEMPTS:
             report.status, report.finished_at = RenderStatus.FAILED, now
             report.error = f"rendering stopped {report.attempts} times without finishing"
             report.claimed_by = report.lease_expires_at = None
             log.error("Report %s failed: %s", report.id, report.error)
-            db.session.commit()
+            uow.commit()
             continue
         if report.claimed_by is not None:
             log.warning("Report %s: taking over from %s", report.id, report.claimed_by)
-        name = worker_name()
+        # The claim's own mark, so a worker that lost its lease cannot store over the
+        # worker that took the report over, even in the same thread.
+        name = f"{worker_name()}#{secrets.token_hex(4)}"
         report.attempts += 1
         report.claimed_by, report.lease_expires_at, report.started_at = name, now + LEASE, now
         claim = Claim(
@@ -232,7 +236,7 @@ def claim_next(now: datetime | None = None) -> Claim | None:
                 pdf_variant=report.pdf_variant,
             ),
         )
-        db.session.commit()
+        uow.commit()
         return claim
 
 
@@ -267,9 +271,11 @@ def render_claimed(claim: Claim, static_folder: str) -> bool:
         )
         .values(finished_at=utcnow(), claimed_by=None, lease_expires_at=None, **values)
     ).rowcount
-    db.session.commit()
+    uow.commit()
     if not stored:
-        log.warning("Report %s was taken over by another worker; dropped this render", claim)
+        log.warning(
+            "Report %s was taken over by another worker; dropped this render", claim.report_id
+        )
     return bool(stored)
 
 
@@ -362,7 +368,7 @@ def prune_reports() -> str:
             ReportFile.created_at < utcnow() - timedelta(days=days),
         )
     )
-    db.session.commit()
+    uow.commit()
     return f"removed {result.rowcount} reports older than {days} days"
 
 

@@ -104,3 +104,18 @@ def test_stakeholder_and_admin_pages_pass_accessibility(new_page):
     for path in ("/", "/admin/users", "/admin/vendors", "/admin/jobs"):
         admin.goto(path)
         check_accessibility(admin)
+
+
+def test_unbroken_text_wraps_inside_the_item_page(new_page):
+    """A 400-character comment with no space stays inside the page's width."""
+    page = new_page()
+    sign_in(page, "pom@example.com")
+    page.goto("/my-items")
+    page.locator("main a[href^='/items/']").first.click()
+    page.locator("#comments textarea").fill("x" * 400)
+    page.locator("#comments form button[type=submit], #comments form input[type=submit]").click()
+    page.wait_for_load_state()
+    expect(page.get_by_text("x" * 400)).to_be_visible()
+    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"the page scrolls sideways: {width[0]}px in {width[1]}px"
+    check_accessibility(page)
