@@ -28,6 +28,7 @@ test-postgresql: $(STAMP)
 # Figures, not assertions: each script prints its measurements beside a baseline of the same run.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/agreement.py
+	$(BIN)/python benchmarks/pages.py
 	$(BIN)/python benchmarks/board.py
 	$(BIN)/python benchmarks/reports.py
 	$(BIN)/python benchmarks/calibration.py

@@ -60,6 +60,9 @@ bp = Blueprint("calibration", __name__, url_prefix="/calibration")
 
 EDITABLE = (SessionStatus.DRAFT, SessionStatus.OPEN)
 CONTESTED_SHOWN = 15
+# A rater's own labels on the results page: the cases they differed on first, then the
+# rest, this many at most; labels.csv has them all.
+ANSWERS_SHOWN = 100
 
 
 @bp.context_processor
@@ -673,6 +676,7 @@ def results(session_id: int):
     answers = queries.own_answers(rater) if rater else []
     items = {item["item"]: item for item in report["items"]} if report and answers else {}
     differs = [a for a in answers if a.golden_label and a.golden_label != a.option_key]
+    differing = {a.id for a in differs}
     own_figures = None
     if rater is not None and report is not None:
         names = {facts["id"]: name for name, facts in snapshot.subjects["raters"].items()}
@@ -700,7 +704,8 @@ def results(session_id: int):
         report=report,
         flags=flags,
         rater=rater,
-        answers=answers,
+        answers=(differs + [a for a in answers if a.id not in differing])[:ANSWERS_SHOWN],
+        answers_total=len(answers),
         items=items,
         own_figures=own_figures,
         differs=differs,
