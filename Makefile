@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/reports.py
 	$(BIN)/python benchmarks/calibration.py
 	$(BIN)/python benchmarks/diagnosis.py --quick
+	$(BIN)/python benchmarks/inputs.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

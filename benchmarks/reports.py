@@ -3,7 +3,12 @@
 For each size it prints: our report end to end (query and build the HTML, render it in a
 child process, return the bytes) in seconds, the web process's and the render child's peak
 memory; and the floor — WeasyPrint rendering the very same HTML with the same options, in
-a child of its own — measured in the same run. Run: ``.venv/bin/python benchmarks/reports.py``.
+a child of its own — measured in the same run.
+
+Then the same reports through the queue web workers use: the web request's part (build
+the HTML and queue it), a worker's part (claim, render in a child, store), a second ask
+for the same content (a cache hit), each beside the same floor.
+Run: ``.venv/bin/python benchmarks/reports.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from benchmarks.board import build_world
@@ -38,6 +44,7 @@ from rollcal.reports.pdf import (
     render_pdf,
     render_source,
 )
+from rollcal.reports.queue import ReportFile, render_queued, request_report
 from rollcal.types import utcnow
 from rollout import services
 from rollout.models import Rollout
@@ -138,6 +145,53 @@ def main() -> None:
             f"{n:>5}  {ours_s:7.2f}  {floor_s:7.2f}  {(ours_s / floor_s - 1) * 100:7.0f}%  "
             f"{peak_memory_kib() / 1024:7.0f}  {max(children) / 1024:9.0f}  "
             f"{max(floor_peaks) / 1024:9.0f}  {size:,} bytes"
+        )
+
+    queued(app, ids)
+
+
+def queued(app, ids: dict[int, int]) -> None:
+    """The reports through the queue: asking (the web request), rendering (a worker), asking
+    again (a cache hit), beside WeasyPrint alone on the same HTML."""
+    print(
+        f"\n{'sites':>5}  {'ask s':>7}  {'worker s':>8}  {'floor s':>7}  "
+        f"{'worker/floor':>12}  {'ask again ms':>12}"
+    )
+    for n, rollout_id in ids.items():
+        asks, renders, hits, floors = [], [], [], []
+        for _ in range(REPEATS):
+            with app.test_request_context():
+                db.session.execute(sa.delete(ReportFile))
+                db.session.commit()
+                rollout = db.session.get(Rollout, rollout_id)
+                start = time.perf_counter()
+                source = readiness_source(rollout, None, date.today())
+                request_report(source)
+                db.session.commit()
+                asks.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            assert render_queued(app) == 1
+            renders.append(time.perf_counter() - start)
+            with app.test_request_context():
+                start = time.perf_counter()
+                again = request_report(
+                    readiness_source(db.session.get(Rollout, rollout_id), None, date.today())
+                )
+                hits.append(time.perf_counter() - start)
+                assert again.pdf is not None
+                db.session.rollback()
+            floors.append(
+                floor(
+                    source.final_html(utcnow()),
+                    app.static_folder,
+                    source.attachments,
+                    source.pdf_variant,
+                )[0]
+            )
+        worker_s, floor_s = statistics.median(renders), statistics.median(floors)
+        print(
+            f"{n:>5}  {statistics.median(asks):7.2f}  {worker_s:8.2f}  {floor_s:7.2f}  "
+            f"{worker_s / floor_s:11.2f}x  {statistics.median(hits) * 1000:12.0f}"
         )
 
 

@@ -270,6 +270,12 @@ class AgreementSnapshot(db.Model):
     rows to a vendor. ``gate_figures`` holds, per site id, just what the rollout gate
     reads (``alpha``, ``alpha_lower``, ``accuracy``), so a board of many rollouts never
     loads whole reports.
+
+    ``charts`` holds the alpha-by-vendor chart drawn once when the results are stored:
+    ``{"all": svg, "<vendor id>": svg}`` (the second for that vendor's QA leads, who see
+    their own bar only). ``summary`` holds the headline figures (``SUMMARY_KEYS``) for
+    pages that show no more than those. Results stored before they existed have neither.
+    ``report`` is loaded only when read: it can exceed a megabyte.
     """
 
     __tablename__ = "agreement_snapshots"
@@ -281,10 +287,12 @@ class AgreementSnapshot(db.Model):
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     computed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     n_labels: Mapped[int] = mapped_column(default=0)
-    report: Mapped[dict | None] = mapped_column(sa.JSON)
+    report: Mapped[dict | None] = mapped_column(sa.JSON, deferred=True)
     subjects: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     gate_figures: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     problem: Mapped[str | None] = mapped_column(sa.Text)
+    charts: Mapped[dict | None] = mapped_column(sa.JSON)
+    summary: Mapped[dict | None] = mapped_column(sa.JSON)
 
     computed_by: Mapped[User | None] = relationship()
 

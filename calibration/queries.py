@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from calibration.charts import vendor_chart
 from calibration.models import (
     AgreementSnapshot,
     CalibrationSession,
@@ -38,7 +39,13 @@ from rollcal.errors import NotFound
 from rollcal.events import calibration_subjects
 from rollcal.extensions import db
 from rollcal.org.models import Site
-from rollcal.permissions import bound_to_vendor, may_see_all_labels, may_see_drafts
+from rollcal.permissions import (
+    Action,
+    bound_to_vendor,
+    holders_of,
+    may_see_all_labels,
+    may_see_drafts,
+)
 from rollcal.timefmt import export_time
 
 # Sessions ----------------------------------------------------------------------------
@@ -288,6 +295,34 @@ def describe_links(session: CalibrationSession) -> dict[str, str | None]:
     }
 
 
+def proposed_raters(session: CalibrationSession) -> list[tuple[User, Site]]:
+    """The QA leads a rollout's session should have: for each of the rollout's sites, the
+    active QA leads of its vendor not yet rating in the session (empty without a rollout)."""
+    if not session.rollout_id:
+        return []
+    linked = calibration_subjects().rollout(session.rollout_id)
+    if linked is None or not linked.site_ids:
+        return []
+    rating = sa.select(Rater.user_id).where(
+        Rater.session_id == session.id, Rater.user_id.is_not(None)
+    )
+    rows = db.session.execute(
+        sa.select(User, Site)
+        .join(Site, Site.vendor_id == User.vendor_id)
+        .where(
+            Site.id.in_(linked.site_ids),
+            holders_of(Action.LABEL_CASES),
+            User.active.is_(True),
+            User.id.not_in(rating),
+        )
+        .options(selectinload(Site.vendor))
+        .order_by(Site.id, User.name)
+    ).all()
+    return sorted(
+        ((user, site) for user, site in rows), key=lambda pair: (pair[1].label, pair[0].name)
+    )
+
+
 def site_rater_warnings(session: CalibrationSession) -> list[str]:
     """Sentences for the rollout's sites that have fewer than two raters in the session.
 
@@ -370,6 +405,17 @@ def scoped_report(user: User, snapshot: AgreementSnapshot) -> dict | None:
     ]
     report["notes"] = []
     return report
+
+
+def results_chart(user: User, snapshot: AgreementSnapshot, report: dict) -> str | None:
+    """The alpha-by-vendor chart the person may see (a QA lead: their vendor's bar),
+    as drawn when the results were stored; drawn now for results stored before charts
+    were kept."""
+    if snapshot.charts is None:
+        session = db.session.get(CalibrationSession, snapshot.session_id)
+        return vendor_chart(report, session.alpha_threshold)
+    key = str(user.vendor_id) if bound_to_vendor(user) else "all"
+    return snapshot.charts.get(key)
 
 
 def own_answers(rater: Rater) -> list[sa.Row]:

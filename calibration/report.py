@@ -11,13 +11,14 @@ import io
 from flask import render_template
 
 from calibration import queries
+from calibration.charts import vendor_chart
 from calibration.models import CalibrationSession, Case, Flag
 from rollcal import permissions
 from rollcal.accounts.models import User
 from rollcal.errors import NotFound
 from rollcal.extensions import db
 from rollcal.permissions import report_audience
-from rollcal.reports.charts import AlphaBar, alpha_chart, band
+from rollcal.reports.charts import band
 from rollcal.reports.downloads import SafeCSVWriter
 from rollcal.reports.pdf import PdfAttachment, ReportSource
 
@@ -56,14 +57,6 @@ def _raters_csv(report: dict) -> bytes:
             ]
         )
     return out.getvalue().encode()
-
-
-def vendor_chart(report: dict, threshold: float) -> str | None:
-    """The alpha-by-vendor chart of a stored report (SVG), or None without vendors."""
-    if not report["groups"]:
-        return None
-    bars = [AlphaBar.of(g, g["group"]) for g in report["groups"]]
-    return alpha_chart(bars, title="Alpha by vendor", threshold=threshold)
 
 
 def calibration_source(session: CalibrationSession, reader: User | None) -> ReportSource:

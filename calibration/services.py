@@ -23,6 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from calibration import imports, queries
 from calibration.agreement import AgreementInputError, Rating, compute_report
+from calibration.charts import stored_charts, summary_of
 from calibration.models import (
     AgreementSnapshot,
     CalibrationSession,
@@ -368,6 +369,20 @@ def add_human_rater(
     )
     db.session.flush()
     return rater
+
+
+def add_human_raters(
+    actor: User, session: CalibrationSession, pairs: list[tuple[int, int]]
+) -> list[Rater]:
+    """Add several QA leads at once, each for a site of their vendor: all or none."""
+    if not pairs:
+        raise ValidationError.field("propose", "Tick at least one QA lead to add.")
+    people = [person for person, _ in pairs]
+    if len(set(people)) != len(people):
+        raise ValidationError.field(
+            "propose", "A QA lead labels for one site only: tick each person once."
+        )
+    return [add_human_rater(actor, session, user_id=person, site_id=site) for person, site in pairs]
 
 
 def add_model_rater(actor: User, session: CalibrationSession, *, name: str, version: str) -> Rater:
@@ -916,6 +931,8 @@ def _store_snapshot(actor: User | None, session: CalibrationSession) -> Agreemen
         db.session.flush()
         return snapshot
     snapshot.report = report.to_dict()
+    snapshot.charts = stored_charts(snapshot.report, subjects, session.alpha_threshold)
+    snapshot.summary = summary_of(snapshot.report)
     snapshot.gate_figures = {
         str(subjects["sites"][site.site]["id"]): {
             "alpha": site.alpha,

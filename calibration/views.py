@@ -3,6 +3,7 @@ results and flags. Thin: parse, call a service or a query, redirect or render.""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -41,7 +42,7 @@ from calibration.models import (
     SessionStatus,
     Severity,
 )
-from calibration.report import calibration_source, vendor_chart
+from calibration.report import calibration_source
 from rollcal import permissions, uow
 from rollcal.accounts.models import User
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError, flash_refusal, refusal
@@ -362,6 +363,15 @@ def raters(session_id: int):
                 )
                 flash(f"{rater.name} labels for {rater.site.label}.", "success")
                 return redirect(request.url)
+            if "add_proposed" in request.form and ConfirmForm().validate_on_submit():
+                pairs = [
+                    tuple(int(part) for part in value.split(":", 1))
+                    for value in request.form.getlist("propose")
+                    if re.fullmatch(r"\d{1,9}:\d{1,9}", value)
+                ]
+                added = services.add_human_raters(current_user, session, pairs)
+                flash(f"{len(added)} QA lead{'s' if len(added) != 1 else ''} added.", "success")
+                return redirect(request.url)
             if model.submit.data and model.validate_on_submit():
                 rater = services.add_model_rater(
                     current_user,
@@ -372,9 +382,13 @@ def raters(session_id: int):
                 flash(f"The model {rater.name} is a rater. Import its labels as a CSV.", "success")
                 return redirect(request.url)
         except ValidationError as error:
-            apply_errors(human if human.submit.data else model, error)
+            if "add_proposed" in request.form:
+                flash_refusal(error)
+            else:
+                apply_errors(human if human.submit.data else model, error)
     return render_template(
         "calibration/raters.html",
+        proposed=queries.proposed_raters(session) if session.status in EDITABLE else [],
         session=session,
         site_warnings=queries.site_rater_warnings(session),
         raters=queries.raters_of(session),
@@ -695,7 +709,7 @@ def results(session_id: int):
         stale=stale,
         manage=may(current_user, Action.MANAGE_CALIBRATION),
         action_form=ConfirmForm(),
-        chart=vendor_chart(report, session.alpha_threshold) if report else None,
+        chart=queries.results_chart(current_user, snapshot, report) if report else None,
     )
 
 

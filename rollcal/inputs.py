@@ -99,16 +99,21 @@ class BoundedJSONProvider(DefaultJSONProvider):
         return json.loads(s, **kwargs)
 
 
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_JSON_ESCAPE = re.compile(r"\\.")
 _BRACKET = re.compile(r"[\[\]{}]")
 
 
 def _nesting_depth(text: str | bytes) -> int:
-    """How deep brackets nest in a JSON text, ignoring those inside strings."""
+    """How deep brackets nest in a JSON text, ignoring those inside strings.
+
+    With escapes gone every quote delimits a string, so splitting at quotes leaves the
+    text outside strings at the even places; only its brackets are looped over.
+    """
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
+    outside = "".join(_JSON_ESCAPE.sub("", text).split('"')[::2])
     depth = deepest = 0
-    for bracket in _BRACKET.findall(_JSON_STRING.sub("", text)):
+    for bracket in _BRACKET.findall(outside):
         if bracket in "[{":
             depth += 1
             deepest = max(deepest, depth)

@@ -270,6 +270,32 @@ def remove_template_item(actor: User, item: TemplateItem) -> None:
     db.session.expire(template, ["items"])
 
 
+def move_template_item(actor: User, item: TemplateItem, direction: str) -> None:
+    """Move a step one place up or down in its template; rollouts already created keep
+    their own order."""
+    require(actor, Action.MANAGE_TEMPLATES)
+    if direction not in ("up", "down"):
+        raise ValidationError.field("direction", "Move a step up or down.")
+    steps = list(item.template.items)
+    index = steps.index(item)
+    other = index - 1 if direction == "up" else index + 1
+    if not 0 <= other < len(steps):
+        raise ValidationError.field(
+            "direction", f"“{item.title}” is already the {'first' if other < 0 else 'last'} step."
+        )
+    steps[index], steps[other] = steps[other], steps[index]
+    for position, step in enumerate(steps, 1):
+        step.position = position
+    record(
+        actor,
+        "template_item.moved",
+        item,
+        f"{item.template.name}: moved “{item.title}” {direction} to step {item.position}",
+    )
+    db.session.flush()
+    db.session.expire(item.template, ["items"])
+
+
 # Rollouts ----------------------------------------------------------------------------
 
 

@@ -797,6 +797,22 @@ def remove_step(template_id: int, step_id: int):
     return redirect(url_for("rollout.template", template_id=template_id))
 
 
+@bp.post("/admin/templates/<int:template_id>/steps/<int:step_id>/move")
+@login_required
+@requires(Action.MANAGE_TEMPLATES)
+def move_step(template_id: int, step_id: int):
+    """Move a step one place up or down."""
+    step = db.session.get(TemplateItem, step_id)
+    if step is None or step.template_id != template_id or step.removed_at:
+        raise NotFound("Step was not found.")
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.move_template_item(current_user, step, request.form.get("direction", ""))
+        except ValidationError as error:
+            _form_error(error)
+    return redirect(url_for("rollout.template", template_id=template_id, _anchor=f"step-{step_id}"))
+
+
 # Reports and sign-off -----------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from schemathesis.config import SchemathesisConfig
 from rollcal.accounts.models import Role
 from tests.calibration_factories import run_session
 
-EXAMPLES = 10
+EXAMPLES = 8
 BOTH = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 # A request the schema allows may still break a business rule (an option key the session
 # does not have, an item status that needs a reason): 422 naming it is the right answer.

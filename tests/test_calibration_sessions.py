@@ -321,3 +321,34 @@ def test_a_session_cannot_be_created_closing_in_the_past(client, auth, db, creat
     )
     assert "already passed: choose a closing time still to come" in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(CalibrationSession.id))) == 0
+
+
+def test_the_raters_page_proposes_the_rollout_sites_qa_leads_and_adds_them_at_once(
+    client, auth, db, rollout_world, create_user
+):
+    """Only the rollout's sites' QA leads are proposed; ticking two adds both in one post."""
+    from calibration import services as calibration_services
+    from calibration.models import Rater
+
+    pom = rollout_world["pom"]
+    outsider = create_user(Role.QA_LEAD, name="Outside Vendor Lead")
+    session = calibration_services.create_session(
+        pom, title="Round", rollout_id=rollout_world["rollout"].id, label_options=""
+    )
+    db.session.commit()
+    auth.login(pom)
+    page = client.get(f"/calibration/sessions/{session.id}/raters").get_data(as_text=True)
+    maria, liam = rollout_world["maria"], rollout_world["liam"]
+    cebu, dublin = rollout_world["cebu"], rollout_world["dublin"]
+    assert f'value="{maria.id}:{cebu.id}"' in page and f'value="{liam.id}:{dublin.id}"' in page
+    assert outsider.name not in page.split("QA leads of the rollout")[1].split("</section>")[0]
+    response = client.post(
+        f"/calibration/sessions/{session.id}/raters",
+        data={"add_proposed": "1", "propose": [f"{maria.id}:{cebu.id}", f"{liam.id}:{dublin.id}"]},
+        follow_redirects=True,
+    )
+    assert "2 QA leads added." in response.get_data(as_text=True)
+    assert (
+        db.session.scalar(sa.select(sa.func.count(Rater.id)).where(Rater.session_id == session.id))
+        == 2
+    )

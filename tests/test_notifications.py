@@ -1,6 +1,7 @@
 """Notifications: told once, as each person chose; the bell, the list, preferences, e-mail
 over a real SMTP server on loopback, and the outbox when SMTP is not configured."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -213,12 +214,16 @@ def test_the_list_shows_unread_first_in_the_persons_time_zone(
     assert page.index("Fresh news") < page.index("Old news")
     assert "Mon 2 Mar, 21:00 (Manila, UTC+8)" in page
     assert page.count("Mark read") == 1
+    # Titles are plain links: they open in a new tab and can be copied.
+    assert re.search(
+        r'<a class="notification-title" href="/notifications/\d+/open">Fresh news</a>', page
+    )
 
 
 def test_opening_a_notification_marks_it_read_and_goes_to_the_thing(client, auth, db, create_user):
     maria = auth.login(create_user(Role.QA_LEAD))
     notification = _tell(maria, link="/my-items")
-    response = client.post(f"/notifications/{notification.id}/open")
+    response = client.get(f"/notifications/{notification.id}/open")
     assert response.status_code == 302
     assert response.headers["Location"] == "/my-items"
     db.session.refresh(notification)
@@ -229,7 +234,7 @@ def test_opening_a_notification_marks_it_read_and_goes_to_the_thing(client, auth
 def test_a_link_to_another_site_is_never_followed(client, auth, db, create_user):
     maria = auth.login(create_user(Role.QA_LEAD))
     notification = _tell(maria, link="//evil.example.com/")
-    response = client.post(f"/notifications/{notification.id}/open")
+    response = client.get(f"/notifications/{notification.id}/open")
     assert response.headers["Location"] == "/notifications"
 
 
@@ -248,7 +253,7 @@ def test_nobody_reads_or_opens_someone_elses_notification(client, auth, db, crea
     notification = _tell(maria)
     auth.login(liam)
     assert client.post(f"/notifications/{notification.id}/read").status_code == 404
-    assert client.post(f"/notifications/{notification.id}/open").status_code == 404
+    assert client.get(f"/notifications/{notification.id}/open").status_code == 404
     assert "Due tomorrow" not in client.get("/notifications").get_data(as_text=True)
     db.session.refresh(notification)
     assert not notification.is_read

@@ -151,18 +151,25 @@ def _at_once(app, calls: list[tuple[int, str, dict]]) -> list[int]:
     statuses: list[int | None] = [None] * len(calls)
     errors: list[BaseException] = []
 
-    def post(index: int, user_id: int, url: str, form: dict) -> None:
+    with app.app_context():
+        # The session cookie names the person and their sign-in generation.
+        logins = [db.session.get(User, user_id).get_id() for user_id, _, _ in calls]
+
+    def post(index: int, login: str, url: str, form: dict) -> None:
         try:
             client = app.test_client()
             with client.session_transaction() as session:
-                session["_user_id"], session["_fresh"] = str(user_id), True
+                session["_user_id"], session["_fresh"] = login, True
             barrier.wait()
-            statuses[index] = client.post(url, data=form).status_code
+            response = client.post(url, data=form)
+            assert "/login" not in response.headers.get("Location", ""), "not signed in"
+            statuses[index] = response.status_code
         except BaseException as error:  # reported in the test's thread
             errors.append(error)
 
     threads = [
-        threading.Thread(target=post, args=(index, *call)) for index, call in enumerate(calls)
+        threading.Thread(target=post, args=(index, login, url, form))
+        for index, (login, (_, url, form)) in enumerate(zip(logins, calls, strict=True))
     ]
     for thread in threads:
         thread.start()

@@ -488,3 +488,25 @@ def test_admin_makes_a_new_template_from_the_default_steps(client, auth, db, cre
         "/admin/templates/new", data={"name": "shop rollout, NO uat", "copy_from": 0}
     )
     assert "another template is called" in duplicate.get_data(as_text=True)
+
+
+def test_admin_reorders_template_steps_one_place_at_a_time(client, auth, db, create_user):
+    """Moving the second step up makes it the first; the first cannot move further up."""
+    from rollout.models import ChecklistTemplate
+
+    auth.login(create_user(Role.ADMIN))
+    template = db.session.get(ChecklistTemplate, 1)
+    first, second = template.items[0], template.items[1]
+    client.post(f"/admin/templates/1/steps/{second.id}/move", data={"direction": "up"})
+    db.session.expire_all()
+    steps = db.session.get(ChecklistTemplate, 1).items
+    assert [steps[0].id, steps[1].id] == [second.id, first.id]
+    assert [step.position for step in steps] == list(range(1, len(steps) + 1))
+    refused = client.post(
+        f"/admin/templates/1/steps/{second.id}/move",
+        data={"direction": "up"},
+        follow_redirects=True,
+    )
+    assert "is already the first step" in refused.get_data(as_text=True)
+    page = client.get("/admin/templates/1").get_data(as_text=True)
+    assert f'aria-label="Move down: {first.title}"'.replace("'", "&#39;") in page

@@ -168,7 +168,7 @@ EXPECTED = {
         {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 302, STAKEHOLDER: 302},
     ),
     "/notifications/<int:notification_id>/open": (
-        "POST",
+        "GET",
         {ANON: LOGIN, ADMIN: 404, POM: 404, QA: 404, STAKEHOLDER: 404},
     ),
     "/notifications/<int:notification_id>/read": (
@@ -183,6 +183,8 @@ EXPECTED = {
     "/calibration/sessions/<int:session_id>/report.pdf": ("GET", REPORT_ASKED),
     "/api/v1/sessions/<int:session_id>/report.pdf": ("GET", API_REPORT_ASKED),
     # Last: it removes the step the rules above read.
+    # Before the removal below: a removed step can no longer move.
+    "/admin/templates/<int:template_id>/steps/<int:step_id>/move": ("POST", ADMIN_POST),
     "/admin/templates/<int:template_id>/steps/<int:step_id>/remove": ("POST", ADMIN_POST),
 }
 

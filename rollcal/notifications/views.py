@@ -14,6 +14,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from rollcal import uow
 from rollcal.errors import ValidationError
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm
@@ -52,10 +53,12 @@ def index():
     return render_template("notifications/index.html", page=page, form=ConfirmForm())
 
 
-@bp.post("/notifications/<int:notification_id>/open")
+@bp.get("/notifications/<int:notification_id>/open")
+@uow.commits_on_read
 @login_required
 def open_notification(notification_id: int):
-    """Mark a notification read and go to what it is about."""
+    """Go to what a notification is about, marking it read on the way: a plain link, so it
+    opens in a new tab and can be shared (someone else following it gets a 404)."""
     notification = notifications.get_notification(current_user, notification_id)
     notifications.mark_read(current_user, notification)
     return redirect(_safe_next(notification.link))

@@ -273,7 +273,9 @@ def render_claimed(claim: Claim, static_folder: str) -> bool:
     ).rowcount
     uow.commit()
     if not stored:
-        log.warning("Report %s was taken over by another worker; dropped this render", claim)
+        log.warning(
+            "Report %s was taken over by another worker; dropped this render", claim.report_id
+        )
     return bool(stored)
 
 
