@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from itertools import count
 
@@ -37,12 +38,19 @@ PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> Iterator[str]:
     """A fresh, empty database for this test run."""
+    with fresh_database(tmp_path_factory, "rollcal_test") as url:
+        yield url
+
+
+@contextmanager
+def fresh_database(tmp_path_factory, prefix: str) -> Iterator[str]:
+    """An empty database of the kind ``ROLLCAL_TEST_DATABASE`` names, dropped afterwards."""
     if DATABASE == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'rollcal-test.sqlite'}"
+        yield f"sqlite:///{tmp_path_factory.mktemp(prefix) / 'rollcal.sqlite'}"
         return
     if DATABASE != "postgresql":
         raise RuntimeError(f"ROLLCAL_TEST_DATABASE must be sqlite or postgresql, not {DATABASE}")
-    name = f"rollcal_test_{os.getpid()}_{secrets.token_hex(3)}"
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     server = sa.create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
     with server.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')

@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-from tests.conftest import DATABASE, PG_SERVER
+from tests.conftest import fresh_database
 
 CHROMIUM = os.environ.get("ROLLCAL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -29,19 +28,8 @@ AXE = Path(__file__).resolve().parents[2] / "rollcal" / "static" / "vendor" / "a
 @pytest.fixture(scope="module")
 def live_database(tmp_path_factory) -> Iterator[str]:
     """An empty database of this module's own."""
-    if DATABASE == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('browser-db') / 'rollcal.sqlite'}"
-        return
-    name = f"rollcal_browser_{os.getpid()}_{secrets.token_hex(3)}"
-    server = sa.create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        server.dispose()
+    with fresh_database(tmp_path_factory, "rollcal_browser") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
