@@ -75,3 +75,21 @@ def test_api_gives_each_flag_its_interval_n_and_misreading(client, db, misread, 
     site = next(s for s in answer["report"]["sites"] if s["site"] == "Harbor Review · Dublin")
     assert site["evidence"] == "sufficient" and "p_below_threshold" in site
     assert "expected_agreement" in answer["report"]
+
+
+def test_a_too_few_cases_note_shows_cases_counted_not_a_decimal_figure(
+    client, auth, db, create_user, create_site
+):
+    """The note's figure is a count of cases and how many are needed, never "12.000"."""
+    site = create_site()
+    leads = [(create_user(Role.QA_LEAD, vendor=site.vendor), site) for _ in range(3)]
+    pom = create_user(Role.POM)
+    session = run_session(
+        pom, leads, cases=12, golden=lambda i: OPTIONS[i % 3], answer=lambda r, c: OPTIONS[c % 3]
+    )
+    notes = [f for f in flags_of(session) if f.kind == "too_few_cases"]
+    assert notes, "twelve cases are too few to judge alpha"
+    auth.login(pom)
+    page = client.get("/calibration/flags?status=all").get_data(as_text=True)
+    assert f"{int(notes[0].value)} cases" in page
+    assert f"{notes[0].value:.3f}" not in page
