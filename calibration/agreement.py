@@ -2155,12 +2155,13 @@ def _explain(
                     f"{figure.capitalize()} is null for {kind}(s) {', '.join(missing)}: {reason}."
                 )
         notes.append(
-            f"Per {kind}, majority_deviation compares the {kind}'s most frequent label with "
+            f"Per {kind}, “differs from others' majority” (majority_deviation) compares the "
+            f"{kind}'s most frequent label with "
             "that of everyone else on cases both labelled; a tie counts as no majority and "
             "leaves the case out" + (f" ({tied})." if tied else ".")
         )
         if len(subsets) == 1 and len(subsets[0].rater_positions) == len(data.raters):
             notes.append(
                 f"Every rater belongs to the same {kind}, so there is no one outside it to "
-                "compare with (majority_deviation is null)."
+                "compare with (“differs from others' majority” is null)."
             )
