@@ -46,3 +46,9 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// Requests htmx sends carry the page's CSRF token, as the forms they replace would.
+document.addEventListener("htmx:configRequest", (event) => {
+  const token = document.querySelector("meta[name=csrf-token]");
+  if (token) event.detail.headers["X-CSRFToken"] = token.content;
+});
