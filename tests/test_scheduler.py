@@ -313,8 +313,12 @@ def _wait_for(condition, what: str, limit: float = 120):
     raise AssertionError(f"gave up waiting for {what}")
 
 
-def test_the_demo_serves_with_the_scheduler_running_in_its_own_process(runner, db, monkeypatch):
+def test_the_demo_serves_with_the_scheduler_running_in_its_own_process(
+    app, runner, db, monkeypatch
+):
     events = []
+    # The demo command sets the base URL on the shared app; later tests expect it unset.
+    monkeypatch.setitem(app.config, "ROLLCAL_BASE_URL", app.config.get("ROLLCAL_BASE_URL"))
 
     def fake_start(app):
         events.append("scheduler started")
