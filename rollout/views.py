@@ -979,7 +979,7 @@ def frozen_report(request_id: int):
         raise Conflict("The frozen report is still being prepared; try again in a moment.")
     return send_pdf(
         request_row.report_pdf,
-        f"rollcal-readiness-{request_row.rollout_id}-signed-{request_row.report_sha256[:8]}.pdf",
+        signoff_services.frozen_filename(request_row),
         sha256=request_row.report_sha256,
     )
 

@@ -252,3 +252,12 @@ def test_the_api_says_a_vendor_not_applicable_is_a_pending_request(
     assert response.status_code == 200
     body = response.get_json()
     assert body["status"] == "todo" and body["not_applicable_requested"] is True
+
+
+def test_the_readiness_report_lists_the_step_as_awaiting_approval(db, rollout_world):
+    from rollout.report import readiness_source
+
+    _request(db, rollout_world)
+    rollout = db.session.get(Rollout, rollout_world["rollout"].id)
+    html = readiness_source(rollout, None, date.today()).html
+    assert "Marked not applicable by the vendor, awaiting POM approval" in html
