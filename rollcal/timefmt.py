@@ -157,3 +157,18 @@ def format_on_document(value: datetime | None, zone: str) -> str:
         value = value.replace(tzinfo=UTC)
     local = value.astimezone(ZoneInfo(zone))
     return f"{format_day(local)}, {local:%H:%M} ({zone_label(zone, local)})"
+
+
+def format_short_day(
+    value: date | datetime | None, zone: str | None = None, *, today: date | None = None
+) -> str:
+    """A day in few characters, for dense tables: "2 Dec", with the year when it is not
+    this year ("2 Dec 2027"). A time is first moved into ``zone``; a date has no zone."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(ZoneInfo(zone or "UTC")).date()
+    this_year = (today or datetime.now(UTC).date()).year
+    return f"{value.day} {value:%b}" + (f" {value.year}" if value.year != this_year else "")

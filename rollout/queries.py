@@ -15,6 +15,7 @@ from rollcal.errors import NotFound
 from rollcal.extensions import db
 from rollcal.org.models import Market, Site, Vendor, site_markets
 from rollcal.permissions import vendor_scope
+from rollcal.timefmt import format_short_day
 from rollout import readiness
 from rollout.gate import gates_of_sites, site_gates
 from rollout.models import (
@@ -400,6 +401,10 @@ class BoardCell:
     def is_closed(self) -> bool:
         """Done or not applicable: nothing more to do."""
         return self.status in (ItemStatus.DONE, ItemStatus.NOT_APPLICABLE)
+
+    def due_label(self, today: date) -> str:
+        """The due date as the cell shows it: "due 2 Dec"."""
+        return f"due {format_short_day(self.due_date, today=today)}"
 
     @property
     def status_title(self) -> str:

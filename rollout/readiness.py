@@ -99,7 +99,7 @@ class Readiness:
     state: State
     reasons: tuple[str, ...] = field(default_factory=tuple)
     override: Override | None = None
-    # One line a board cell shows: the state and what weighs most ("At risk · 3 overdue").
+    # What weighs most, in counts, for a one-line summary beside the state: "3 overdue".
     summary: str = field(default="", compare=False)
 
     @property
@@ -109,8 +109,8 @@ class Readiness:
 
     @property
     def headline(self) -> str:
-        """The state and its main counts on one line; the state alone when none were kept."""
-        return self.summary or self.state.title
+        """The state and its main counts on one line: "At risk · 3 overdue"."""
+        return f"{self.state.title} · {self.summary}" if self.summary else self.state.title
 
 
 def _titles(items: Sequence[Item]) -> str:
@@ -122,11 +122,12 @@ def _count(items: Sequence[Item], what: str) -> str:
     return f"{len(items)} required {noun} {what}: {_titles(items)}"
 
 
-def _summary(state: State, parts: Sequence[str], override: Override | None) -> str:
-    """ "At risk · 3 overdue, 1 due soon": the state and at most two counts, worst first."""
+def _summary(parts: Sequence[str], override: Override | None) -> str:
+    """What a one-line summary says beside the state: "3 overdue, 1 due soon" (at most
+    two counts, worst first)."""
     if override is not None:
-        return f"{state.title} · override"
-    return f"{state.title} · {', '.join(parts[:2])}" if parts else state.title
+        return "by override"
+    return ", ".join(parts[:2])
 
 
 def site_readiness(
@@ -193,12 +194,10 @@ def site_readiness(
 
     if override is not None and state != State.READY:
         reasons.insert(0, f"marked ready by {override.by}: {override.justification}")
-        return Readiness(
-            State.READY, tuple(reasons), override, _summary(State.READY, counts, override)
-        )
+        return Readiness(State.READY, tuple(reasons), override, _summary(counts, override))
     if state == State.READY and not reasons:
         reasons.append("all required items closed and calibration gate passed")
-    return Readiness(state, tuple(reasons), summary=_summary(state, counts, None))
+    return Readiness(state, tuple(reasons), summary=_summary(counts, None))
 
 
 def summarise(readiness: Iterable[Readiness]) -> dict[State, int]:
