@@ -316,7 +316,7 @@ def board_csv(rollout_id: int):
             row.site.vendor.name,
             row.site.name,
             " ".join(m.code for m in row.site.markets),
-            *[cell.status.value if cell else "" for cell in row.cells],
+            *[cell.readiness_status if cell else "" for cell in row.cells],
             row.readiness.state.value,
             "; ".join(row.readiness.reasons),
             row.readiness.override.justification if row.readiness.override else "",

@@ -230,6 +230,7 @@ def test_the_board_and_the_pending_list_show_the_request_to_the_pom(
     rollout_id = rollout_world["rollout"].id
     board = client.get(f"/rollouts/{rollout_id}").get_data(as_text=True)
     assert "N/A requested" in board and "1 step awaiting your approval" in board
+    assert "na_requested" in client.get(f"/rollouts/{rollout_id}/board.csv").get_data(as_text=True)
     listing = client.get(f"/not-applicable-requests?rollout={rollout_id}")
     text = listing.get_data(as_text=True)
     assert listing.status_code == 200
