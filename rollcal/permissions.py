@@ -54,6 +54,8 @@ class Action(StrEnum):
     # Own vendors: get the POM's digest, be chosen as a vendor's owner.
     OWN_VENDORS = "own_vendors"
     COMMENT_ON_ITEMS = "comment_on_items"
+    # Waive a required step (mark it not applicable) and answer a vendor's request to.
+    WAIVE_REQUIRED_STEPS = "waive_required_steps"
 
 
 EVERYONE = frozenset(Role)
@@ -75,6 +77,7 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.SEE_EVERY_VENDOR: frozenset({Role.ADMIN, Role.POM, Role.STAKEHOLDER}),
     Action.OWN_VENDORS: frozenset({Role.POM}),
     Action.COMMENT_ON_ITEMS: frozenset({Role.ADMIN, Role.POM, Role.QA_LEAD}),
+    Action.WAIVE_REQUIRED_STEPS: frozenset({Role.ADMIN, Role.POM}),
 }
 
 
@@ -225,6 +228,18 @@ def may_edit_item(user: User, item) -> bool:
         and item.is_vendor_side
         and item.site.vendor_id == user.vendor_id
     )
+
+
+def must_request_not_applicable(user: User, item) -> bool:
+    """Whether marking this item not applicable is only a request a POM answers: a vendor
+    cannot waive its own required step. POMs and admins mark it directly."""
+    return item.required and not may(user, Action.WAIVE_REQUIRED_STEPS)
+
+
+def may_decide_not_applicable(user: User, item) -> bool:
+    """Who approves or refuses a vendor's request that a required step be not applicable:
+    POMs and admins (they own the rollouts), never the QA lead who asked."""
+    return may(user, Action.WAIVE_REQUIRED_STEPS) and may_edit_item(user, item)
 
 
 def may_be_assigned(person: User, item) -> bool:

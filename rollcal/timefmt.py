@@ -146,3 +146,29 @@ def zone_groups() -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
 def zone_names() -> frozenset[str]:
     """Every zone the picker offers (and so every zone a person may choose)."""
     return frozenset(zone for _, options in zone_groups() for zone, _ in options)
+
+
+def format_on_document(value: datetime | None, zone: str) -> str:
+    """A time on a PDF, in ``zone``: "Tue 1 Dec 2026, 12:30 (Manila, UTC+8)". Always with
+    the year, since a document is read long after the year it was made in."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    local = value.astimezone(ZoneInfo(zone))
+    return f"{format_day(local)}, {local:%H:%M} ({zone_label(zone, local)})"
+
+
+def format_short_day(
+    value: date | datetime | None, zone: str | None = None, *, today: date | None = None
+) -> str:
+    """A day in few characters, for dense tables: "2 Dec", with the year when it is not
+    this year ("2 Dec 2027"). A time is first moved into ``zone``; a date has no zone."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(ZoneInfo(zone or "UTC")).date()
+    this_year = (today or datetime.now(UTC).date()).year
+    return f"{value.day} {value:%b}" + (f" {value.year}" if value.year != this_year else "")

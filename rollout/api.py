@@ -51,6 +51,8 @@ class ItemOut(BaseModel):
     gate: bool
     status: str
     status_reason: str | None
+    # The vendor marked this required step not applicable; a POM has yet to approve.
+    not_applicable_requested: bool = False
     due_date: date
     assignee: str | None
     evidence_url: str | None
@@ -128,6 +130,7 @@ def _item(item: ChecklistItem) -> ItemOut:
         gate=item.gate,
         status=item.status.value,
         status_reason=item.status_reason,
+        not_applicable_requested=item.na_requested,
         due_date=item.due_date,
         assignee=item.assignee.name if item.assignee else None,
         evidence_url=item.evidence_url,

@@ -117,6 +117,19 @@ class ItemForm(FlaskForm):
     submit = SubmitField("Save")
 
 
+class NotApplicableDecisionForm(FlaskForm):
+    """A POM's answer to a vendor's request that a required step be not applicable."""
+
+    version = HiddenField()
+    reason = TextAreaField(
+        "Reason (needed to refuse)",
+        validators=[Length(max=500)],
+        description="The vendor reads it in the item's history.",
+    )
+    approve = SubmitField("Approve: not applicable")
+    refuse = SubmitField("Refuse: the step applies")
+
+
 class CommentForm(FlaskForm):
     """A comment on an item."""
 

@@ -14,6 +14,7 @@ from rollcal.extensions import db
 from rollcal.org.models import LineOfBusiness, Site
 from rollcal.reports.queue import RenderStatus, ReportFile
 from rollcal.types import UTCDateTime, enum_type, utcnow
+from rollout.readiness import NA_REQUESTED
 
 
 class VersionStatus(StrEnum):
@@ -291,6 +292,11 @@ class ChecklistItem(db.Model):
     evidence_note: Mapped[str | None] = mapped_column(sa.Text)
     completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A vendor's request that a required step be not applicable: pending while set; the
+    # status stays as it was until a POM approves (then not applicable) or refuses.
+    na_requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    na_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    na_request_reason: Mapped[str | None] = mapped_column(sa.Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
 
@@ -298,6 +304,7 @@ class ChecklistItem(db.Model):
     site: Mapped[Site] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+    na_requested_by: Mapped[User | None] = relationship(foreign_keys=[na_requested_by_id])
     comments: Mapped[list[Comment]] = relationship(
         back_populates="item", order_by="Comment.created_at", cascade="all, delete-orphan"
     )
@@ -308,6 +315,18 @@ class ChecklistItem(db.Model):
     def is_closed(self) -> bool:
         """Done or not applicable: nothing more to do."""
         return self.status in (ItemStatus.DONE, ItemStatus.NOT_APPLICABLE)
+
+    @property
+    def na_requested(self) -> bool:
+        """Whether the vendor asked that this step be not applicable and a POM has yet to
+        answer."""
+        return self.na_requested_at is not None
+
+    @property
+    def readiness_status(self) -> str:
+        """The status the readiness rule reads: a pending not-applicable request is a
+        state of its own there, whatever the status it would return to."""
+        return NA_REQUESTED if self.na_requested else self.status.value
 
     @property
     def is_vendor_side(self) -> bool:

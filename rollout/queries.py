@@ -15,6 +15,7 @@ from rollcal.errors import NotFound
 from rollcal.extensions import db
 from rollcal.org.models import Market, Site, Vendor, site_markets
 from rollcal.permissions import vendor_scope
+from rollcal.timefmt import format_short_day
 from rollout import readiness
 from rollout.gate import gates_of_sites, site_gates
 from rollout.models import (
@@ -138,7 +139,7 @@ class Board:
 def _readiness_item(item: ChecklistItem) -> readiness.Item:
     return readiness.Item(
         title=item.title,
-        status=item.status.value,
+        status=item.readiness_status,
         due_date=item.due_date,
         required=item.required,
         reason=item.status_reason,
@@ -329,6 +330,39 @@ def my_items(user: User) -> sa.Select:
     return statement.where(ChecklistItem.assignee_id == user.id)
 
 
+def pending_not_applicable(user: User, rollout_id: int | None = None) -> sa.Select:
+    """Steps whose vendor asked that they be not applicable and await a POM's answer,
+    oldest request first, in rollouts still under way (optionally one rollout)."""
+    statement = (
+        visible_items(user)
+        .join(Rollout, Rollout.id == ChecklistItem.rollout_id)
+        .where(
+            ChecklistItem.na_requested_at.is_not(None),
+            Rollout.status.not_in([RolloutStatus.CANCELLED, RolloutStatus.LIVE]),
+        )
+        .options(
+            selectinload(ChecklistItem.site).selectinload(Site.vendor),
+            selectinload(ChecklistItem.na_requested_by),
+            selectinload(ChecklistItem.rollout)
+            .selectinload(Rollout.policy_version)
+            .selectinload(PolicyVersion.policy),
+        )
+        .order_by(ChecklistItem.na_requested_at, ChecklistItem.id)
+    )
+    if rollout_id is not None:
+        statement = statement.where(ChecklistItem.rollout_id == rollout_id)
+    return statement
+
+
+def pending_not_applicable_count(user: User, rollout_id: int) -> int:
+    """How many steps of a rollout await an answer to a not-applicable request."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(
+            pending_not_applicable(user, rollout_id).options().order_by(None).subquery()
+        )
+    )
+
+
 def policies() -> sa.Select:
     """Every policy with its versions, by code."""
     return (
@@ -361,11 +395,21 @@ class BoardCell:
     required: bool
     gate: bool
     assignee: str | None
+    na_requested: bool = False
 
     @property
     def is_closed(self) -> bool:
         """Done or not applicable: nothing more to do."""
         return self.status in (ItemStatus.DONE, ItemStatus.NOT_APPLICABLE)
+
+    def due_label(self, today: date) -> str:
+        """The due date as the cell shows it: "due 2 Dec"."""
+        return f"due {format_short_day(self.due_date, today=today)}"
+
+    @property
+    def status_title(self) -> str:
+        """What the cell says: the status, or that the vendor asked for not applicable."""
+        return "N/A requested" if self.na_requested else self.status.title
 
 
 @dataclass
@@ -518,6 +562,7 @@ def board_page(
             ChecklistItem.required,
             ChecklistItem.status_reason,
             User.name,
+            ChecklistItem.na_requested_at,
         )
         .outerjoin(User, User.id == ChecklistItem.assignee_id)
         .where(
@@ -550,13 +595,18 @@ def board_page(
     inputs_by_site: dict[int, list[readiness.Item]] = defaultdict(list)
     for row in db.session.execute(items):
         item_id, site_id, step, _, title, _, _, gate, status, due, required, reason = row[:12]
+        na_requested = row[13] is not None
         cells_by_site[site_id][step] = BoardCell(
-            item_id, step, title, status, due, required, gate, row[12]
+            item_id, step, title, status, due, required, gate, row[12], na_requested
         )
         if not gate:
             inputs_by_site[site_id].append(
                 readiness.Item(
-                    title=title, status=status.value, due_date=due, required=required, reason=reason
+                    title=title,
+                    status=readiness.NA_REQUESTED if na_requested else status.value,
+                    due_date=due,
+                    required=required,
+                    reason=reason,
                 )
             )
     gates = gates_of_sites(rollout, [site.id for site in shown])

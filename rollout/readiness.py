@@ -12,6 +12,10 @@ The rule (DESIGN.md):
   the calibration gate fails;
 * ``on_track`` — otherwise (including a gate still pending).
 
+A required vendor step the vendor's QA lead marked not applicable is ``na_requested``
+until a POM approves the request: it is still open (a vendor cannot waive its own
+required step), and the reasons say whose approval it awaits.
+
 A POM's override makes a site ``ready`` whatever else holds; the reasons it overrode
 stay in the answer so every page can show them beside the justification.
 """
@@ -25,6 +29,8 @@ from enum import StrEnum
 
 DUE_SOON_DAYS = 2
 CLOSED = frozenset({"done", "not_applicable"})
+# A required step the vendor marked not applicable, awaiting the POM's approval.
+NA_REQUESTED = "na_requested"
 
 
 class State(StrEnum):
@@ -93,11 +99,18 @@ class Readiness:
     state: State
     reasons: tuple[str, ...] = field(default_factory=tuple)
     override: Override | None = None
+    # What weighs most, in counts, for a one-line summary beside the state: "3 overdue".
+    summary: str = field(default="", compare=False)
 
     @property
     def overridden(self) -> bool:
         """Whether the state is ``ready`` only because a POM said so."""
         return self.override is not None
+
+    @property
+    def headline(self) -> str:
+        """The state and its main counts on one line: "At risk · 3 overdue"."""
+        return f"{self.state.title} · {self.summary}" if self.summary else self.state.title
 
 
 def _titles(items: Sequence[Item]) -> str:
@@ -109,6 +122,14 @@ def _count(items: Sequence[Item], what: str) -> str:
     return f"{len(items)} required {noun} {what}: {_titles(items)}"
 
 
+def _summary(parts: Sequence[str], override: Override | None) -> str:
+    """What a one-line summary says beside the state: "3 overdue, 1 due soon" (at most
+    two counts, worst first)."""
+    if override is not None:
+        return "by override"
+    return ", ".join(parts[:2])
+
+
 def site_readiness(
     items: Iterable[Item], gate: Gate, today: date, override: Override | None = None
 ) -> Readiness:
@@ -116,6 +137,7 @@ def site_readiness(
     required = [item for item in items if item.required]
     blocked = [item for item in required if item.status == "blocked"]
     open_items = [item for item in required if item.status not in CLOSED]
+    awaiting = [item for item in open_items if item.status == NA_REQUESTED]
     overdue = [item for item in open_items if item.due_date < today]
     due_soon = [
         item
@@ -136,8 +158,13 @@ def site_readiness(
         reasons.append(_count(overdue, "overdue"))
     if due_soon:
         reasons.append(_count(due_soon, f"due within {DUE_SOON_DAYS} days and not started"))
+    if awaiting:
+        reasons.append(
+            f"Awaiting POM approval: {_titles(awaiting)} marked not applicable by the vendor"
+        )
     reasons.extend(gate.reasons)
 
+    remaining: list[Item] = []
     if blocked:
         state = State.BLOCKED
     elif overdue or due_soon or gate.state == GateState.FAIL:
@@ -146,17 +173,31 @@ def site_readiness(
         state = State.READY
     else:
         state = State.ON_TRACK
-        remaining = [item for item in open_items if item not in overdue]
+        remaining = [item for item in open_items if item not in overdue and item not in awaiting]
         if remaining:
             noun = "item" if len(remaining) == 1 else "items"
             reasons.append(f"{len(remaining)} required {noun} open")
+    counts = [
+        f"{n} {what}"
+        for n, what in (
+            (len(blocked), "blocked"),
+            (len(overdue), "overdue"),
+            (len(due_soon), "due soon"),
+            (len(awaiting), "awaiting approval"),
+        )
+        if n
+    ]
+    if gate.state == GateState.FAIL:
+        counts.append("gate failing")
+    if remaining:
+        counts.append(f"{len(remaining)} open")
 
     if override is not None and state != State.READY:
         reasons.insert(0, f"marked ready by {override.by}: {override.justification}")
-        return Readiness(State.READY, tuple(reasons), override)
+        return Readiness(State.READY, tuple(reasons), override, _summary(counts, override))
     if state == State.READY and not reasons:
         reasons.append("all required items closed and calibration gate passed")
-    return Readiness(state, tuple(reasons))
+    return Readiness(state, tuple(reasons), summary=_summary(counts, None))
 
 
 def summarise(readiness: Iterable[Readiness]) -> dict[State, int]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import render_template
@@ -24,10 +24,12 @@ from rollcal.permissions import report_audience
 from rollcal.reports.charts import AlphaBar, alpha_chart, band
 from rollcal.reports.downloads import SafeCSVWriter
 from rollcal.reports.pdf import PdfAttachment, ReportSource
+from rollcal.timefmt import format_day, format_on_document, zone_label
 from rollcal.types import utcnow
 from rollout.models import (
     Category,
     ChecklistItem,
+    Decision,
     Rollout,
     SignOffRequest,
     SignOffStatus,
@@ -64,13 +66,19 @@ class VendorAttention:
     blocked_by_step: dict[str, list[str]] = field(default_factory=dict)
     overdue_by_step: dict[str, list[str]] = field(default_factory=dict)
     open_by_step: dict[str, list[str]] = field(default_factory=dict)
+    # Required steps the vendor marked not applicable, awaiting a POM's approval.
+    awaiting_by_step: dict[str, list[str]] = field(default_factory=dict)
     overrides: list[SiteRow] = field(default_factory=list)
 
     @property
     def all_done(self) -> bool:
         """Nothing open, overdue, blocked or overridden."""
         return not (
-            self.blocked_by_step or self.overdue_by_step or self.open_by_step or self.overrides
+            self.blocked_by_step
+            or self.overdue_by_step
+            or self.open_by_step
+            or self.awaiting_by_step
+            or self.overrides
         )
 
 
@@ -127,6 +135,8 @@ def _attention(board: Board, today: date) -> list[VendorAttention]:
             if cell.status.value == "blocked":
                 reason = f" ({cell.status_reason})" if cell.status_reason else ""
                 vendor.blocked_by_step.setdefault(cell.title, []).append(row.site.name + reason)
+            elif cell.na_requested:
+                vendor.awaiting_by_step.setdefault(cell.title, []).append(row.site.name)
             elif cell.due_date < today:
                 step = f"{cell.title}, due {cell.due_date:%d %b}"
                 vendor.overdue_by_step.setdefault(step, []).append(row.site.name)
@@ -231,15 +241,57 @@ def calibration_csv(calibration: Calibration) -> bytes:
     return out.getvalue().encode()
 
 
-def _local(user: User, moment) -> str:
-    if moment is None:
-        return "—"
-    local = moment.astimezone(ZoneInfo(user.timezone))
-    return f"{local:%d %b %Y %H:%M} {local.tzname()} ({user.timezone})"
+def signoff_state(
+    latest: SignOffRequest | None,
+    signed: SignOffRequest | None,
+    *,
+    frozen: bool,
+    day: Callable[[datetime | None], str],
+) -> str:
+    """Where sign-off stands, in a line the report's footer and cover show.
+
+    A frozen copy is the document stakeholders decide on; its bytes never change, so it
+    says what it is rather than a state its decisions will overtake.
+    """
+    if frozen and latest is not None:
+        return (
+            f"Copy for sign-off, requested {day(latest.requested_at)}; "
+            "its decisions are recorded in rollcal"
+        )
+    if signed is not None:
+        sha = signed.report_sha256
+        return f"Signed off {day(signed.decided_at)} · signed version SHA-256 {sha}"
+    if latest is None:
+        return "Not submitted for sign-off"
+    if latest.status == SignOffStatus.REJECTED:
+        by = [s.stakeholder.name for s in latest.sign_offs if s.decision == Decision.REJECT]
+        return f"Sign-off rejected {day(latest.decided_at)}" + (
+            f" by {', '.join(by)}" if by else ""
+        )
+    return f"Sign-off requested {day(latest.requested_at)}, awaiting decisions"
 
 
-def readiness_source(rollout: Rollout, reader: User | None, today: date) -> ReportSource:
-    """The readiness report of ``rollout`` as ``reader`` may see it (None: everything)."""
+def readiness_source(
+    rollout: Rollout,
+    reader: User | None,
+    today: date,
+    *,
+    zone: str | None = None,
+    frozen: bool = False,
+) -> ReportSource:
+    """The readiness report of ``rollout`` as ``reader`` may see it (None: everything).
+
+    Times are written in ``zone``: by default the reader's, UTC for the whole report
+    without a reader. A ``frozen`` report is the copy a sign-off request freezes.
+    """
+    zone = zone or (reader.timezone if reader is not None else None) or "UTC"
+
+    def moment(value: datetime | None) -> str:
+        return format_on_document(value, zone)
+
+    def day(value: datetime | None) -> str:
+        return format_day(value, zone)
+
     board = build_board(reader, rollout, today)
     calibration = _calibration(rollout, reader)
     requests = db.session.scalars(
@@ -265,8 +317,12 @@ def readiness_source(rollout: Rollout, reader: User | None, today: date) -> Repo
         risks=risks,
         latest_request=latest_request,
         signed=signed,
-        local=_local,
-        generated_at=ReportSource.GENERATED_MARKER,
+        signoff_state=signoff_state(latest_request, signed, frozen=frozen, day=day),
+        moment=moment,
+        day=day,
+        local=format_on_document,
+        zone_statement=f"{zone_label(zone, utcnow())} ({zone})" if zone != "UTC" else "UTC",
+        generated_at=ReportSource.generated_marker(zone),
         scope_note=scope_note,
         band=band,
     )

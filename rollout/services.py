@@ -516,11 +516,22 @@ def update_item(
             "evidence_url", "this item needs evidence (a link or a note) before it can be done."
         )
     comment = (comment or "").strip()
+    new_reason = reason if new_status in (ItemStatus.BLOCKED, ItemStatus.NOT_APPLICABLE) else None
+    requesting = (
+        new_status == ItemStatus.NOT_APPLICABLE
+        and item.status != ItemStatus.NOT_APPLICABLE
+        and permissions.must_request_not_applicable(actor, item)
+    )
+    if requesting:
+        # The vendor asks; the status stays as it is until a POM answers.
+        new_status, new_reason = item.status, item.status_reason
     with conflict_guard(item):
+        if requesting and reason != item.na_request_reason:
+            _request_not_applicable(actor, item, reason)
+        elif not requesting and new_status != item.status and item.na_requested:
+            _withdraw_not_applicable(actor, item, new_status)
         item.status = new_status
-        item.status_reason = (
-            reason if new_status in (ItemStatus.BLOCKED, ItemStatus.NOT_APPLICABLE) else None
-        )
+        item.status_reason = new_reason
         item.evidence_url, item.evidence_note = new_url, new_note
         if new_status == ItemStatus.DONE and before["status"] != "done":
             item.completed_by, item.completed_at = actor, utcnow()
@@ -553,6 +564,110 @@ def update_item(
                 vendor_id=item.site.vendor_id,
             )
         db.session.flush()
+    checklist_changed.send(item.rollout)
+    return item
+
+
+def _request_not_applicable(actor: User, item: ChecklistItem, reason: str) -> None:
+    """Keep a vendor's request that a required step be not applicable, for a POM to answer."""
+    renewed = item.na_requested
+    item.na_requested_by, item.na_requested_at = actor, utcnow()
+    item.na_request_reason = reason
+    record(
+        actor,
+        "checklist_item.not_applicable_requested",
+        item,
+        f"{item.site.label}: “{item.title}” marked not applicable by {actor.name}, "
+        f"awaiting POM approval ({reason})" + (" — request renewed" if renewed else ""),
+        after={"not_applicable_requested": reason},
+        rollout_id=item.rollout_id,
+        vendor_id=item.site.vendor_id,
+    )
+
+
+def _clear_request(item: ChecklistItem) -> str | None:
+    reason = item.na_request_reason
+    item.na_requested_by, item.na_requested_at, item.na_request_reason = None, None, None
+    return reason
+
+
+def _withdraw_not_applicable(actor: User, item: ChecklistItem, new_status: ItemStatus) -> None:
+    """A new status for the item answers the request itself: it is withdrawn (or, set by a
+    POM to not applicable, granted)."""
+    reason = _clear_request(item)
+    record(
+        actor,
+        "checklist_item.not_applicable_withdrawn",
+        item,
+        f"{item.site.label}: “{item.title}” request to mark it not applicable closed: "
+        f"{actor.name} set it to {new_status.title.lower()}",
+        before={"not_applicable_requested": reason},
+        rollout_id=item.rollout_id,
+        vendor_id=item.site.vendor_id,
+    )
+
+
+def decide_not_applicable(
+    actor: User,
+    item: ChecklistItem,
+    *,
+    version: int | None,
+    approve: bool,
+    reason: str | None = None,
+) -> ChecklistItem:
+    """Answer a vendor's request that a required step be not applicable.
+
+    Approved, the step is not applicable for the reason the vendor gave; refused, the
+    request is closed with the POM's reason and the step stays open as it was. ``version``
+    is the version the POM saw: two answers at once give one decision and one conflict.
+    """
+    if not permissions.may_decide_not_applicable(actor, item):
+        raise Forbidden("Only a POM approves or refuses a request to mark a step not applicable.")
+    _check_not_frozen(item.rollout)
+    if version is None:
+        raise ValidationError.field("version", "is required (the version you last saw).")
+    if version != item.version:
+        raise Conflict(_changed_since(actor, item), current=_conflict_state(actor, item))
+    if not item.na_requested:
+        raise ValidationError.field(
+            "decision", f"“{item.title}” has no request to mark it not applicable."
+        )
+    refusal = (reason or "").strip()
+    if not approve and not refusal:
+        raise ValidationError.field(
+            "reason", "Say why the step still applies: the vendor reads it in the history."
+        )
+    with conflict_guard(item):
+        requested_by = item.na_requested_by.name if item.na_requested_by else "the vendor"
+        asked = _clear_request(item)
+        before = item.status.value
+        if approve:
+            item.status, item.status_reason = ItemStatus.NOT_APPLICABLE, asked
+            item.completed_by, item.completed_at = None, None
+            record(
+                actor,
+                "checklist_item.not_applicable_approved",
+                item,
+                f"{item.site.label}: “{item.title}” not applicable, as {requested_by} asked "
+                f"({asked}); approved by {actor.name}",
+                before={"status": before, "not_applicable_requested": asked},
+                after={"status": "not_applicable"},
+                rollout_id=item.rollout_id,
+                vendor_id=item.site.vendor_id,
+            )
+        else:
+            record(
+                actor,
+                "checklist_item.not_applicable_refused",
+                item,
+                f"{item.site.label}: “{item.title}” still applies: {actor.name} refused "
+                f"{requested_by}'s request to mark it not applicable ({refusal})",
+                before={"not_applicable_requested": asked},
+                after={"refused": refusal},
+                rollout_id=item.rollout_id,
+                vendor_id=item.site.vendor_id,
+            )
+        item.updated_at = utcnow()
     checklist_changed.send(item.rollout)
     return item
 

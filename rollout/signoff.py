@@ -110,7 +110,10 @@ def request_signoff(
     rollout.status = RolloutStatus.AWAITING_SIGNOFF
     db.session.flush()
     # The frozen copy shows the request and its (still empty) decisions.
-    request.report = request_report(readiness_source(rollout, None, today), frozen=True)
+    # Times on the frozen copy are in the zone of the POM who asked for it.
+    request.report = request_report(
+        readiness_source(rollout, None, today, zone=actor.timezone, frozen=True), frozen=True
+    )
     db.session.flush()
     for sign_off in request.sign_offs:
         notify(
@@ -210,6 +213,23 @@ def _locked_request(request_id: int) -> SignOffRequest:
         .execution_options(populate_existing=True)
     ).all()
     return request
+
+
+# What a frozen report is, in its file name, as its request stands.
+FILE_STATES = {
+    SignOffStatus.PENDING: "for-signoff",
+    SignOffStatus.APPROVED: "signed",
+    SignOffStatus.REJECTED: "rejected",
+}
+
+
+def frozen_filename(request: SignOffRequest) -> str:
+    """The download name of a request's frozen report: "…-for-signoff-…" while pending,
+    "…-signed-…" once approved, "…-rejected-…" after a rejection."""
+    return (
+        f"rollcal-readiness-{request.rollout_id}-{FILE_STATES[request.status]}-"
+        f"{(request.report_sha256 or '')[:8]}.pdf"
+    )
 
 
 def signed_request(rollout: Rollout) -> SignOffRequest | None:

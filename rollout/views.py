@@ -41,6 +41,7 @@ from rollout.forms import (
     DecisionForm,
     GoLiveForm,
     ItemForm,
+    NotApplicableDecisionForm,
     OverrideForm,
     PolicyForm,
     RolloutForm,
@@ -267,9 +268,15 @@ def board(rollout_id: int):
         for name, value in (("vendor", vendor_id), ("market", market_id), ("state", state))
         if value
     }
+    pending_requests = (
+        queries.pending_not_applicable_count(current_user, rollout.id)
+        if may(current_user, Action.WAIVE_REQUIRED_STEPS)
+        else 0
+    )
     return render_template(
         "rollout/board.html",
         changes_since_signoff=len(changes),
+        pending_requests=pending_requests,
         rollout=rollout,
         board=board,
         vendor_id=vendor_id,
@@ -309,7 +316,7 @@ def board_csv(rollout_id: int):
             row.site.vendor.name,
             row.site.name,
             " ".join(m.code for m in row.site.markets),
-            *[cell.status.value if cell else "" for cell in row.cells],
+            *[cell.readiness_status if cell else "" for cell in row.cells],
             row.readiness.state.value,
             "; ".join(row.readiness.reasons),
             row.readiness.override.justification if row.readiness.override else "",
@@ -468,8 +475,12 @@ def item(item_id: int):
     item = queries.get_item(current_user, item_id)
     form = ItemForm(obj=item if request.method == "GET" else None)
     conflict = None
+    asks_only = permissions.must_request_not_applicable(current_user, item)
     if request.method == "GET":
         form.status.data, form.reason.data = item.status.value, item.status_reason
+        if item.na_requested and asks_only:
+            # The vendor sees its pending request; choosing another status withdraws it.
+            form.status.data, form.reason.data = "not_applicable", item.na_request_reason
         form.version.data = item.version
     if form.validate_on_submit():
         try:
@@ -495,6 +506,9 @@ def item(item_id: int):
     if may(current_user, Action.MANAGE_ROLLOUTS):
         assignee_form = AssigneeForm(prefix="assign", data={"assignee": item.assignee_id or 0})
         assignee_form.assignee.choices = _assignee_choices(item)
+    decision_form = None
+    if item.na_requested and permissions.may_decide_not_applicable(current_user, item):
+        decision_form = NotApplicableDecisionForm(prefix="na", data={"version": item.version})
     status = 409 if conflict else 200
     return render_template(
         "rollout/item.html",
@@ -503,9 +517,71 @@ def item(item_id: int):
         conflict=conflict,
         comment_form=CommentForm(prefix="comment"),
         assignee_form=assignee_form,
+        decision_form=decision_form,
+        asks_only=asks_only,
+        history=_item_history(item),
         may_edit=permissions.may_edit_item(current_user, item),
         today=_today(),
     ), status
+
+
+# The item page shows its latest changes; the rollout's activity page has them all.
+HISTORY_SHOWN = 20
+
+
+def _item_history(item) -> list[AuditEvent]:
+    return db.session.scalars(
+        sa.select(AuditEvent)
+        .where(
+            AuditEvent.object_type == type(item).__name__,
+            AuditEvent.object_id == item.id,
+        )
+        .options(selectinload(AuditEvent.actor))
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(HISTORY_SHOWN)
+    ).all()
+
+
+@bp.post("/items/<int:item_id>/not-applicable")
+@login_required
+@requires(Action.WAIVE_REQUIRED_STEPS)
+def decide_not_applicable(item_id: int):
+    """Approve or refuse a vendor's request that a required step be not applicable."""
+    item = queries.get_item(current_user, item_id)
+    form = NotApplicableDecisionForm(prefix="na")
+    if not form.validate_on_submit():
+        flash("The form expired; open the step again and answer the request.", "error")
+        return redirect(url_for("rollout.item", item_id=item.id))
+    approve = bool(form.approve.data)
+    try:
+        services.decide_not_applicable(
+            current_user,
+            item,
+            version=whole_number(form.version.data),
+            approve=approve,
+            reason=form.reason.data,
+        )
+    except (Conflict, ValidationError) as error:
+        flash_refusal(error)
+    else:
+        if approve:
+            flash(f"“{item.title}” is not applicable at {item.site.label}.", "success")
+        else:
+            flash(f"Request refused: “{item.title}” still applies at {item.site.label}.", "success")
+    return redirect(url_for("rollout.item", item_id=item.id))
+
+
+@bp.get("/not-applicable-requests")
+@login_required
+@requires(Action.WAIVE_REQUIRED_STEPS)
+def not_applicable_requests():
+    """Required steps vendors asked to mark not applicable, awaiting a POM's answer."""
+    rollout_id = int_arg("rollout")
+    rollout = queries.get_rollout(current_user, rollout_id) if rollout_id else None
+    page = _page(queries.pending_not_applicable(current_user, rollout_id))
+    return render_template(
+        "rollout/not_applicable_requests.html", page=page, rollout=rollout, today=_today()
+    )
 
 
 @bp.post("/items/<int:item_id>/comments")
@@ -903,7 +979,7 @@ def frozen_report(request_id: int):
         raise Conflict("The frozen report is still being prepared; try again in a moment.")
     return send_pdf(
         request_row.report_pdf,
-        f"rollcal-readiness-{request_row.rollout_id}-signed-{request_row.report_sha256[:8]}.pdf",
+        signoff_services.frozen_filename(request_row),
         sha256=request_row.report_sha256,
     )
 

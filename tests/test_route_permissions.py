@@ -81,6 +81,8 @@ EXPECTED = {
         {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 404, STAKEHOLDER: 403},
     ),
     "/items/<int:item_id>/assignee": ("POST", MANAGERS_POST),
+    "/items/<int:item_id>/not-applicable": ("POST", MANAGERS_POST),
+    "/not-applicable-requests": ("GET", MANAGERS),
     "/my-items": ("GET", SIGNED_IN),
     "/policies": ("GET", READERS),
     "/policies/new": ("GET", MANAGERS),

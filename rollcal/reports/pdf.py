@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import multiprocessing
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from flask import Response
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from rollcal.timefmt import format_on_document
 from rollcal.types import utcnow
 
 # Reports name their stylesheets and images under this base; the fetcher maps it onto the
@@ -156,6 +158,14 @@ class ReportSource:
     pdf_variant: str | None = None
 
     GENERATED_MARKER = "%%GENERATED_AT%%"
+    # The same marker naming the reader's zone: the time is written in it, and since the
+    # zone is in the HTML each zone's copy has its own content key.
+    ZONED_MARKER = re.compile(r"%%GENERATED_AT:([A-Za-z0-9_/+-]+)%%")
+
+    @staticmethod
+    def generated_marker(zone: str) -> str:
+        """The marker for the time of generation, written in ``zone`` when rendered."""
+        return f"%%GENERATED_AT:{zone}%%"
 
     @property
     def content_key(self) -> str:
@@ -175,8 +185,9 @@ class ReportSource:
         return digest.hexdigest()
 
     def final_html(self, at: datetime) -> str:
-        """The HTML with the generation time written in."""
-        return self.html.replace(self.GENERATED_MARKER, at.strftime("%d %b %Y %H:%M UTC"))
+        """The HTML with the generation time written in (in the zone its marker names)."""
+        html = self.html.replace(self.GENERATED_MARKER, at.strftime("%d %b %Y %H:%M UTC"))
+        return self.ZONED_MARKER.sub(lambda found: format_on_document(at, found.group(1)), html)
 
 
 # Documents larger than this are rendered in a child process; smaller ones cost less to
