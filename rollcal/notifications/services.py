@@ -174,12 +174,14 @@ def notify(
     title: str,
     body: str = "",
     link: str | None = None,
+    entries: list[dict] | None = None,
     email: bool = True,
 ) -> Notification | None:
     """Tell ``user`` something once; return the notification, or None if they turned
     this kind off or were told already (``about`` names the subject, e.g. an item and a
-    day). With ``email`` and the person's choice "immediately", the e-mail is queued in
-    the same transaction. The caller commits."""
+    day). ``entries`` are the things a grouped notification lists, each with a ``title``
+    and a ``link``. With ``email`` and the person's choice "immediately", the e-mail is
+    queued in the same transaction. The caller commits."""
     if not user.active:
         return None
     delivery = delivery_for(user, kind)
@@ -194,6 +196,7 @@ def notify(
             "title": title[:300],
             "body": body,
             "link": link,
+            "entries": entries,
             "delivery": delivery,
             "created_at": utcnow(),
         },
@@ -302,6 +305,23 @@ def deliver_queued() -> str:
 
 
 # Reading ----------------------------------------------------------------------------
+
+
+def notify_each(
+    people, kind: Kind, *, about: str, leave_out: User | None = None, **message
+) -> list[Notification]:
+    """Tell each of ``people`` (once each, whatever the repeats) the same thing, leaving
+    out ``leave_out`` (the person who did it is not told of their own action). Ordered by
+    id, so two callers racing on the same keys wait on each other instead of deadlocking."""
+    unique = {person.id: person for person in people if person is not None}
+    if leave_out is not None:
+        unique.pop(leave_out.id, None)
+    told = []
+    for person_id in sorted(unique):
+        notification = notify(unique[person_id], kind, about=about, **message)
+        if notification is not None:
+            told.append(notification)
+    return told
 
 
 def notifications_of(user: User) -> sa.Select:
