@@ -174,7 +174,7 @@ def reminder_title(due: list[ChecklistItem], today: date) -> str:
 
 
 def _reminder_entry(item: ChecklistItem, today: date) -> dict:
-    """One item as the reminder lists it, with links to the item and its rollout."""
+    """One item as the reminder lists it, with links to the item, its site and rollout."""
     return {
         "title": item.title,
         "link": path_for("rollout.item", item_id=item.id),
@@ -183,9 +183,7 @@ def _reminder_entry(item: ChecklistItem, today: date) -> dict:
         "due": item.due_date.isoformat(),
         "status": item.status.title,
         "site": item.site.label,
-        "site_link": path_for(
-            "rollout.board", rollout_id=item.rollout_id, vendor=item.site.vendor_id
-        ),
+        "site_link": path_for("org.site", site_id=item.site_id),
         "rollout": item.rollout.title,
         "rollout_link": path_for("rollout.board", rollout_id=item.rollout_id),
     }

@@ -92,6 +92,10 @@ def test_six_items_due_make_one_notification_listing_the_six(db, six_items):
         "Harbor Review · Dublin",
     }
     assert all(re.fullmatch(r"/items/\d+", entry["link"]) for entry in reminder.entries)
+    assert {entry["site_link"] for entry in reminder.entries} == {
+        f"/sites/{six_items['cebu'].id}",
+        f"/sites/{six_items['dublin'].id}",
+    }
     # Most overdue first.
     assert reminder.entries[0]["when"] == "Overdue by 10 days"
     assert reminder.entries[-1]["when"] == "Overdue by 3 days"
@@ -130,6 +134,7 @@ def test_the_grouped_reminder_opens_a_page_listing_its_items(client, auth, db, s
     for entry in reminder.entries:
         assert f'<a href="{entry["link"]}">{escape(entry["title"])}</a>' in page
         assert f'<a href="{entry["rollout_link"]}">' in page
+        assert f'<a href="{entry["site_link"]}">{escape(entry["site"])}</a>' in page
     assert 'href="/my-items"' in page
     db.session.refresh(reminder)
     assert reminder.is_read
