@@ -153,6 +153,8 @@ def test_commenting_through_the_page_tells_the_assignee(client, auth, db, world)
     pom, maria = world["pom"], world["maria"]
     item = _item(db, world["rollout"], world["cebu"])
     auth.login(pom)
+    page = client.get(f"/items/{item.id}").get_data(as_text=True)
+    assert "Mention someone with @ and their e-mail address" in page
     response = client.post(f"/items/{item.id}/comments", data={"comment-body": "Any news?"})
     assert response.status_code == 302
     assert list(_told(db, Kind.ITEM_COMMENTED)) == [maria.id]
