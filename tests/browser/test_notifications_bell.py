@@ -88,3 +88,31 @@ def test_without_javascript_the_bell_shows_the_count_rendered_by_the_server(
             expect(page.locator(".bell-count")).to_have_text(str(min(unread, 99)))
     finally:
         context.close()
+
+
+def test_a_days_reminder_lists_its_items_on_a_page_of_its_own(new_page, live_app):
+    from rollcal.extensions import db
+    from rollcal.notifications.models import Kind, Notification
+    from rollout import jobs
+
+    with live_app.app_context():
+        jobs.remind_assignees()
+        grouped = db.session.scalars(
+            sa.select(Notification)
+            .join(Notification.user)
+            .where(Notification.kind == Kind.CHECKLIST_DUE)
+            .order_by(Notification.id)
+        ).all()
+        reminder = next(n for n in grouped if n.entries and len(n.entries) > 1)
+        email, title, entries = reminder.user.email, reminder.title, reminder.entries
+    page = new_page()
+    sign_in(page, email)
+    page.goto("/notifications")
+    check_accessibility(page)
+    page.get_by_role("link", name=title, exact=True).click()
+    page.wait_for_url(re.compile(r"/notifications/\d+$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(title)
+    expect(page.locator("ul.notification-entries > li")).to_have_count(len(entries))
+    check_accessibility(page)
+    page.get_by_role("link", name=entries[0]["title"], exact=True).first.click()
+    page.wait_for_url(re.compile(r"/items/\d+$"))
