@@ -1,11 +1,12 @@
 """Notifications: in-app (the bell), e-mail through an outbox, and each person's choices.
 
-Every notification carries a ``key`` naming what it tells and whom (``checklist_due:42:
-2026-03-02:u7``). The database keeps keys unique and notifications are inserted with
-``INSERT … ON CONFLICT DO NOTHING``, so a job that runs twice, or in two scheduler
-processes at once, tells a person once: the second insert waits for the first
-transaction and then does nothing. An e-mail is queued in the same transaction as the
-notification (or digest) it carries, so it exists exactly when that does.
+Every notification carries a ``key`` naming what it tells and whom (``checklist_due:
+2026-03-02:u7``, a person's reminder for their day). The database keeps keys unique and
+notifications are inserted with ``INSERT … ON CONFLICT DO NOTHING``, so a job that runs
+twice, or in two scheduler processes at once, tells a person once: the second insert
+waits for the first transaction and then does nothing. An e-mail is queued in the same
+transaction as the notification (or digest) it carries, so it exists exactly when that
+does.
 
 E-mail leaves through the outbox. ``queue_email`` writes an ``EmailMessage``; the
 ``email_delivery`` job claims queued messages one at a time (``FOR UPDATE SKIP LOCKED``
