@@ -648,8 +648,8 @@ JOBS = (
     Job(
         "checklist_reminders",
         "Remind people of checklist items due",
-        "Reminds the assignee of each open item due within two days or overdue, once a day "
-        "(their day).",
+        "Once a day (their day), one reminder per person listing their open items due "
+        "within two days or overdue.",
         "Every 15 minutes",
         EVERY_QUARTER,
         remind_assignees,
