@@ -41,7 +41,7 @@ from rollcal import config
 from rollcal.accounts.models import User
 from rollcal.audit import record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
-from rollcal.events import calibration_subjects, session_results_changed
+from rollcal.events import calibration_subjects, flags_raised, session_results_changed
 from rollcal.extensions import db
 from rollcal.org.models import Market, Site
 from rollcal.permissions import Action, may, require
@@ -968,6 +968,7 @@ def _reconcile_flags(actor, session, snapshot, found, subjects) -> None:
     }
     now = utcnow()
     raised: set[str] = set()
+    new_flags: list[Flag] = []
     for item in found:
         cause = Flag.cause_of(item.scope, item.subject, item.kind)
         if cause in raised:
@@ -997,6 +998,7 @@ def _reconcile_flags(actor, session, snapshot, found, subjects) -> None:
                 raised_at=now,
             )
             db.session.add(flag)
+            new_flags.append(flag)
         elif flag.closed_by_recompute:
             flag.status, flag.closed_by_recompute = FlagStatus.OPEN, False
             flag.resolved_by, flag.resolved_at = None, None
@@ -1040,6 +1042,8 @@ def _reconcile_flags(actor, session, snapshot, found, subjects) -> None:
             vendor_id=flag.vendor_id,
         )
     db.session.flush()
+    if new_flags:
+        flags_raised.send(session, flags=new_flags, actor=actor)
 
 
 # Flags -------------------------------------------------------------------------------

@@ -13,6 +13,14 @@ Signals (the sender is the object named; keyword arguments as listed):
   (sender: the rollout).
 * ``signoff_decided`` — a sign-off request was decided (sender: the rollout;
   ``outcome``: ``"approved"`` or ``"rejected"``).
+* ``item_commented`` — someone commented on a checklist item (sender: the item;
+  ``comment``, ``actor``).
+* ``item_reassigned`` — a checklist item was given to someone else (sender: the item;
+  ``actor``; ``previous``: who had it, or None).
+* ``go_live_moved`` — a rollout's go-live date moved (sender: the rollout; ``actor``,
+  ``old_date``, ``new_date``, ``reason``).
+* ``flags_raised`` — computing a session's results raised flags it had not raised before
+  (sender: the session; ``flags``: the new flags; ``actor``: who computed, or None).
 
 Providers answer a question a domain cannot answer from its own tables: calibration asks
 ``calibration_subjects()`` for the policy versions and rollouts a session may calibrate,
@@ -32,6 +40,10 @@ _signals = Namespace()
 session_results_changed = _signals.signal("session-results-changed")
 checklist_changed = _signals.signal("checklist-changed")
 signoff_decided = _signals.signal("signoff-decided")
+item_commented = _signals.signal("item-commented")
+item_reassigned = _signals.signal("item-reassigned")
+go_live_moved = _signals.signal("go-live-moved")
+flags_raised = _signals.signal("flags-raised")
 
 
 @dataclass(frozen=True)

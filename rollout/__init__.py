@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
         registry.add_job(app, job)
     for kind, info in notification_kinds.NOTIFICATION_KINDS.items():
         registry.add_notification_kind(app, kind, info)
+    notification_kinds.subscribe()
     registry.add_report_command(
         app,
         report_command(

@@ -133,7 +133,12 @@ class NotApplicableDecisionForm(FlaskForm):
 class CommentForm(FlaskForm):
     """A comment on an item."""
 
-    body = TextAreaField("Comment", validators=[DataRequired()])
+    body = TextAreaField(
+        "Comment",
+        validators=[DataRequired()],
+        description="Mention someone with @ and their e-mail address; they are told if "
+        "they may see this item.",
+    )
     submit = SubmitField("Add comment")
 
 

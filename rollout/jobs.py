@@ -77,9 +77,10 @@ def local_now(user: User, now: datetime) -> datetime:
 
 
 def remind_assignees() -> str:
-    """Remind people of open checklist items due within two days or overdue: once per
-    item per day of theirs. Unassigned vendor items go to the vendor's QA leads,
-    unassigned POM items to the rollout's owner. One e-mail per person lists the items."""
+    """Remind people of open checklist items due within two days or overdue: one
+    notification per person per day of theirs, listing every such item, with one e-mail.
+    Unassigned vendor items go to the vendor's QA leads, unassigned POM items to the
+    rollout's owner."""
     now = utcnow()
     # The furthest "today + 2" anywhere on Earth is at most a day past UTC's.
     horizon = now.date() + timedelta(days=REMIND_WITHIN_DAYS + 1)
@@ -114,13 +115,19 @@ def remind_assignees() -> str:
             people = [item.rollout.owner]
         for person in people:
             by_person.setdefault(person.id, (person, []))[1].append(item)
-    reminded = people_told = 0
+    listed = people_told = 0
+    # Person id order: two schedulers insert the same keys in the same order, so the
+    # second waits on the first rather than deadlocking with it.
     for person_id in sorted(by_person):
         person, candidates = by_person[person_id]
         told = _remind(person, candidates, now)
-        reminded += told
+        listed += told
         people_told += bool(told)
-    return f"{_plural(reminded, 'reminder')} to {_plural(people_told, 'person', 'people')}"
+    return (
+        f"{_plural(people_told, 'reminder')} listing {_plural(listed, 'item')}"
+        if people_told
+        else "no reminders"
+    )
 
 
 def _qa_leads_by_vendor(vendor_ids: set[int]) -> dict[int, list[User]]:
@@ -142,56 +149,96 @@ def _due_words(due: date, today: date) -> str:
     return {0: "Due today", 1: "Due tomorrow"}.get(days, f"Due in {days} days")
 
 
-def _remind(person: User, candidates: list[ChecklistItem], now: datetime) -> int:
-    """Remind one person of their items due by their today + 2, in one transaction."""
-    today = local_now(person, now).date()
-    due = [item for item in candidates if item.due_date <= today + timedelta(REMIND_WITHIN_DAYS)]
-    about = {item.id: f"{item.id}:{today.isoformat()}" for item in due}
-    known = already_notified(
-        [notification_key(Kind.CHECKLIST_DUE, about[item.id], person) for item in due]
+def _due_group(due: date, today: date) -> str:
+    """Which words the reminder's title uses for an item: overdue, today, tomorrow, soon."""
+    days = (due - today).days
+    if days < 0:
+        return "overdue"
+    return {0: "due today", 1: "due tomorrow"}.get(days, "due within two days")
+
+
+def reminder_title(due: list[ChecklistItem], today: date) -> str:
+    """The title of a day's reminder: the item itself when there is one, else how many
+    items, how due, on how many rollouts ("6 items due today on 2 rollouts")."""
+    if len(due) == 1:
+        return f"{_due_words(due[0].due_date, today)}: {due[0].title}"
+    groups = {_due_group(item.due_date, today) for item in due}
+    how = groups.pop() if len(groups) == 1 else "due or overdue"
+    rollouts = {item.rollout_id: item.rollout for item in due}
+    where = (
+        next(iter(rollouts.values())).title
+        if len(rollouts) == 1
+        else _plural(len(rollouts), "rollout")
     )
-    created: list[tuple[Notification, ChecklistItem]] = []
-    # Item id order: two schedulers insert the same keys in the same order, so the second
-    # waits on the first rather than deadlocking with it.
-    for item in due:
-        if notification_key(Kind.CHECKLIST_DUE, about[item.id], person) in known:
-            continue
-        notification = notify(
-            person,
-            Kind.CHECKLIST_DUE,
-            about=about[item.id],
-            title=f"{_due_words(item.due_date, today)}: {item.title}",
-            body=f"{item.site.label} · {item.rollout.title}. "
-            f"Due {item.due_date:%d %b %Y}; {item.status.title.lower()}.",
-            link=path_for("rollout.item", item_id=item.id),
-            email=False,
-        )
-        if notification is not None:
-            created.append((notification, item))
-    if created and created[0][0].delivery == Delivery.IMMEDIATELY:
-        subject = (
-            created[0][0].title
-            if len(created) == 1
-            else f"{len(created)} checklist items are due or overdue"
-        )
+    return f"{len(due)} items {how} on {where}"
+
+
+def _reminder_entry(item: ChecklistItem, today: date) -> dict:
+    """One item as the reminder lists it, with links to the item, its site and rollout."""
+    return {
+        "title": item.title,
+        "link": path_for("rollout.item", item_id=item.id),
+        "when": _due_words(item.due_date, today),
+        "overdue": item.due_date < today,
+        "due": item.due_date.isoformat(),
+        "status": item.status.title,
+        "site": item.site.label,
+        "site_link": path_for("org.site", site_id=item.site_id),
+        "rollout": item.rollout.title,
+        "rollout_link": path_for("rollout.board", rollout_id=item.rollout_id),
+    }
+
+
+def _remind(person: User, candidates: list[ChecklistItem], now: datetime) -> int:
+    """Remind one person, once on their today, of every item of theirs due by today + 2,
+    in one transaction; return how many items the reminder lists (0: none made).
+
+    The notification's key is the person and their day: two schedulers make it once,
+    and an item that falls due later that day is listed in the next day's reminder.
+    """
+    today = local_now(person, now).date()
+    due = sorted(
+        (item for item in candidates if item.due_date <= today + timedelta(REMIND_WITHIN_DAYS)),
+        key=lambda item: (item.due_date, item.rollout_id, item.site.label, item.position, item.id),
+    )
+    about = today.isoformat()
+    if not due or already_notified([notification_key(Kind.CHECKLIST_DUE, about, person)]):
+        return 0
+    entries = [_reminder_entry(item, today) for item in due]
+    notification = notify(
+        person,
+        Kind.CHECKLIST_DUE,
+        about=about,
+        title=reminder_title(due, today),
+        body="\n".join(
+            f"{entry['when']}: {entry['title']} — {entry['site']} · {entry['rollout']}"
+            for entry in entries
+        ),
+        link=entries[0]["link"] if len(due) == 1 else None,
+        entries=entries,
+        email=False,
+    )
+    if notification is None:
+        uow.rollback()
+        return 0
+    if len(due) > 1:
+        # The page of the notification lists its items; its id is known once inserted.
+        notification.link = path_for("notifications.show", notification_id=notification.id)
+    if notification.delivery == Delivery.IMMEDIATELY:
         message = queue_email(
             person,
             Kind.CHECKLIST_DUE.value,
-            subject=subject,
+            subject=notification.title,
             template="checklist_due",
             entries=[
-                {
-                    "item": item,
-                    "when": _due_words(item.due_date, today),
-                    "link": notification.link,
-                }
-                for notification, item in created
+                {"item": item, "when": entry["when"], "link": entry["link"]}
+                for item, entry in zip(due, entries, strict=True)
             ],
+            all_link=notification.link,
         )
-        for notification, _ in created:
-            notification.email_id = message.id
+        notification.email_id = message.id
     uow.commit()
-    return len(created)
+    return len(due)
 
 
 # Go-live -----------------------------------------------------------------------------
@@ -601,8 +648,8 @@ JOBS = (
     Job(
         "checklist_reminders",
         "Remind people of checklist items due",
-        "Reminds the assignee of each open item due within two days or overdue, once a day "
-        "(their day).",
+        "Once a day (their day), one reminder per person listing their open items due "
+        "within two days or overdue.",
         "Every 15 minutes",
         EVERY_QUARTER,
         remind_assignees,

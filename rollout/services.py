@@ -19,7 +19,7 @@ from rollcal import config, permissions
 from rollcal.accounts.models import User
 from rollcal.audit import AuditEvent, record
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
-from rollcal.events import checklist_changed
+from rollcal.events import checklist_changed, go_live_moved, item_commented, item_reassigned
 from rollcal.extensions import db
 from rollcal.org.models import LineOfBusiness, Site
 from rollcal.permissions import Action, may, require
@@ -538,8 +538,9 @@ def update_item(
         elif new_status != ItemStatus.DONE:
             item.completed_by, item.completed_at = None, None
         item.updated_at = utcnow()
-        if comment:
-            item.comments.append(Comment(author=actor, body=comment))
+        new_comment = Comment(author=actor, body=comment) if comment else None
+        if new_comment is not None:
+            item.comments.append(new_comment)
         after = item_state(item)
         after["version"] = item.version + 1
         changed = {key for key in before if before[key] != after[key] and key != "version"}
@@ -565,6 +566,8 @@ def update_item(
             )
         db.session.flush()
     checklist_changed.send(item.rollout)
+    if new_comment is not None:
+        item_commented.send(item, comment=new_comment, actor=actor)
     return item
 
 
@@ -718,6 +721,7 @@ def add_comment(actor: User, item: ChecklistItem, body: str) -> Comment:
         vendor_id=item.site.vendor_id,
     )
     db.session.flush()
+    item_commented.send(item, comment=comment, actor=actor)
     return comment
 
 
@@ -732,7 +736,8 @@ def reassign_item(actor: User, item: ChecklistItem, assignee_id: int | None) -> 
     ):
         who = "a QA lead of " + item.site.vendor.name if item.side == Side.VENDOR else "a POM"
         raise ValidationError.field("assignee", f"assign this item to {who}.")
-    before = item.assignee.name if item.assignee else None
+    previous = item.assignee
+    before = previous.name if previous else None
     item.assignee = assignee
     record(
         actor,
@@ -746,6 +751,8 @@ def reassign_item(actor: User, item: ChecklistItem, assignee_id: int | None) -> 
     )
     with conflict_guard(item):
         db.session.flush()
+    if assignee is not None and assignee != previous:
+        item_reassigned.send(item, actor=actor, previous=previous)
     return item
 
 
@@ -853,6 +860,7 @@ def move_go_live(
     )
     db.session.flush()
     checklist_changed.send(rollout)
+    go_live_moved.send(rollout, actor=actor, old_date=old, new_date=new_date, reason=reason.strip())
     return rollout
 
 

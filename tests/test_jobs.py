@@ -226,32 +226,36 @@ def test_items_due_within_two_days_or_overdue_are_reminded_once_a_day(db, at_noo
     pom, maria, liam = rollout_world["pom"], rollout_world["maria"], rollout_world["liam"]
     at_noon.move_to(_at(GO_LIVE - timedelta(days=11), 12), tick=False)
 
-    assert rollout_jobs.remind_assignees() == "6 reminders to 3 people"
-    assert rollout_jobs.remind_assignees() == "0 reminders to 0 people"
+    assert rollout_jobs.remind_assignees() == "3 reminders listing 6 items"
+    assert rollout_jobs.remind_assignees() == "no reminders"
 
-    # POM steps T-21 and T-14 at both sites are overdue; the vendor step T-10 is due tomorrow.
-    titles = sorted(n.title for n in _notifications(db, pom))
-    assert titles == [
-        "Overdue by 10 days: Documentation QA'd",
-        "Overdue by 10 days: Documentation QA'd",
-        "Overdue by 3 days: Training materials delivered",
-        "Overdue by 3 days: Training materials delivered",
+    # POM steps T-21 and T-14 at both sites are overdue; the vendor step T-10 is due
+    # tomorrow. The POM gets one notification listing the four.
+    [pom_told] = _notifications(db, pom)
+    assert pom_told.title == "4 items overdue on SHOP-CF v3.0 — Counterfeit goods"
+    assert [entry["when"] for entry in pom_told.entries] == [
+        "Overdue by 10 days",
+        "Overdue by 10 days",
+        "Overdue by 3 days",
+        "Overdue by 3 days",
     ]
+    assert pom_told.link == f"/notifications/{pom_told.id}"
     [maria_told] = _notifications(db, maria)
     assert maria_told.title == "Due tomorrow: Trainers upskilled"
-    assert maria_told.body.startswith("Meridian CX · Cebu · SHOP-CF v3.0")
+    assert maria_told.body.startswith("Due tomorrow: Trainers upskilled — Meridian CX · Cebu")
+    assert maria_told.link.startswith("/items/")
     [liam_told] = _notifications(db, liam)
     assert "Harbor Review · Dublin" in liam_told.body
 
     # One e-mail a person, listing every item.
     [pom_email] = _emails(db, pom)
-    assert pom_email.subject == "4 checklist items are due or overdue"
+    assert pom_email.subject == pom_told.title
     assert pom_email.text_body.count("Overdue by") == 4
     [maria_email] = _emails(db, maria)
     assert maria_email.subject == "Due tomorrow: Trainers upskilled"
 
     at_noon.move_to(_at(GO_LIVE - timedelta(days=10), 12), tick=False)
-    assert rollout_jobs.remind_assignees() == "6 reminders to 3 people"
+    assert rollout_jobs.remind_assignees() == "3 reminders listing 6 items"
     assert [n.title for n in _notifications(db, maria)][-1] == "Due today: Trainers upskilled"
 
 
@@ -266,13 +270,13 @@ def test_items_three_days_away_closed_or_in_other_rollouts_states_are_not_remind
         item.status = ItemStatus.DONE
     db.session.commit()
     # T-10 is three days away: not yet.
-    assert rollout_jobs.remind_assignees() == "0 reminders to 0 people"
+    assert rollout_jobs.remind_assignees() == "no reminders"
     at_noon.move_to(_at(GO_LIVE - timedelta(days=12), 12), tick=False)
-    assert rollout_jobs.remind_assignees() == "2 reminders to 2 people"
+    assert rollout_jobs.remind_assignees() == "2 reminders listing 2 items"
     rollout.status = RolloutStatus.CANCELLED
     db.session.commit()
     at_noon.move_to(_at(GO_LIVE - timedelta(days=11), 12), tick=False)
-    assert rollout_jobs.remind_assignees() == "0 reminders to 0 people"
+    assert rollout_jobs.remind_assignees() == "no reminders"
 
 
 def test_a_day_is_each_persons_own_day(db, at_noon, rollout_world):
@@ -286,7 +290,7 @@ def test_a_day_is_each_persons_own_day(db, at_noon, rollout_world):
     at_noon.move_to(_at(day + timedelta(days=1), 1), tick=False)
     rollout_jobs.remind_assignees()
     assert len(_notifications(db, maria)) == 1
-    assert len(_notifications(db, pom)) == 8
+    assert len(_notifications(db, pom)) == 2
 
 
 def test_unassigned_vendor_items_go_to_the_vendors_qa_leads(db, at_noon, rollout_world):

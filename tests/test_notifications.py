@@ -193,6 +193,52 @@ def test_the_bell_shows_the_unread_count_on_every_page(client, auth, db, create_
     assert '<span class="bell-count" aria-hidden="true">2</span>' in page
 
 
+def test_the_bell_asks_htmx_to_refresh_it_every_minute_and_on_return_to_the_tab(
+    client, auth, db, create_user
+):
+    auth.login(create_user(Role.QA_LEAD))
+    page = client.get("/notifications").get_data(as_text=True)
+    bell = page[page.index('id="bell"') - 30 : page.index("</span>", page.index('id="bell"'))]
+    assert 'hx-get="/notifications/bell"' in bell
+    assert 'hx-trigger="every 60s, visibilitychange from:document"' in bell
+    assert 'hx-swap="outerHTML"' in bell
+    # Without JavaScript the bell is a plain link with its count rendered by the server.
+    assert '<a class="bell" href="/notifications"' in bell
+
+
+def test_the_bell_fragment_is_the_bell_alone_with_the_current_count(client, auth, db, create_user):
+    maria = auth.login(create_user(Role.QA_LEAD))
+    _tell(maria, about="1")
+    response = client.get("/notifications/bell")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    fragment = response.get_data(as_text=True)
+    assert fragment.lstrip().startswith("<span") and "<html" not in fragment
+    assert 'aria-label="Notifications: 1 unread"' in fragment
+    assert '<span class="bell-count" aria-hidden="true">1</span>' in fragment
+    assert 'hx-get="/notifications/bell"' in fragment  # it keeps refreshing itself
+    _tell(maria, about="2")
+    assert 'aria-label="Notifications: 2 unread"' in client.get("/notifications/bell").get_data(
+        as_text=True
+    )
+
+
+def test_the_bell_fragment_never_commits(client, auth, db, create_user):
+    from tests.test_no_write_on_read import counting_commits
+
+    maria = auth.login(create_user(Role.QA_LEAD))
+    _tell(maria)
+    with counting_commits() as commits:
+        assert client.get("/notifications/bell").status_code == 200
+    assert commits == []
+
+
+def test_a_signed_out_browser_gets_an_empty_answer_not_the_sign_in_page(client, db):
+    response = client.get("/notifications/bell")
+    assert response.status_code == 204
+    assert response.get_data() == b""
+
+
 def test_the_bell_uses_no_inline_style_or_script(client, auth, db, create_user):
     auth.login(create_user(Role.POM))
     page = client.get("/notifications").get_data(as_text=True)

@@ -169,6 +169,12 @@ EXPECTED = {
         "POST",
         {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 302, STAKEHOLDER: 302},
     ),
+    # The bell's fragment: a signed-out browser gets no content, not the sign-in page.
+    "/notifications/bell": ("GET", {ANON: 204, ADMIN: 200, POM: 200, QA: 200, STAKEHOLDER: 200}),
+    "/notifications/<int:notification_id>": (
+        "GET",
+        {ANON: LOGIN, ADMIN: 404, POM: 404, QA: 404, STAKEHOLDER: 404},
+    ),
     "/notifications/<int:notification_id>/open": (
         "GET",
         {ANON: LOGIN, ADMIN: 404, POM: 404, QA: 404, STAKEHOLDER: 404},

@@ -41,11 +41,16 @@ class Kind(StrEnum):
     """
 
     CHECKLIST_DUE = "checklist_due"
+    ITEM_COMMENTED = "item_commented"
+    MENTIONED = "mentioned"
+    ITEM_ASSIGNED = "item_assigned"
+    GO_LIVE_MOVED = "go_live_moved"
     SESSION_OPENED = "session_opened"
     SESSION_CLOSING = "session_closing"
     SESSION_REVEALED = "session_revealed"
     SESSION_CLOSED = "session_closed"
     SESSION_PROBLEM = "session_problem"
+    FLAG_RAISED = "flag_raised"
     ROLLOUT_LIVE = "rollout_live"
     SIGNOFF_REQUESTED = "signoff_requested"
     SIGNOFF_DECIDED = "signoff_decided"
@@ -140,7 +145,9 @@ class Notification(db.Model):
 
     ``delivery`` is how it was delivered when made: ``immediately`` (an e-mail was
     queued with it) or ``digest`` (it waits for the next daily digest, which sets
-    ``digested_at``).
+    ``digested_at``). ``entries`` are the things a grouped notification lists (a day's
+    checklist reminders), each a mapping with a ``title`` and a ``link`` and what the
+    page shows beside them; a notification about one thing has none.
     """
 
     __tablename__ = "notifications"
@@ -153,6 +160,7 @@ class Notification(db.Model):
     title: Mapped[str] = mapped_column(sa.String(300))
     body: Mapped[str] = mapped_column(sa.Text, default="")
     link: Mapped[str | None] = mapped_column(sa.String(500))
+    entries: Mapped[list[dict] | None] = mapped_column(sa.JSON)
     delivery: Mapped[Delivery] = mapped_column(enum_type(Delivery, "delivery"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,11 +1,12 @@
 """Notifications: in-app (the bell), e-mail through an outbox, and each person's choices.
 
-Every notification carries a ``key`` naming what it tells and whom (``checklist_due:42:
-2026-03-02:u7``). The database keeps keys unique and notifications are inserted with
-``INSERT … ON CONFLICT DO NOTHING``, so a job that runs twice, or in two scheduler
-processes at once, tells a person once: the second insert waits for the first
-transaction and then does nothing. An e-mail is queued in the same transaction as the
-notification (or digest) it carries, so it exists exactly when that does.
+Every notification carries a ``key`` naming what it tells and whom (``checklist_due:
+2026-03-02:u7``, a person's reminder for their day). The database keeps keys unique and
+notifications are inserted with ``INSERT … ON CONFLICT DO NOTHING``, so a job that runs
+twice, or in two scheduler processes at once, tells a person once: the second insert
+waits for the first transaction and then does nothing. An e-mail is queued in the same
+transaction as the notification (or digest) it carries, so it exists exactly when that
+does.
 
 E-mail leaves through the outbox. ``queue_email`` writes an ``EmailMessage``; the
 ``email_delivery`` job claims queued messages one at a time (``FOR UPDATE SKIP LOCKED``
@@ -174,12 +175,14 @@ def notify(
     title: str,
     body: str = "",
     link: str | None = None,
+    entries: list[dict] | None = None,
     email: bool = True,
 ) -> Notification | None:
     """Tell ``user`` something once; return the notification, or None if they turned
     this kind off or were told already (``about`` names the subject, e.g. an item and a
-    day). With ``email`` and the person's choice "immediately", the e-mail is queued in
-    the same transaction. The caller commits."""
+    day). ``entries`` are the things a grouped notification lists, each with a ``title``
+    and a ``link``. With ``email`` and the person's choice "immediately", the e-mail is
+    queued in the same transaction. The caller commits."""
     if not user.active:
         return None
     delivery = delivery_for(user, kind)
@@ -194,6 +197,7 @@ def notify(
             "title": title[:300],
             "body": body,
             "link": link,
+            "entries": entries,
             "delivery": delivery,
             "created_at": utcnow(),
         },
@@ -302,6 +306,23 @@ def deliver_queued() -> str:
 
 
 # Reading ----------------------------------------------------------------------------
+
+
+def notify_each(
+    people, kind: Kind, *, about: str, leave_out: User | None = None, **message
+) -> list[Notification]:
+    """Tell each of ``people`` (once each, whatever the repeats) the same thing, leaving
+    out ``leave_out`` (the person who did it is not told of their own action). Ordered by
+    id, so two callers racing on the same keys wait on each other instead of deadlocking."""
+    unique = {person.id: person for person in people if person is not None}
+    if leave_out is not None:
+        unique.pop(leave_out.id, None)
+    told = []
+    for person_id in sorted(unique):
+        notification = notify(unique[person_id], kind, about=about, **message)
+        if notification is not None:
+            told.append(notification)
+    return told
 
 
 def notifications_of(user: User) -> sa.Select:

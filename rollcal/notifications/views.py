@@ -29,6 +29,8 @@ bp = Blueprint("notifications", __name__)
 # The stored HTML of an e-mail is shown in a sandboxed frame with a policy of its own:
 # e-mail HTML needs inline style, which rollcal's own pages never allow.
 EMAIL_PREVIEW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+# The list shows this many of a grouped notification's entries; its own page shows all.
+LIST_ENTRIES = 8
 
 
 def _page(statement):
@@ -50,7 +52,32 @@ def _safe_next(target: str | None) -> str:
 def index():
     """The signed-in person's notifications, unread first."""
     page = _page(notifications.notifications_of(current_user))
-    return render_template("notifications/index.html", page=page, form=ConfirmForm())
+    return render_template(
+        "notifications/index.html", page=page, form=ConfirmForm(), entry_limit=LIST_ENTRIES
+    )
+
+
+@bp.get("/notifications/bell")
+def bell():
+    """The bell alone, for the top bar to refresh itself (htmx, every minute and when the
+    tab comes back into view). A read: it never commits, and a signed-out browser gets no
+    content rather than the sign-in page inside its top bar."""
+    if not current_user.is_authenticated:
+        return "", 204
+    response = make_response(
+        render_template("notifications/_bell.html", unread=notifications.unread_count(current_user))
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/notifications/<int:notification_id>")
+@login_required
+def show(notification_id: int):
+    """One notification with everything it lists (a day's reminders: each item, its site
+    and rollout). Reading it here does not mark it read; opening its title does."""
+    notification = notifications.get_notification(current_user, notification_id)
+    return render_template("notifications/show.html", notification=notification, form=ConfirmForm())
 
 
 @bp.get("/notifications/<int:notification_id>/open")
