@@ -1,7 +1,7 @@
 """grouped checklist reminders and five new notification kinds
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-01 12:22:49
 
 A person's due and overdue checklist items are now told in one notification a day that
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
