@@ -16,9 +16,19 @@ if TYPE_CHECKING:
 def init_app(app: Flask) -> None:
     """Register calibration's pages, API, jobs, notification kinds, commands and demo data
     with the app."""
-    from calibration import api, demo, jobs, notification_kinds, quick_demo, report, views
+    from calibration import (
+        api,
+        demo,
+        jobs,
+        notification_kinds,
+        quality,
+        quick_demo,
+        report,
+        views,
+    )
     from calibration.agreement_cli import agreement_command
-    from rollcal import registry
+    from calibration.quality_cli import quality_command
+    from rollcal import events, registry
     from rollcal.permissions import register_report_subject
     from rollcal.reports.commands import report_command
 
@@ -26,6 +36,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.cli.add_command(agreement_command)
+    app.cli.add_command(quality_command)
     for job in jobs.JOBS:
         registry.add_job(app, job)
     for kind, info in notification_kinds.NOTIFICATION_KINDS.items():
@@ -39,5 +50,7 @@ def init_app(app: Flask) -> None:
             "Write the calibration report of a session (every vendor) as a PDF.",
         ),
     )
+    # Scorecards and drift follow every stored result of a revealed session.
+    events.session_results_changed.connect(quality.follow_results)
     registry.add_demo_data(app, demo.seed)
     registry.add_demo_data(app, quick_demo.seed)

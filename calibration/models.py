@@ -380,3 +380,48 @@ class Flag(db.Model):
     def cause_of(scope: str, subject: str | None, kind: str) -> str:
         """The key that names one cause within a session."""
         return f"{scope}|{subject or ''}|{kind}"
+
+
+class QualityPoint(db.Model):
+    """One vendor's or site's figures in one session, kept for scorecards and drift.
+
+    Written from the stored results each time a revealed session's results are stored
+    (and replaced on recompute), so the history of a site over two years is a few rows
+    read by index, not dozens of megabyte-sized reports. ``subject`` is ``"v<vendor id>"``
+    or ``"s<site id>"`` (unique per session); ``site_id`` is None on a vendor's row.
+    ``policy_id`` groups sessions of the same policy (across its versions): a site's
+    drift is judged against its own history on that policy. ``n_golden`` counts the
+    golden cases the subject's raters labelled; ``details`` holds per-label recall
+    (``{"recall": {label: share}}``) and the ``misreads`` the session found.
+    """
+
+    __tablename__ = "quality_points"
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "subject", name="uq_quality_points_session_subject"),
+        sa.Index("ix_quality_points_site_policy", "site_id", "policy_id", "revealed_at"),
+        sa.Index("ix_quality_points_vendor", "vendor_id", "revealed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("calibration_sessions.id", ondelete="CASCADE")
+    )
+    subject: Mapped[str] = mapped_column(sa.String(24))
+    vendor_id: Mapped[int] = mapped_column(sa.ForeignKey("vendors.id"))
+    site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id"))
+    policy_id: Mapped[int | None] = mapped_column(sa.ForeignKey("policies.id"))
+    revealed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    alpha: Mapped[float | None] = mapped_column()
+    alpha_low: Mapped[float | None] = mapped_column()
+    alpha_high: Mapped[float | None] = mapped_column()
+    accuracy: Mapped[float | None] = mapped_column()
+    accuracy_low: Mapped[float | None] = mapped_column()
+    accuracy_high: Mapped[float | None] = mapped_column()
+    n_golden: Mapped[int] = mapped_column(default=0)
+    n_raters: Mapped[int] = mapped_column(default=0)
+    evidence: Mapped[bool] = mapped_column(default=False)
+    details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+
+    session: Mapped[CalibrationSession] = relationship()
+    vendor: Mapped[Vendor] = relationship()
+    site: Mapped[Site | None] = relationship()

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from calibration import imports, queries
+from calibration import imports, quality, queries
 from calibration.agreement import AgreementInputError, Rating, compute_report
 from calibration.charts import stored_charts, summary_of
 from calibration.models import (
@@ -964,7 +964,12 @@ def _reconcile_flags(actor, session, snapshot, found, subjects) -> None:
     """
     existing = {
         flag.cause: flag
-        for flag in db.session.scalars(sa.select(Flag).where(Flag.session_id == session.id))
+        for flag in db.session.scalars(
+            # Drift flags span sessions; calibration/quality.py keeps them.
+            sa.select(Flag).where(
+                Flag.session_id == session.id, Flag.kind.not_in(quality.DRIFT_KINDS.values())
+            )
+        )
     }
     now = utcnow()
     raised: set[str] = set()

@@ -42,6 +42,10 @@ class PolicyVersionFacts:
     name: str
     label_options: list[dict]
     label_level: str
+    # The policy the version belongs to: scorecards and drift follow a policy across its
+    # versions.
+    policy_id: int | None = None
+    policy_name: str | None = None
 
 
 @dataclass(frozen=True)

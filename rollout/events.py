@@ -62,6 +62,8 @@ class RolloutSubjects:
             name=version.label + f" — {version.policy.title}",
             label_options=list(version.label_options or []),
             label_level=version.label_level,
+            policy_id=version.policy_id,
+            policy_name=version.policy.title,
         )
 
     def rollout(self, rollout_id: int) -> RolloutFacts | None:
