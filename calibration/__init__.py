@@ -24,6 +24,8 @@ def init_app(app: Flask) -> None:
         quality,
         quick_demo,
         report,
+        scorecard_api,
+        scorecard_views,
         views,
     )
     from calibration.agreement_cli import agreement_command
@@ -35,6 +37,8 @@ def init_app(app: Flask) -> None:
     register_report_subject("calibration", report.may_read_calibration)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(scorecard_views.bp)
+    app.register_blueprint(scorecard_api.bp)
     app.cli.add_command(agreement_command)
     app.cli.add_command(quality_command)
     for job in jobs.JOBS:

@@ -143,6 +143,10 @@ EXPECTED = {
     "/calibration/sessions/<int:session_id>/results": ("GET", OTHER_VENDOR),
     "/calibration/sessions/<int:session_id>/labels.csv": ("GET", OTHER_VENDOR),
     "/calibration/flags": ("GET", SIGNED_IN),
+    "/scorecards/": ("GET", SIGNED_IN),
+    "/scorecards/scorecards.csv": ("GET", SIGNED_IN),
+    "/scorecards/vendors/<int:vendor_id>": ("GET", OTHER_VENDOR),
+    "/scorecards/sites/<int:site_id>": ("GET", OTHER_VENDOR),
     "/calibration/flags/acknowledge": ("POST", MANAGERS_POST),
     "/calibration/flags/<int:flag_id>": ("GET", OTHER_VENDOR),
     # Steps on a revealed session change nothing and redirect back with a message.
@@ -155,6 +159,7 @@ EXPECTED = {
         MANAGERS_POST,
     ),
     "/api/v1/sessions": ("GET", API_SIGNED_IN),
+    "/api/v1/scorecards": ("GET", API_SIGNED_IN),
     "/api/v1/sessions/<int:session_id>": ("GET", API_OTHER_VENDOR),
     "/api/v1/sessions/<int:session_id>/cases": ("GET", API_OTHER_VENDOR),
     # GET here; the PUT of the same path is pinned in tests/test_calibration_api.py.
