@@ -209,15 +209,20 @@ def detect(
             break
         run.append(point)
     run.reverse()
-    baseline_names = ", ".join(p.name for p in baseline)
+    baseline_names = (
+        f"{baseline[0].name} to {baseline[-1].name}"
+        if len(baseline) > 2
+        else " and ".join(p.name for p in baseline)
+    )
     if drifting:
-        names = ", ".join(p.name for p in run) or current.name
+        names = " and ".join(p.name for p in run[-2:]) if run else current.name
+        if len(run) > 2:
+            names = f"{len(run)} sessions to {current.name}"
         sentence = (
-            f"{subject}'s {name} fell from {_percent(mu0, metric)} (its baseline: "
-            f"{baseline_names}) to {_percent(current.value, metric)} in {current.name}; "
-            f"the smoothed figure is {_amount(drop, metric)} below the baseline over {names}, "
-            f"{abs(z):.1f} standard errors "
-            f"(the alarm is at {rule.limit:.1f})."
+            f"{subject}'s {name} fell from {_percent(mu0, metric)} (its baseline, "
+            f"{baseline_names}) to {_percent(current.value, metric)} in {current.name}: "
+            f"smoothed, {_amount(drop, metric)} below the baseline over {names}, "
+            f"{abs(z):.1f} standard errors (the alarm is at {rule.limit:.1f})."
         )
     else:
         sentence = (

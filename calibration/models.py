@@ -392,7 +392,8 @@ class QualityPoint(db.Model):
     ``policy_id`` groups sessions of the same policy (across its versions): a site's
     drift is judged against its own history on that policy. ``n_golden`` counts the
     golden cases the subject's raters labelled; ``details`` holds per-label recall
-    (``{"recall": {label: share}}``) and the ``misreads`` the session found.
+    (``{"recall": {label key: share}}``), the ``misreads`` the session found and the
+    ``names`` of the labels.
     """
 
     __tablename__ = "quality_points"

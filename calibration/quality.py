@@ -74,6 +74,8 @@ def store_points(session: CalibrationSession, snapshot: AgreementSnapshot) -> li
     if not report:
         return []
     categories = report.get("categories") or []
+    # Labels are keyed by their stable key; the names people read go beside them.
+    names_of_labels = {str(o["key"]): o["name"] for o in session.label_options or []}
     policy_id = policy_of(session)
     common = {
         "session_id": session.id,
@@ -114,6 +116,7 @@ def store_points(session: CalibrationSession, snapshot: AgreementSnapshot) -> li
                     details={
                         "recall": _recall(entry, categories),
                         "misreads": _misreads(report, scope, entry[key]),
+                        "names": names_of_labels,
                     },
                 )
             )

@@ -268,15 +268,17 @@ def drift_of(site_id: int, name: str, policy_id: int | None) -> dict[str, drift.
     return {metric: judge(rows, metric, name) for metric in (drift.ACCURACY, drift.ALPHA)}
 
 
-def labels_over_time(series: Series) -> tuple[list[str], list[tuple]]:
-    """Per-label recall per session: (labels, [(point, {label: recall})])."""
-    labels: list[str] = []
+def labels_over_time(series: Series) -> tuple[dict[str, str], list[tuple]]:
+    """Per-label recall per session: ({label key: name}, [(point, {label key: recall})]).
+
+    A label keeps the name its latest session gives it."""
+    labels: dict[str, str] = {}
     rows = []
     for point in series.points:
-        recall = (point.details or {}).get("recall", {})
-        for label in recall:
-            if label not in labels:
-                labels.append(label)
+        details = point.details or {}
+        recall = details.get("recall", {})
+        for key in recall:
+            labels[key] = details.get("names", {}).get(key, key)
         rows.append((point, recall))
     return labels, rows
 

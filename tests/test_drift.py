@@ -24,10 +24,10 @@ def test_a_site_whose_accuracy_falls_over_six_sessions_is_flagged_with_the_figur
     assert verdict.statistic <= -DriftRule().limit
     assert verdict.sessions == [8, 9, 10, 11, 12]  # clearly below the baseline (7 is not)
     assert verdict.sentence.startswith(
-        "Cebu's accuracy against golden fell from 93% (its baseline: Round 1, Round 2, "
-        "Round 3) to 76% in Round 12"
+        "Cebu's accuracy against golden fell from 93% (its baseline, Round 1 to Round 3) "
+        "to 76% in Round 12: smoothed, "
     )
-    assert "over Round 8, Round 9, Round 10, Round 11, Round 12" in verdict.sentence
+    assert "below the baseline over 5 sessions to Round 12," in verdict.sentence
 
 
 def test_a_site_whose_accuracy_only_wobbles_within_chance_stays_quiet():

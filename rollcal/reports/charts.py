@@ -206,6 +206,9 @@ def trend_chart(
     low_end = min([0.0 if percent else min(known or [0.0]), *known, target or 1.0])
     low_end = max(0.0, (int(low_end * 10) - 1) / 10) if percent else min(0.0, low_end)
     grid = {round(low_end + step * 0.1, 2) for step in range(int(round((1.0 - low_end) / 0.1)) + 1)}
+    if target is not None:
+        # A grid label right beside the target's would print over it.
+        grid = {value for value in grid if abs(value - target) >= 0.04 or value == 1.0}
     chart = pygal.Line(
         style=style,
         width=width,
