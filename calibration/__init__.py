@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     from calibration import (
         api,
         demo,
+        home,
         jobs,
         notification_kinds,
         quality,
@@ -54,6 +55,8 @@ def init_app(app: Flask) -> None:
             "Write the calibration report of a session (every vendor) as a PDF.",
         ),
     )
+    for panel in home.PANELS:
+        registry.add_home_panel(app, panel)
     # Scorecards and drift follow every stored result of a revealed session.
     events.session_results_changed.connect(quality.follow_results)
     registry.add_demo_data(app, demo.seed)

@@ -17,7 +17,15 @@ import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
 from calibration import quality, services
-from calibration.models import AgreementSnapshot, CalibrationSession, Case, Flag, Label, Rater
+from calibration.models import (
+    AgreementSnapshot,
+    CalibrationSession,
+    Case,
+    Flag,
+    FlagStatus,
+    Label,
+    Rater,
+)
 from rollcal.accounts.models import Role, User
 from rollcal.events import RolloutFacts, calibration_subjects
 from rollcal.extensions import db
@@ -254,6 +262,25 @@ def _seed_history(pom: User, password_hash: str) -> None:
         services.reveal_session(pom, session)
         _backdate(session, opened=revealed + 6, closed=revealed + 1, revealed=revealed)
         quality.follow_results(session)
+        _triage_history(pom, session)
+
+
+def _triage_history(pom: User, session: CalibrationSession) -> None:
+    """Flags of past rounds were worked through at the time: each resolved with a cause."""
+    for flag in db.session.scalars(
+        sa.select(Flag).where(
+            Flag.session_id == session.id,
+            Flag.kind.not_in(quality.DRIFT_KINDS.values()),
+            Flag.status != FlagStatus.RESOLVED,
+        )
+    ):
+        services.triage_flag(
+            pom,
+            flag,
+            status="resolved",
+            root_cause="Went through the misses with the site's QA lead in the weekly huddle.",
+            action="Misses reviewed case by case; the rater re-read the guideline examples.",
+        )
 
 
 def _seed_revealed(pom: User, password_hash: str) -> None:
