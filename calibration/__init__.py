@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     from calibration import (
         api,
         demo,
+        findings_views,  # noqa: F401  (adds its routes to views.bp)
         home,
         jobs,
         notification_kinds,

@@ -278,6 +278,7 @@ def _triage_history(pom: User, session: CalibrationSession) -> None:
             pom,
             flag,
             status="resolved",
+            cause="individual_rater",
             root_cause="Went through the misses with the site's QA lead in the weekly huddle.",
             action="Misses reviewed case by case; the rater re-read the guideline examples.",
         )
@@ -332,6 +333,7 @@ def _triage_examples(pom: User, session: CalibrationSession) -> None:
             pom,
             label_flag,
             status="resolved",
+            cause="policy_unclear",
             root_cause="Guidelines gave no example of a listing that says 'replica' in the "
             "photo but not in the title.",
             action="Added three examples to the v3.0 guideline deck and re-sent it to every site.",

@@ -149,6 +149,16 @@ EXPECTED = {
     "/scorecards/sites/<int:site_id>": ("GET", OTHER_VENDOR),
     "/calibration/flags/acknowledge": ("POST", MANAGERS_POST),
     "/calibration/flags/<int:flag_id>": ("GET", OTHER_VENDOR),
+    "/calibration/flags/<int:flag_id>/owner": ("POST", MANAGERS_POST),
+    # Stakeholders read flags but work on none; the owner (a QA lead) may tick actions off.
+    "/calibration/flags/<int:flag_id>/actions": (
+        "POST",
+        {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 404, STAKEHOLDER: 403},
+    ),
+    "/calibration/flags/<int:flag_id>/actions/<int:action_id>": (
+        "POST",
+        {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 404, STAKEHOLDER: 403},
+    ),
     # Steps on a revealed session change nothing and redirect back with a message.
     "/calibration/sessions/<int:session_id>/open": ("POST", MANAGERS_POST),
     "/calibration/sessions/<int:session_id>/close": ("POST", MANAGERS_POST),
