@@ -16,16 +16,33 @@ if TYPE_CHECKING:
 def init_app(app: Flask) -> None:
     """Register calibration's pages, API, jobs, notification kinds, commands and demo data
     with the app."""
-    from calibration import api, demo, jobs, notification_kinds, quick_demo, report, views
+    from calibration import (
+        api,
+        demo,
+        findings_views,  # noqa: F401  (adds its routes to views.bp)
+        home,
+        jobs,
+        notification_kinds,
+        quality,
+        quick_demo,
+        report,
+        scorecard_api,
+        scorecard_views,
+        views,
+    )
     from calibration.agreement_cli import agreement_command
-    from rollcal import registry
+    from calibration.quality_cli import quality_command
+    from rollcal import events, registry
     from rollcal.permissions import register_report_subject
     from rollcal.reports.commands import report_command
 
     register_report_subject("calibration", report.may_read_calibration)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(scorecard_views.bp)
+    app.register_blueprint(scorecard_api.bp)
     app.cli.add_command(agreement_command)
+    app.cli.add_command(quality_command)
     for job in jobs.JOBS:
         registry.add_job(app, job)
     for kind, info in notification_kinds.NOTIFICATION_KINDS.items():
@@ -40,5 +57,9 @@ def init_app(app: Flask) -> None:
             "Write the calibration report of a session (every vendor) as a PDF.",
         ),
     )
+    for panel in home.PANELS:
+        registry.add_home_panel(app, panel)
+    # Scorecards and drift follow every stored result of a revealed session.
+    events.session_results_changed.connect(quality.follow_results)
     registry.add_demo_data(app, demo.seed)
     registry.add_demo_data(app, quick_demo.seed)

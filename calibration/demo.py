@@ -4,7 +4,8 @@ nothing: each session is found by its title first.
 
 The revealed session tells a story a POM would recognise: most sites apply v3.0, but
 one site still treats disclosed replicas as allowed (the old policy), so its accuracy
-falls and flags are raised.
+falls and flags are raised. Eight monthly rounds before it give the scorecards a
+history: the same site slides month by month, and its drift is flagged.
 """
 
 from __future__ import annotations
@@ -15,8 +16,16 @@ from datetime import timedelta
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
-from calibration import services
-from calibration.models import AgreementSnapshot, CalibrationSession, Case, Flag, Label, Rater
+from calibration import quality, services
+from calibration.models import (
+    AgreementSnapshot,
+    CalibrationSession,
+    Case,
+    Flag,
+    FlagStatus,
+    Label,
+    Rater,
+)
 from rollcal.accounts.models import Role, User
 from rollcal.events import RolloutFacts, calibration_subjects
 from rollcal.extensions import db
@@ -170,24 +179,33 @@ def _cases_csv(count: int, markets: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _answer(rng: random.Random, golden: str, difficulty: float, skill: float, v2: bool) -> str:
-    """One believable label: mostly right, wrong more often on hard cases."""
-    if v2 and golden == "disclosed_replica" and rng.random() < 0.8:
+def _answer(rng: random.Random, golden: str, difficulty: float, skill: float, v2: float) -> str:
+    """One believable label: mostly right, wrong more often on hard cases; ``v2`` is how
+    often the rater still reads a disclosed replica under the old policy."""
+    if v2 and golden == "disclosed_replica" and rng.random() < v2:
         return "authentic"  # still applying the old policy
     if rng.random() < skill - 0.15 * difficulty:
         return golden
     return rng.choice(CONFUSIONS[golden])
 
 
-def _label(session: CalibrationSession, raters: list[tuple[User, Site]], share: float, seed: int):
-    """Each rater labels ``share`` of the cases (all of them at 1.0)."""
+def _label(
+    session: CalibrationSession,
+    raters: list[tuple[User, Site]],
+    share: float,
+    seed: int,
+    old_reading: dict[str, float] | None = None,
+):
+    """Each rater labels ``share`` of the cases (all of them at 1.0); ``old_reading`` says
+    how often each site's raters still apply v2 to disclosed replicas."""
+    old_reading = {"Bogotá": 0.8} if old_reading is None else old_reading
     rng = random.Random(seed)
     cases = db.session.scalars(
         sa.select(Case).where(Case.session_id == session.id).order_by(Case.position)
     ).all()
     for number, (user, site) in enumerate(raters):
         skill = SKILL.get(site.name, 0.99)
-        v2 = site.name == "Bogotá"
+        v2 = old_reading.get(site.name, 0.0)
         entries = []
         count = len(cases) if share >= 1 else max(1, round(len(cases) * share))
         for case in cases[:count]:
@@ -202,6 +220,68 @@ def _label(session: CalibrationSession, raters: list[tuple[User, Site]], share: 
 
 def _session(title: str) -> CalibrationSession | None:
     return db.session.scalar(sa.select(CalibrationSession).where(CalibrationSession.title == title))
+
+
+# Monthly rounds before round 1, oldest first: how often Bogotá's raters read a disclosed
+# replica under v2. New hires trained on the old deck make the site drift after the
+# change; every other site holds, so the scorecards show one site drifting.
+HISTORY_OLD_READING = (0.0, 0.0, 0.0, 0.0, 0.15, 0.3, 0.45, 0.6)
+
+
+def _seed_history(pom: User, password_hash: str) -> None:
+    """Eight revealed monthly rounds before round 1, for the scorecards' trends."""
+    linked = _rollout_for("SHOP-CF")
+    facts = linked and calibration_subjects().policy_version(linked.policy_version_id)
+    sites = _sites_of(linked)
+    raters = [(user, site) for site in sites for user in _site_raters(site, password_hash)]
+    markets = sorted({m.code for site in sites for m in site.markets})
+    now = utcnow()
+    count = len(HISTORY_OLD_READING)
+    for number, share in enumerate(HISTORY_OLD_READING):
+        # Revealed on the 20th of each of the eight months before this one.
+        months_back = count - number
+        year, month = divmod(now.year * 12 + now.month - 1 - months_back, 12)
+        day = now.replace(year=year, month=month + 1, day=20)
+        revealed = (now - day).days
+        title = f"Counterfeit listings — monthly calibration, {day:%B %Y}"
+        if _session(title) is not None:
+            continue
+        session = services.create_session(
+            pom,
+            title=title,
+            description="The monthly calibration round on counterfeit listings.",
+            policy_version_id=facts.id if facts else None,
+            label_options="" if facts else COUNTERFEIT_OPTIONS,
+        )
+        for user, site in raters:
+            services.add_human_rater(pom, session, user_id=user.id, site_id=site.id)
+        services.import_cases(pom, session, _cases_csv(32, markets))
+        services.open_session(pom, session)
+        _label(session, raters, 1.0, seed=2000 + number, old_reading={"Bogotá": share})
+        services.close_session(pom, session)
+        services.reveal_session(pom, session)
+        _backdate(session, opened=revealed + 6, closed=revealed + 1, revealed=revealed)
+        quality.follow_results(session)
+        _triage_history(pom, session)
+
+
+def _triage_history(pom: User, session: CalibrationSession) -> None:
+    """Flags of past rounds were worked through at the time: each resolved with a cause."""
+    for flag in db.session.scalars(
+        sa.select(Flag).where(
+            Flag.session_id == session.id,
+            Flag.kind.not_in(quality.DRIFT_KINDS.values()),
+            Flag.status != FlagStatus.RESOLVED,
+        )
+    ):
+        services.triage_flag(
+            pom,
+            flag,
+            status="resolved",
+            cause="individual_rater",
+            root_cause="Went through the misses with the site's QA lead in the weekly huddle.",
+            action="Misses reviewed case by case; the rater re-read the guideline examples.",
+        )
 
 
 def _seed_revealed(pom: User, password_hash: str) -> None:
@@ -228,8 +308,7 @@ def _seed_revealed(pom: User, password_hash: str) -> None:
     model_rng = random.Random(7)
     cases = db.session.scalars(sa.select(Case).where(Case.session_id == session.id)).all()
     model_csv = ["reference,rater,label"] + [
-        f"{case.reference},{model.name},"
-        f"{_answer(model_rng, case.golden_label, 0.3, 0.92, v2=False)}"
+        f"{case.reference},{model.name},{_answer(model_rng, case.golden_label, 0.3, 0.92, v2=0.0)}"
         for case in cases
     ]
     services.import_model_labels(pom, session, ("\n".join(model_csv) + "\n").encode())
@@ -237,6 +316,7 @@ def _seed_revealed(pom: User, password_hash: str) -> None:
     _triage_examples(pom, session)
     services.reveal_session(pom, session)
     _backdate(session, opened=9, closed=4, revealed=3)
+    quality.follow_results(session)
 
 
 def _triage_examples(pom: User, session: CalibrationSession) -> None:
@@ -253,6 +333,7 @@ def _triage_examples(pom: User, session: CalibrationSession) -> None:
             pom,
             label_flag,
             status="resolved",
+            cause="policy_unclear",
             root_cause="Guidelines gave no example of a listing that says 'replica' in the "
             "photo but not in the title.",
             action="Added three examples to the v3.0 guideline deck and re-sent it to every site.",
@@ -356,6 +437,8 @@ def seed() -> None:
         from rollcal.demo import DEMO_PASSWORD
 
         password_hash = generate_password_hash(DEMO_PASSWORD)
+    if _session(ROUND_1) is None:
+        _seed_history(pom, password_hash)
     _seed_revealed(pom, password_hash)
     _seed_open(pom, password_hash)
     _seed_draft(pom, password_hash)

@@ -3,6 +3,7 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
+    DateField,
     DateTimeLocalField,
     FloatField,
     HiddenField,
@@ -12,6 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from calibration.models import RootCause
 from rollcal.forms import TextAreaField, choices
 
 LEVEL_CHOICES = choices(
@@ -114,6 +116,12 @@ class FlagForm(FlaskForm):
             [("open", "Open"), ("acknowledged", "Acknowledged"), ("resolved", "Resolved")]
         ),
     )
+    cause = SelectField(
+        "Kind of root cause",
+        choices=choices([("", "Choose when resolving…")] + [(c.value, c.title) for c in RootCause]),
+        validators=[Optional()],
+        description="Needed to resolve the flag; a cause that recurs at the vendor is linked.",
+    )
     root_cause = TextAreaField(
         "Root cause", validators=[Optional()], description="Needed to resolve the flag."
     )
@@ -122,3 +130,19 @@ class FlagForm(FlaskForm):
     )
     version = HiddenField()
     submit = SubmitField("Save")
+
+
+class FlagOwnerForm(FlaskForm):
+    """Who owns a finding, and by when."""
+
+    owner = SelectField("Owner", validators=[Optional()])
+    due_date = DateField("Due", validators=[Optional()])
+    version = HiddenField()
+    submit = SubmitField("Save owner and due date")
+
+
+class FlagActionForm(FlaskForm):
+    """A new action item of a finding."""
+
+    text = StringField("New action item", validators=[Optional()], render_kw={"maxlength": 500})
+    submit = SubmitField("Add action")

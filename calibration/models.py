@@ -8,7 +8,7 @@ other way round).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -297,6 +297,36 @@ class AgreementSnapshot(db.Model):
     computed_by: Mapped[User | None] = relationship()
 
 
+class RootCause(StrEnum):
+    """Why a finding happened, from a fixed list, so causes can be counted and recur."""
+
+    POLICY_UNCLEAR = "policy_unclear"
+    TRAINING_GAP = "training_gap"
+    INDIVIDUAL_RATER = "individual_rater"
+    TOOLING = "tooling"
+    GOLDEN_WRONG = "golden_wrong"
+    OTHER = "other"
+
+    @property
+    def title(self) -> str:
+        """The cause as people read it."""
+        return {
+            "policy_unclear": "Policy unclear",
+            "training_gap": "Training gap",
+            "individual_rater": "Individual rater",
+            "tooling": "Tooling",
+            "golden_wrong": "Golden answer wrong",
+            "other": "Other",
+        }[self.value]
+
+
+class ActionStatus(StrEnum):
+    """Where an action item of a finding is."""
+
+    OPEN = "open"
+    DONE = "done"
+
+
 class Flag(db.Model):
     """A misalignment the results raised, triaged by a POM: open → acknowledged → resolved.
 
@@ -343,6 +373,13 @@ class Flag(db.Model):
     )
     root_cause: Mapped[str | None] = mapped_column(sa.Text)
     action: Mapped[str | None] = mapped_column(sa.Text)
+    # The finding as a piece of work: who owns it, by when, and the cause it was resolved
+    # with (``RootCause``); its action items are ``FlagAction`` rows.
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    due_date: Mapped[date | None] = mapped_column()
+    cause_category: Mapped[RootCause | None] = mapped_column(
+        enum_type(RootCause, "root_cause_category")
+    )
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
@@ -352,7 +389,13 @@ class Flag(db.Model):
     session: Mapped[CalibrationSession] = relationship()
     vendor: Mapped[Vendor | None] = relationship()
     site: Mapped[Site | None] = relationship()
-    resolved_by: Mapped[User | None] = relationship()
+    resolved_by: Mapped[User | None] = relationship(foreign_keys=[resolved_by_id])
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+    actions: Mapped[list[FlagAction]] = relationship(
+        back_populates="flag",
+        cascade="all, delete-orphan",
+        order_by="FlagAction.id",
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -380,3 +423,72 @@ class Flag(db.Model):
     def cause_of(scope: str, subject: str | None, kind: str) -> str:
         """The key that names one cause within a session."""
         return f"{scope}|{subject or ''}|{kind}"
+
+
+class QualityPoint(db.Model):
+    """One vendor's or site's figures in one session, kept for scorecards and drift.
+
+    Written from the stored results each time a revealed session's results are stored
+    (and replaced on recompute), so the history of a site over two years is a few rows
+    read by index, not dozens of megabyte-sized reports. ``subject`` is ``"v<vendor id>"``
+    or ``"s<site id>"`` (unique per session); ``site_id`` is None on a vendor's row.
+    ``policy_id`` groups sessions of the same policy (across its versions): a site's
+    drift is judged against its own history on that policy. ``n_golden`` counts the
+    golden cases the subject's raters labelled; ``details`` holds per-label recall
+    (``{"recall": {label key: share}}``), the ``misreads`` the session found and the
+    ``names`` of the labels.
+    """
+
+    __tablename__ = "quality_points"
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "subject", name="uq_quality_points_session_subject"),
+        sa.Index("ix_quality_points_site_policy", "site_id", "policy_id", "revealed_at"),
+        sa.Index("ix_quality_points_vendor", "vendor_id", "revealed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("calibration_sessions.id", ondelete="CASCADE")
+    )
+    subject: Mapped[str] = mapped_column(sa.String(24))
+    vendor_id: Mapped[int] = mapped_column(sa.ForeignKey("vendors.id"))
+    site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id"))
+    policy_id: Mapped[int | None] = mapped_column(sa.ForeignKey("policies.id"))
+    revealed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    alpha: Mapped[float | None] = mapped_column()
+    alpha_low: Mapped[float | None] = mapped_column()
+    alpha_high: Mapped[float | None] = mapped_column()
+    accuracy: Mapped[float | None] = mapped_column()
+    accuracy_low: Mapped[float | None] = mapped_column()
+    accuracy_high: Mapped[float | None] = mapped_column()
+    n_golden: Mapped[int] = mapped_column(default=0)
+    n_raters: Mapped[int] = mapped_column(default=0)
+    evidence: Mapped[bool] = mapped_column(default=False)
+    details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+
+    session: Mapped[CalibrationSession] = relationship()
+    vendor: Mapped[Vendor] = relationship()
+    site: Mapped[Site | None] = relationship()
+
+
+class FlagAction(db.Model):
+    """One action item of a finding: what someone will do about it, open until done."""
+
+    __tablename__ = "calibration_flag_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flag_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("calibration_flags.id", ondelete="CASCADE"), index=True
+    )
+    text: Mapped[str] = mapped_column(sa.String(500))
+    status: Mapped[ActionStatus] = mapped_column(
+        enum_type(ActionStatus, "flag_action_status"), default=ActionStatus.OPEN
+    )
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    flag: Mapped[Flag] = relationship(back_populates="actions")
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    done_by: Mapped[User | None] = relationship(foreign_keys=[done_by_id])

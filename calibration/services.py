@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from calibration import imports, queries
+from calibration import imports, quality, queries
 from calibration.agreement import AgreementInputError, Rating, compute_report
 from calibration.charts import stored_charts, summary_of
 from calibration.models import (
@@ -34,6 +34,7 @@ from calibration.models import (
     LabelLevel,
     Rater,
     RaterKind,
+    RootCause,
     SessionStatus,
     Severity,
 )
@@ -964,7 +965,12 @@ def _reconcile_flags(actor, session, snapshot, found, subjects) -> None:
     """
     existing = {
         flag.cause: flag
-        for flag in db.session.scalars(sa.select(Flag).where(Flag.session_id == session.id))
+        for flag in db.session.scalars(
+            # Drift flags span sessions; calibration/quality.py keeps them.
+            sa.select(Flag).where(
+                Flag.session_id == session.id, Flag.kind.not_in(quality.DRIFT_KINDS.values())
+            )
+        )
     }
     now = utcnow()
     raised: set[str] = set()
@@ -1057,10 +1063,12 @@ def triage_flag(
     root_cause: str | None = None,
     action: str | None = None,
     version: int | None = None,
+    cause: str | None = None,
 ) -> Flag:
-    """Acknowledge, resolve or reopen a flag. Resolving needs the root cause and the action
-    taken. ``version`` is the one the person saw: if someone changed the flag since, they
-    get a conflict rather than overwriting it."""
+    """Acknowledge, resolve or reopen a flag. Resolving needs the root cause — its category
+    (``cause``, a ``RootCause``) and in words — and the action taken. ``version`` is the
+    one the person saw: if someone changed the flag since, they get a conflict rather than
+    overwriting it."""
     require(actor, Action.MANAGE_CALIBRATION)
     if version is not None and version != flag.version:
         raise Conflict(
@@ -1074,13 +1082,21 @@ def triage_flag(
         raise ValidationError.field("status", "choose open, acknowledged or resolved.") from None
     root_cause = (root_cause or "").strip() or None
     action = (action or "").strip() or None
+    category = None
     if new_status == FlagStatus.RESOLVED:
         if not root_cause:
             raise ValidationError.field("root_cause", "say what caused the misalignment.")
         if not action:
             raise ValidationError.field("action", "say what was done about it.")
+        try:
+            category = RootCause((cause or "").strip())
+        except ValueError:
+            raise ValidationError.field(
+                "cause", "choose the kind of root cause from the list."
+            ) from None
     before = {"status": flag.status.value, "root_cause": flag.root_cause, "action": flag.action}
     flag.status, flag.root_cause, flag.action = new_status, root_cause, action
+    flag.cause_category = category
     flag.closed_by_recompute = False
     flag.updated_at = utcnow()
     if new_status == FlagStatus.RESOLVED:
@@ -1093,7 +1109,12 @@ def triage_flag(
         flag,
         f"Flag “{flag.scope_title}” ({flag.kind}): {before['status']} → {new_status.value}",
         before=before,
-        after={"status": new_status.value, "root_cause": root_cause, "action": action},
+        after={
+            "status": new_status.value,
+            "root_cause": root_cause,
+            "cause": category.value if category else None,
+            "action": action,
+        },
         session_id=flag.session_id,
         vendor_id=flag.vendor_id,
     )

@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from calibration import imports, queries, services
+from calibration import findings_work, imports, queries, services
 from calibration.forms import (
     FlagForm,
     GoldenForm,
@@ -850,6 +850,7 @@ def flag(flag_id: int):
         form = FlagForm(obj=flag)
         if not form.is_submitted():
             form.status.data = flag.status.value
+            form.cause.data = flag.cause_category.value if flag.cause_category else ""
     elif request.method == "POST":
         raise Forbidden()
     if form is not None and form.validate_on_submit():
@@ -858,6 +859,7 @@ def flag(flag_id: int):
                 current_user,
                 flag,
                 status=form.status.data,
+                cause=form.cause.data,
                 root_cause=form.root_cause.data,
                 action=form.action.data,
                 version=whole_number(form.version.data),
@@ -870,5 +872,16 @@ def flag(flag_id: int):
             form.status.data = flag.status.value
         else:
             flash("The flag is saved.", "success")
+            recurs = findings_work.recurrence_of(flag)
+            if recurs is not None:
+                flash(
+                    f"This cause recurs: {recurs.total} earlier finding"
+                    f"{'s' if recurs.total != 1 else ''} at {recurs.vendor} were resolved as "
+                    f"“{recurs.cause.title}”.",
+                    "warning",
+                )
             return redirect(url_for("calibration.flag", flag_id=flag.id))
-    return render_template("calibration/flag.html", flag=flag, form=form)
+    # Owner, due date and action items are posted to routes of their own.
+    from calibration.findings_views import work_context
+
+    return render_template("calibration/flag.html", flag=flag, form=form, **work_context(flag))

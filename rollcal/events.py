@@ -54,6 +54,10 @@ class PolicyVersionFacts:
     name: str
     label_options: list[dict]
     label_level: str
+    # The policy the version belongs to: scorecards and drift follow a policy across its
+    # versions.
+    policy_id: int | None = None
+    policy_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,9 @@ class CalibrationSubjects(Protocol):
     def first_rollout_of_policy(self, code: str) -> RolloutFacts | None:
         """The oldest rollout of a policy (by its code), or None."""
 
+    def policy_choices(self) -> list[tuple[int, str]]:
+        """(id, "CODE — title") of every policy, for filters that follow a policy."""
+
 
 class NoSubjects:
     """Calibration on its own: no policy versions or rollouts to link a session to."""
@@ -109,6 +116,10 @@ class NoSubjects:
     def first_rollout_of_policy(self, code: str) -> RolloutFacts | None:
         """None is known."""
         return None
+
+    def policy_choices(self) -> list[tuple[int, str]]:
+        """None to choose from."""
+        return []
 
 
 _SUBJECTS = "rollcal.calibration_subjects"

@@ -292,3 +292,20 @@ def may_see_drafts(user: User) -> bool:
     """Whether the person sees calibration sessions (and flags) before they are revealed
     or opened: those who run them."""
     return may(user, Action.MANAGE_CALIBRATION)
+
+
+def flag_owners(vendor_id: int | None) -> sa.ColumnElement[bool]:
+    """A WHERE clause on ``User``: who may own a finding about ``vendor_id`` — the people
+    who run calibration, and the vendor's own QA leads (never another vendor's)."""
+    runners = holders_of(Action.MANAGE_CALIBRATION)
+    if vendor_id is None:
+        return sa.and_(runners, User.active.is_(True))
+    return sa.and_(sa.or_(runners, vendor_members([vendor_id])), User.active.is_(True))
+
+
+def may_work_on_flag(user: User, flag) -> bool:
+    """Who adds and ticks off a finding's action items: those who run calibration, and
+    the finding's owner."""
+    return may(user, Action.MANAGE_CALIBRATION) or (
+        flag.owner_id is not None and flag.owner_id == user.id
+    )

@@ -5,8 +5,8 @@ named in the ``ROLLCAL_DOMAINS`` setting and calls its ``init_app(app)``. That f
 registers blueprints and commands of its own with Flask (``app.register_blueprint``,
 ``app.cli.add_command``), connects its signal subscribers, and adds to this registry what
 the shell runs or shows on its behalf: scheduled jobs, notification kinds, ``rollcal
-report`` subcommands and demo data. The shell's own rooms register the same way, so a
-job or a kind looks alike wherever it comes from.
+report`` subcommands, demo data and the panels of people's home pages. The shell's own
+rooms register the same way, so a job or a kind looks alike wherever it comes from.
 
 The registry lives in ``app.extensions``: two apps (as in the tests) never share one.
 """
@@ -27,6 +27,22 @@ if TYPE_CHECKING:
 EXTENSION = "rollcal.registry"
 
 
+@dataclass(frozen=True)
+class HomePanel:
+    """A section of the home page: what needs a person's attention in one domain.
+
+    ``build(user)`` returns the template's context, or None when the panel is not for
+    this person (their role has no use for it). The context's ``title`` heads the panel;
+    ``template`` renders it with the context as ``panel``. Panels show a bounded number
+    of rows and link to the filtered page behind them. Lower ``order`` comes first.
+    """
+
+    id: str
+    template: str
+    build: Callable[[object], dict | None]
+    order: int = 100
+
+
 @dataclass
 class Registry:
     """Everything registered with one app, in the order it was registered."""
@@ -35,6 +51,7 @@ class Registry:
     notification_kinds: dict[Kind, KindInfo] = field(default_factory=dict)
     report_commands: dict[str, click.Command] = field(default_factory=dict)
     demo_data: list[Callable[[], None]] = field(default_factory=list)
+    home_panels: dict[str, HomePanel] = field(default_factory=dict)
 
 
 def registry(app: Flask | None = None) -> Registry:
@@ -69,3 +86,18 @@ def add_demo_data(app: Flask, load: Callable[[], None]) -> None:
     twice)."""
     if load not in registry(app).demo_data:
         registry(app).demo_data.append(load)
+
+
+def add_home_panel(app: Flask, panel: HomePanel) -> None:
+    """Show ``panel`` on the home page of the people it builds for."""
+    _add_once(registry(app).home_panels, panel.id, panel, "home panels")
+
+
+def home_panels(user) -> list[tuple[HomePanel, dict]]:
+    """The panels for ``user``, in order, each with its context."""
+    shown = []
+    for panel in sorted(registry().home_panels.values(), key=lambda p: (p.order, p.id)):
+        context = panel.build(user)
+        if context is not None:
+            shown.append((panel, context))
+    return shown

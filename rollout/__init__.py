@@ -17,7 +17,7 @@ def init_app(app: Flask) -> None:
     from rollcal import registry
     from rollcal.permissions import register_report_subject
     from rollcal.reports.commands import report_command
-    from rollout import api, demo, events, jobs, notification_kinds, report, views
+    from rollout import api, demo, events, home, jobs, notification_kinds, report, views
 
     events.init_app(app)
     register_report_subject("readiness", report.may_read_readiness)
@@ -37,4 +37,6 @@ def init_app(app: Flask) -> None:
             "Write the readiness report of a rollout (every site) as a PDF.",
         ),
     )
+    for panel in home.PANELS:
+        registry.add_home_panel(app, panel)
     registry.add_demo_data(app, demo.seed)

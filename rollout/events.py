@@ -30,6 +30,13 @@ class RolloutSubjects:
         )
         return [(row.id, f"{row.code} {row.version_label} — {row.title}") for row in rows]
 
+    def policy_choices(self) -> list[tuple[int, str]]:
+        """(id, "CODE — title") of every policy, by code."""
+        rows = db.session.execute(
+            sa.select(Policy.id, Policy.code, Policy.title).order_by(Policy.code)
+        )
+        return [(row.id, f"{row.code} — {row.title}") for row in rows]
+
     def rollout_choices(self) -> list[tuple[int, str]]:
         """(id, "CODE version — title (go-live date)") of every rollout not yet signed off."""
         rows = db.session.execute(
@@ -62,6 +69,8 @@ class RolloutSubjects:
             name=version.label + f" — {version.policy.title}",
             label_options=list(version.label_options or []),
             label_level=version.label_level,
+            policy_id=version.policy_id,
+            policy_name=version.policy.title,
         )
 
     def rollout(self, rollout_id: int) -> RolloutFacts | None:

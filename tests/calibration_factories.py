@@ -132,7 +132,11 @@ def permission_arguments(pom: User, site: Site, create_user) -> dict[str, int | 
     raters = [(create_user(Role.QA_LEAD, vendor=site.vendor), site) for _ in range(2)]
     session = run_session(pom, raters, cases=6, answer=split_answers)
     flag = next(f for f in flags_of(session) if f.vendor_id == site.vendor_id)
+    from calibration.findings_work import add_action
+
+    action = add_action(pom, flag, "Go through the misses with the site")
     return {
+        "action_id": action.id,
         "session_id": session.id,
         "case_id": case_ids(session)[0],
         "rater_id": rater_of(session, raters[0][0]).id,

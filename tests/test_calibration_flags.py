@@ -48,6 +48,7 @@ def test_resolving_needs_a_root_cause_and_an_action(client, auth, db, flagged):
         f"/calibration/flags/{flag.id}",
         data={
             "status": "resolved",
+            "cause": "training_gap",
             "root_cause": "Dublin read 'replica' as allowed when disclosed",
             "action": "Recalibrated on the 9 cases with the policy team",
             "version": flag.version,

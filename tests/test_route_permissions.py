@@ -145,8 +145,22 @@ EXPECTED = {
     "/calibration/sessions/<int:session_id>/results": ("GET", OTHER_VENDOR),
     "/calibration/sessions/<int:session_id>/labels.csv": ("GET", OTHER_VENDOR),
     "/calibration/flags": ("GET", SIGNED_IN),
+    "/scorecards/": ("GET", SIGNED_IN),
+    "/scorecards/scorecards.csv": ("GET", SIGNED_IN),
+    "/scorecards/vendors/<int:vendor_id>": ("GET", OTHER_VENDOR),
+    "/scorecards/sites/<int:site_id>": ("GET", OTHER_VENDOR),
     "/calibration/flags/acknowledge": ("POST", MANAGERS_POST),
     "/calibration/flags/<int:flag_id>": ("GET", OTHER_VENDOR),
+    "/calibration/flags/<int:flag_id>/owner": ("POST", MANAGERS_POST),
+    # Stakeholders read flags but work on none; the owner (a QA lead) may tick actions off.
+    "/calibration/flags/<int:flag_id>/actions": (
+        "POST",
+        {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 404, STAKEHOLDER: 403},
+    ),
+    "/calibration/flags/<int:flag_id>/actions/<int:action_id>": (
+        "POST",
+        {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 404, STAKEHOLDER: 403},
+    ),
     # Steps on a revealed session change nothing and redirect back with a message.
     "/calibration/sessions/<int:session_id>/open": ("POST", MANAGERS_POST),
     "/calibration/sessions/<int:session_id>/close": ("POST", MANAGERS_POST),
@@ -157,6 +171,7 @@ EXPECTED = {
         MANAGERS_POST,
     ),
     "/api/v1/sessions": ("GET", API_SIGNED_IN),
+    "/api/v1/scorecards": ("GET", API_SIGNED_IN),
     "/api/v1/sessions/<int:session_id>": ("GET", API_OTHER_VENDOR),
     "/api/v1/sessions/<int:session_id>/cases": ("GET", API_OTHER_VENDOR),
     # GET here; the PUT of the same path is pinned in tests/test_calibration_api.py.

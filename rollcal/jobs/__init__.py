@@ -8,10 +8,12 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """The jobs page and the scheduler's own housekeeping job."""
     from rollcal import registry
-    from rollcal.jobs import models, views  # noqa: F401
+    from rollcal.jobs import home, models, views  # noqa: F401
     from rollcal.jobs.scheduler import KEEP_RUNS, Job, prune_runs
 
     app.register_blueprint(views.bp)
+    for panel in home.PANELS:
+        registry.add_home_panel(app, panel)
     registry.add_job(
         app,
         Job(

@@ -9,10 +9,12 @@ def init_app(app: Flask) -> None:
     """Notification pages, the bell's count on every page, and the e-mail delivery job."""
     from rollcal import registry
     from rollcal.jobs.scheduler import EVERY_MINUTE, Job
-    from rollcal.notifications import services, views
+    from rollcal.notifications import home, services, views
     from rollcal.notifications.services import deliver_queued
 
     app.register_blueprint(views.bp)
+    for panel in home.PANELS:
+        registry.add_home_panel(app, panel)
     services.init_app(app)
     registry.add_job(
         app,

@@ -9,7 +9,9 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """The organisation's pages and its demo data."""
     from rollcal import registry
-    from rollcal.org import demo, views
+    from rollcal.org import demo, home, views
 
     app.register_blueprint(views.bp)
+    for panel in home.PANELS:
+        registry.add_home_panel(app, panel)
     registry.add_demo_data(app, demo.seed_organisation)

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from rollcal import permissions
+from rollcal import permissions, registry
 from rollcal.accounts import services as accounts
 from rollcal.accounts.forms import UserForm
 from rollcal.accounts.models import Role, User
@@ -65,6 +65,7 @@ def home():
         markets = db.session.scalars(sa.select(Market).order_by(Market.region, Market.code)).all()
     return render_template(
         "org/home.html",
+        panels=registry.home_panels(current_user),
         page=page,
         vendors=vendors,
         sites=sites,

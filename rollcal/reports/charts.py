@@ -156,3 +156,95 @@ def chart_id(bars: list[AlphaBar], *, title: str, threshold: float, width: int) 
 def data_uri(svg: str) -> str:
     """An SVG as a ``data:`` URI for an ``<img src>``."""
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+@dataclass(frozen=True)
+class TrendLine:
+    """One line of a trend chart: a value per x label (None where unknown), with optional
+    95% intervals (None each where unknown). ``dashed`` draws it as a limit, not data."""
+
+    name: str
+    values: tuple[float | None, ...]
+    intervals: tuple[tuple[float, float] | None, ...] = ()
+    dashed: bool = False
+
+
+def trend_chart(
+    lines: list[TrendLine],
+    *,
+    x_labels: list[str],
+    title: str,
+    target: float | None = None,
+    percent: bool = False,
+    width: int = 760,
+    height: int = 300,
+) -> str:
+    """A line chart of figures across sessions (oldest left), as SVG.
+
+    The target is the dashed red major guide, as on the alpha chart; intervals are
+    whiskers on each point. Percent charts label the axis 0–100%.
+    """
+    style = Style(
+        background="white",
+        plot_background="white",
+        foreground="#1d232b",
+        foreground_strong="#1d232b",
+        foreground_subtle="#c9ced6",
+        font_family="DejaVu Sans, Helvetica, Arial, sans-serif",
+        title_font_size=14,
+        label_font_size=10,
+        major_label_font_size=10,
+        legend_font_size=11,
+        colors=("#2457c5", "#1f7a46", "#8a4fbf", "#c08a00", "#6b7280", "#b3261e"),
+        guide_stroke_color="#e3e6ea",
+        guide_stroke_dasharray="1,3",
+        major_guide_stroke_color=COLOURS["misaligned"],
+        major_guide_stroke_dasharray="6,3",
+    )
+    known = [v for line in lines for v in line.values if v is not None]
+    known += [i[0] for line in lines for i in line.intervals if i]
+    low_end = min([0.0 if percent else min(known or [0.0]), *known, target or 1.0])
+    low_end = max(0.0, (int(low_end * 10) - 1) / 10) if percent else min(0.0, low_end)
+    grid = {round(low_end + step * 0.1, 2) for step in range(int(round((1.0 - low_end) / 0.1)) + 1)}
+    if target is not None:
+        # A grid label right beside the target's would print over it.
+        grid = {value for value in grid if abs(value - target) >= 0.04 or value == 1.0}
+    chart = pygal.Line(
+        style=style,
+        width=width,
+        height=height,
+        js=[],
+        range=(low_end, 1.0),
+        title=title,
+        margin=8,
+        dots_size=3,
+        legend_at_bottom=True,
+        legend_at_bottom_columns=max(1, min(len(lines), 4)),
+        show_x_guides=False,
+        x_label_rotation=30 if len(x_labels) > 8 else 0,
+        truncate_label=24,
+        y_labels=sorted(grid | ({target} if target is not None else set())),
+        y_labels_major=[target] if target is not None else [],
+        value_formatter=(lambda v: f"{v:.0%}") if percent else (lambda v: f"{v:.3f}"),
+    )
+    chart.uuid = hashlib.sha256(repr((title, x_labels, lines, target)).encode()).hexdigest()[:32]
+    chart.x_labels = x_labels
+    for line in lines:
+        values = []
+        for index, value in enumerate(line.values):
+            if value is None:
+                values.append(None)
+                continue
+            point: dict = {"value": value}
+            interval = line.intervals[index] if index < len(line.intervals) else None
+            if interval:
+                point["ci"] = {"low": interval[0], "high": interval[1]}
+            values.append(point)
+        chart.add(
+            line.name,
+            values,
+            allow_interruptions=True,
+            stroke_style={"dasharray": "4,4", "width": 1.5} if line.dashed else {"width": 2},
+            show_dots=not line.dashed,
+        )
+    return chart.render(is_unicode=True)

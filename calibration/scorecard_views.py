@@ -1,0 +1,204 @@
+"""Scorecard pages: quality per vendor and site across revealed sessions, with drift."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, render_template, request
+from flask_login import current_user, login_required
+
+from calibration import drift, scorecards
+from calibration.scorecards import Filters
+from rollcal.errors import ValidationError
+from rollcal.events import calibration_subjects
+from rollcal.extensions import db
+from rollcal.org.models import LineOfBusiness, Market, Region
+from rollcal.permissions import (
+    Action,
+    may,
+    requires,
+    visible_site,
+    visible_vendor,
+    visible_vendors,
+)
+from rollcal.reports.charts import TrendLine, data_uri, trend_chart
+from rollcal.reports.downloads import csv_response
+from rollcal.timefmt import export_time, format_day
+
+bp = Blueprint("scorecards", __name__, url_prefix="/scorecards")
+
+
+def _filters() -> tuple[Filters, ValidationError | None]:
+    """The page's filters; on a wrong one, the defaults and the error to show."""
+    try:
+        return scorecards.parse_filters(request.args), None
+    except ValidationError as error:
+        return scorecards.parse_filters({}), error
+
+
+def _choices() -> dict:
+    """What the filter form offers."""
+    return {
+        "vendors": [
+            (vendor.id, vendor.name) for vendor in db.session.scalars(visible_vendors(current_user))
+        ],
+        "policies": calibration_subjects().policy_choices(),
+        "lines": db.session.execute(
+            sa.select(LineOfBusiness.id, LineOfBusiness.name).order_by(LineOfBusiness.name)
+        ).all(),
+        "markets": db.session.execute(
+            sa.select(Market.id, Market.code, Market.name).order_by(Market.code)
+        ).all(),
+        "regions": [region.value for region in Region],
+    }
+
+
+def _chart(series: scorecards.Series, *, figure: str, title: str, limits=None) -> str | None:
+    """A trend chart of one figure of one or more series, as a data URI."""
+    if not series.points:
+        return None
+    labels = [format_day(point.revealed_at) for point in series.points]
+    lines = [
+        TrendLine(
+            "Accuracy against golden" if figure == "accuracy" else "Alpha",
+            tuple(getattr(p, figure) for p in series.points),
+            tuple(
+                (getattr(p, f"{figure}_low"), getattr(p, f"{figure}_high"))
+                if getattr(p, f"{figure}_low") is not None
+                else None
+                for p in series.points
+            ),
+        )
+    ]
+    if limits:
+        lines.append(TrendLine("Drift alarm limit", tuple(limits), dashed=True))
+    latest = series.latest
+    target = latest.accuracy_target if figure == "accuracy" else latest.alpha_threshold
+    svg = trend_chart(
+        lines,
+        x_labels=labels,
+        title=title,
+        target=target,
+        percent=figure == "accuracy",
+    )
+    return data_uri(svg)
+
+
+def _limits(series: scorecards.Series, verdict: drift.Drift) -> list[float | None]:
+    """The chart's lower alarm limit per point (None over the baseline sessions)."""
+    by_session = {entry["session_id"]: entry["lower_limit"] for entry in verdict.chart}
+    return [by_session.get(point.session_id) for point in series.points]
+
+
+@bp.get("/")
+@login_required
+@requires(Action.VIEW_RESULTS)
+def index():
+    """Every vendor and site the person may see, with their latest figures and trend."""
+    filters, error = _filters()
+    rows = scorecards.points(current_user, filters)
+    series = scorecards.series_of(rows)
+    return render_template(
+        "calibration/scorecards/index.html",
+        filters=filters,
+        error=error,
+        vendors=[s for s in series if s.site_id is None],
+        sites=[s for s in series if s.site_id is not None],
+        drifting=scorecards.open_drift(current_user, filters),
+        choices=_choices(),
+        every_vendor=may(current_user, Action.SEE_EVERY_VENDOR),
+    )
+
+
+@bp.get("/vendors/<int:vendor_id>")
+@login_required
+@requires(Action.VIEW_RESULTS)
+def vendor(vendor_id: int):
+    """One vendor across sessions: its trend, its sites, and how it reads each label."""
+    chosen = visible_vendor(current_user, vendor_id)
+    filters, error = _filters()
+    filters = Filters(**{**filters.__dict__, "vendor": chosen.id, "site": None})
+    rows = scorecards.points(current_user, filters)
+    series = scorecards.series_of(rows)
+    own = next(
+        (s for s in series if s.site_id is None),
+        scorecards.Series("", chosen.name, chosen.id, None),
+    )
+    sites = [s for s in series if s.site_id is not None]
+    labels, recall = scorecards.labels_over_time(own)
+    return render_template(
+        "calibration/scorecards/vendor.html",
+        vendor=chosen,
+        filters=filters,
+        error=error,
+        series=own,
+        sites=sites,
+        drifting=scorecards.open_drift(current_user, filters),
+        accuracy_chart=_chart(
+            own, figure="accuracy", title=f"{chosen.name}: accuracy against golden"
+        ),
+        alpha_chart=_chart(own, figure="alpha", title=f"{chosen.name}: agreement (alpha)"),
+        labels=labels,
+        recall=recall,
+        choices=_choices(),
+    )
+
+
+@bp.get("/sites/<int:site_id>")
+@login_required
+@requires(Action.VIEW_RESULTS)
+def site(site_id: int):
+    """One site across sessions of a policy: its trend with the drift chart's limits."""
+    chosen = visible_site(current_user, site_id)
+    filters, error = _filters()
+    filters = Filters(**{**filters.__dict__, "vendor": None, "site": chosen.id})
+    rows = scorecards.points(current_user, filters, sites=True)
+    series = scorecards.series_of(rows)
+    own = series[0] if series else scorecards.Series("", chosen.label, chosen.vendor_id, chosen.id)
+    policies = {point.policy_id for point in own.points}
+    policy = filters.policy if filters.policy is not None else next(iter(policies), None)
+    verdicts = {}
+    if filters.policy is not None or len(policies) == 1:
+        # Judged over the site's whole history on the policy, as its drift flags are, not
+        # just the period shown.
+        verdicts = scorecards.drift_of(chosen.id, chosen.label, policy)
+    labels, recall = scorecards.labels_over_time(own)
+    return render_template(
+        "calibration/scorecards/site.html",
+        site=chosen,
+        filters=filters,
+        error=error,
+        series=own,
+        verdicts=verdicts,
+        mixed_policies=not verdicts and bool(own.points),
+        drifting=scorecards.open_drift(current_user, filters).get(chosen.id, []),
+        accuracy_chart=_chart(
+            own,
+            figure="accuracy",
+            title=f"{chosen.label}: accuracy against golden",
+            limits=_limits(own, verdicts["accuracy"]) if verdicts else None,
+        ),
+        alpha_chart=_chart(
+            own,
+            figure="alpha",
+            title=f"{chosen.label}: agreement (alpha)",
+            limits=_limits(own, verdicts["alpha"]) if verdicts else None,
+        ),
+        labels=labels,
+        recall=recall,
+        choices=_choices(),
+        rule=drift.DriftRule(),
+    )
+
+
+@bp.get("/scorecards.csv")
+@login_required
+@requires(Action.VIEW_RESULTS)
+def export():
+    """Every point the filters select, one row per vendor or site per session."""
+    filters = scorecards.parse_filters(request.args)
+    user = current_user._get_current_object()
+
+    def rows():
+        yield from scorecards.csv_rows(scorecards.points(user, filters), export_time)
+
+    return csv_response(scorecards.CSV_HEADER, rows(), "scorecards.csv")
