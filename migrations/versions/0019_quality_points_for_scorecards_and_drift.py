@@ -1,7 +1,7 @@
 """quality points for scorecards and drift
 
 Revision ID: 0019
-Revises: 0011
+Revises: 0014
 Create Date: 2026-12-01 12:25:57
 
 One row per vendor and site per revealed session with the figures scorecards chart and
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0011"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
