@@ -131,6 +131,11 @@ EXPECTED = {
     "/calibration/sessions/<int:session_id>/cases": ("GET", OTHER_VENDOR),
     "/calibration/sessions/<int:session_id>/cases/<int:case_id>": ("GET", OTHER_VENDOR),
     "/calibration/sessions/<int:session_id>/cases/<int:case_id>/golden": ("GET", MANAGERS),
+    # A revealed session's cases stay as they are: managers are sent back with a message.
+    "/calibration/sessions/<int:session_id>/cases/<int:case_id>/edit": ("GET", MANAGERS_POST),
+    "/calibration/sessions/<int:session_id>/cases/<int:case_id>/delete": ("GET", MANAGERS_POST),
+    # A revealed session is archived, never deleted: managers are sent back with a message.
+    "/calibration/sessions/<int:session_id>/delete": ("GET", MANAGERS_POST),
     # Only raters label; a QA lead of another vendor does not find the session at all.
     "/calibration/sessions/<int:session_id>/label": (
         "GET",
@@ -182,6 +187,9 @@ EXPECTED = {
     "/admin/jobs/<job_id>/run": ("POST", ADMIN_POST),
     "/calibration/sessions/<int:session_id>/report.pdf": ("GET", REPORT_ASKED),
     "/api/v1/sessions/<int:session_id>/report.pdf": ("GET", API_REPORT_ASKED),
+    # Archived, then back: the rules above read the session as it was.
+    "/calibration/sessions/<int:session_id>/archive": ("POST", MANAGERS_POST),
+    "/calibration/sessions/<int:session_id>/unarchive": ("POST", MANAGERS_POST),
     # Last: it removes the step the rules above read.
     # Before the removal below: a removed step can no longer move.
     "/admin/templates/<int:template_id>/steps/<int:step_id>/move": ("POST", ADMIN_POST),
