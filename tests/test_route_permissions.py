@@ -87,6 +87,12 @@ EXPECTED = {
     "/policies/<int:policy_id>": ("GET", READERS),
     "/policies/<int:policy_id>/versions/new": ("GET", MANAGERS),
     "/versions/<int:version_id>/status": ("POST", MANAGERS_POST),
+    "/policies/<int:policy_id>/edit": ("GET", MANAGERS),
+    # The version is rolling out: it and its policy are archived, never deleted or edited,
+    # so managers are sent back with a message.
+    "/policies/<int:policy_id>/delete": ("GET", MANAGERS_POST),
+    "/versions/<int:version_id>/edit": ("GET", MANAGERS_POST),
+    "/versions/<int:version_id>/delete": ("GET", MANAGERS_POST),
     "/admin/templates": ("GET", ADMIN_ONLY),
     "/admin/templates/new": ("GET", ADMIN_ONLY),
     "/admin/templates/<int:template_id>/edit": ("GET", ADMIN_ONLY),
@@ -190,6 +196,10 @@ EXPECTED = {
     # Archived, then back: the rules above read the session as it was.
     "/calibration/sessions/<int:session_id>/archive": ("POST", MANAGERS_POST),
     "/calibration/sessions/<int:session_id>/unarchive": ("POST", MANAGERS_POST),
+    "/versions/<int:version_id>/archive": ("POST", MANAGERS_POST),
+    "/versions/<int:version_id>/unarchive": ("POST", MANAGERS_POST),
+    "/policies/<int:policy_id>/archive": ("POST", MANAGERS_POST),
+    "/policies/<int:policy_id>/unarchive": ("POST", MANAGERS_POST),
     # Last: it removes the step the rules above read.
     # Before the removal below: a removed step can no longer move.
     "/admin/templates/<int:template_id>/steps/<int:step_id>/move": ("POST", ADMIN_POST),
