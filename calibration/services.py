@@ -193,6 +193,10 @@ def create_session(
         version = subjects.policy_version(policy_version_id)
         if version is None:
             raise ValidationError.field("policy_version", "choose a policy version.")
+        if version.archived and not rollout_id:
+            raise ValidationError.field(
+                "policy_version", "this version is archived; choose one in use."
+            )
     options = parse_label_options(label_options)
     if not options and version is not None:
         options = list(version.label_options or [])

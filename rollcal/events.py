@@ -42,6 +42,8 @@ class PolicyVersionFacts:
     name: str
     label_options: list[dict]
     label_level: str
+    # Archived versions are no longer offered to new sessions (a rollout's keeps its own).
+    archived: bool = False
 
 
 @dataclass(frozen=True)

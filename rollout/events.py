@@ -66,6 +66,7 @@ class RolloutSubjects:
             name=version.label + f" — {version.policy.title}",
             label_options=list(version.label_options or []),
             label_level=version.label_level,
+            archived=version.is_archived or version.policy.is_archived,
         )
 
     def rollout(self, rollout_id: int) -> RolloutFacts | None:

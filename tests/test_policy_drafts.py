@@ -177,6 +177,19 @@ def test_archived_versions_are_not_offered_to_new_rollouts_or_sessions(
     assert f"{version.label} — {version.policy.title}</option>" not in new_session
 
 
+def test_a_new_session_refuses_an_archived_version_unless_its_rollout_brings_it(db, rollout_world):
+    rollout = rollout_world["rollout"]
+    services.archive_version(rollout_world["pom"], rollout.policy_version)
+    with pytest.raises(ValidationError, match="archived"):
+        calibration_services.create_session(
+            rollout_world["pom"], title="Direct", policy_version_id=rollout.policy_version_id
+        )
+    session = calibration_services.create_session(
+        rollout_world["pom"], title="Next round", rollout_id=rollout.id
+    )
+    assert session.policy_version_id == rollout.policy_version_id
+
+
 def test_a_draft_is_deleted_rather_than_archived(db, people, make_version):
     version = make_version(people["pom"])
     with pytest.raises(Conflict, match="delete it rather than archive it"):
