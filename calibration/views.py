@@ -801,13 +801,17 @@ def label_next(session_id: int):
 @login_required
 @requires(Action.LABEL_CASES)
 def label(session_id: int, case_id: int):
-    """Label one case: one large button per option, keys 1–9 choose; then the next case."""
+    """Label one case: one large button per option, keys 1–9 choose; then the next case.
+
+    A plain form post saves and redirects to the next unlabelled case. Sent by htmx
+    (``HX-Request``), the save answers with the next case's page itself and its address
+    to show (``HX-Push-Url``), so the labelling page swaps in the next case without
+    reloading; with no case left it sends the browser to the session (``HX-Redirect``).
+    """
     session = queries.get_session(current_user, session_id)
     rater = _rater_or_403(session)
     case = queries.get_case(session, case_id)
-    mine = db.session.scalar(
-        sa.select(Label).where(Label.case_id == case.id, Label.rater_id == rater.id)
-    )
+    mine = _own_label(rater, case)
     form = LabelForm(obj=mine)
     if form.validate_on_submit():
         try:
@@ -817,11 +821,41 @@ def label(session_id: int, case_id: int):
         except (ValidationError, Conflict) as error:
             apply_errors(form, error)
         else:
-            return redirect(
-                url_for("calibration.label_next", session_id=session.id, after=case.position)
-            )
+            if not request.headers.get("HX-Request"):
+                return redirect(
+                    url_for("calibration.label_next", session_id=session.id, after=case.position)
+                )
+            following = queries.next_case_to_label(rater, case.position)
+            if following is None:
+                flash(
+                    "You have labelled every case. You can change a label until the session "
+                    "closes.",
+                    "success",
+                )
+                return "", 204, {"HX-Redirect": _session_url(session)}
+            page = _labelling_page(session, rater, following, LabelForm(formdata=None))
+            address = url_for("calibration.label", session_id=session.id, case_id=following.id)
+            return page, 200, {"HX-Push-Url": address}
+    return _labelling_page(session, rater, case, form, mine)
+
+
+def _own_label(rater: Rater, case: Case) -> Label | None:
+    return db.session.scalar(
+        sa.select(Label).where(Label.case_id == case.id, Label.rater_id == rater.id)
+    )
+
+
+def _labelling_page(
+    session: CalibrationSession,
+    rater: Rater,
+    case: Case,
+    form: LabelForm,
+    mine: Label | None = None,
+) -> str:
+    """The labelling page of one case, for a visit and for a swap after a save."""
+    if mine is None:
+        mine = _own_label(rater, case)
     previous, following = queries.neighbours(case)
-    labelled = len(queries.own_labels(rater))
     return render_template(
         "calibration/label.html",
         session=session,
@@ -831,7 +865,7 @@ def label(session_id: int, case_id: int):
         mine=mine,
         previous=previous,
         following=following,
-        labelled=labelled,
+        labelled=len(queries.own_labels(rater)),
         total=queries.case_count(session),
         position=db.session.scalar(
             sa.select(sa.func.count(Case.id)).where(
