@@ -113,6 +113,10 @@ EXPECTED = {
         "GET",
         {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200},
     ),
+    "/reports/<token>/status": (
+        "GET",
+        {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200},
+    ),
     "/reports/<token>/download": (
         "GET",
         {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200},

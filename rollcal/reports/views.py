@@ -2,16 +2,23 @@
 
 Reports are addressed by their random token, and each page asks again whether the
 person may read the report: its audience must be theirs and its subject visible to them.
+
+The "preparing…" page asks for its status fragment every two seconds with htmx (a read
+that never commits); once the report is ready the fragment brings the download link and
+the page starts the download itself (``static/reports.js``). Without JavaScript a meta
+refresh inside ``<noscript>`` reloads the page instead, which then offers the link. Both
+carry ``back``, the page the person asked from (the rollout, the session).
 """
 
 import re
 
 import sqlalchemy as sa
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from rollcal.errors import NotFound
 from rollcal.extensions import db
+from rollcal.inputs import local_path
 from rollcal.permissions import may_read_report
 from rollcal.reports.pdf import send_pdf
 from rollcal.reports.queue import RenderStatus, ReportFile
@@ -31,18 +38,34 @@ def readable_report(token: str) -> ReportFile:
     return report
 
 
-def answer_report(report: ReportFile):
-    """Download a ready report, or send the person to its "preparing…" or failed page."""
+def answer_report(report: ReportFile, back: str | None = None):
+    """Download a ready report, or send the person to its "preparing…" or failed page,
+    which links ``back`` (the page they asked from)."""
     if report.status == RenderStatus.READY:
         return send_pdf(report.pdf, report.filename, sha256=report.sha256)
-    return redirect(url_for("reports.status", token=report.token))
+    return redirect(url_for("reports.status", token=report.token, back=back))
+
+
+def _back() -> str | None:
+    """The page to go back to: a path of this site only, never another site's address."""
+    return local_path(request.args.get("back"))
 
 
 @bp.get("/reports/<token>")
 @login_required
 def status(token: str):
-    """A report being prepared (the page refreshes itself), ready, or failed."""
-    return render_template("reports/status.html", report=readable_report(token))
+    """A report being prepared (the page polls its status), ready, or failed."""
+    return render_template("reports/status.html", report=readable_report(token), back=_back())
+
+
+@bp.get("/reports/<token>/status")
+@login_required
+def progress(token: str):
+    """The status fragment the "preparing…" page polls: still preparing (and polling on),
+    ready with the download the page then starts, or failed. A read: it never commits."""
+    return render_template(
+        "reports/_status.html", report=readable_report(token), back=_back(), polled=True
+    )
 
 
 @bp.get("/reports/<token>/download")
@@ -51,5 +74,5 @@ def download(token: str):
     """A ready report's PDF."""
     report = readable_report(token)
     if report.status != RenderStatus.READY:
-        return render_template("reports/status.html", report=report), 409
+        return render_template("reports/status.html", report=report, back=_back()), 409
     return send_pdf(report.pdf, report.filename, sha256=report.sha256)
