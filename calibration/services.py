@@ -640,7 +640,16 @@ def _case_facts(case: Case) -> dict:
 
 
 def _draft_case_session(case: Case, doing: str) -> CalibrationSession:
+    """The case's session, refused unless a draft. Read FOR SHARE: opening the session
+    waits for a case edit under way, and an edit after the opening sees it open
+    (PostgreSQL; SQLite serialises writers anyway)."""
     session = db.session.get(CalibrationSession, case.session_id)
+    db.session.execute(
+        sa.select(CalibrationSession.id)
+        .where(CalibrationSession.id == session.id)
+        .with_for_update(read=True)
+    )
+    db.session.refresh(session)
     _check_not_archived(session, doing)
     if not session.is_draft:
         raise Conflict(

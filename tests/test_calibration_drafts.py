@@ -275,3 +275,28 @@ def test_cases_cannot_be_edited_or_deleted_once_the_session_is_open(client, auth
     )
     assert "you can no longer delete cases" in response.get_data(as_text=True)
     assert len(case_ids(session)) == 2
+
+
+def test_a_case_changed_by_someone_else_between_reading_and_saving_is_a_conflict(db, team):
+    session = make_session(team["pom"], cases=1)
+    db.session.commit()
+    case = db.session.get(Case, case_ids(session)[0])
+    seen = case.version
+    # Another writer's committed change, behind this unit of work's back: the row's
+    # version moves on while the copy in hand still says ``seen``.
+    db.session.execute(
+        sa.update(Case)
+        .where(Case.id == case.id)
+        .values(content_text="Someone else's", version=Case.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    with pytest.raises(Conflict, match="at the same time"):
+        services.update_case(
+            team["pom"],
+            case,
+            version=seen,
+            content_text="Mine",
+            content_url="",
+            golden_label=None,
+        )
+    # Its UPDATE matched no row, the version having moved on: a conflict, not an overwrite.

@@ -291,3 +291,27 @@ def test_only_poms_and_admins_edit_policies(db, people, make_version):
         )
     with pytest.raises(Forbidden):
         services.delete_policy(people["stakeholder"], policy)
+
+
+def test_a_version_published_between_reading_and_saving_is_a_conflict(db, people, make_version):
+    version = make_version(people["pom"])
+    db.session.commit()
+    seen = version.version
+    # A rollout created meanwhile publishes the version: its row version moves on.
+    db.session.execute(
+        sa.update(PolicyVersion)
+        .where(PolicyVersion.id == version.id)
+        .values(status=VersionStatus.ROLLING_OUT, version=PolicyVersion.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    with pytest.raises(Conflict, match="at the same moment"):
+        services.update_version(
+            people["pom"],
+            version,
+            seen=seen,
+            version_label="v3.0",
+            change_summary="Changed",
+            effective_date=date.today(),
+            document_url=None,
+            label_options=OPTIONS,
+        )
