@@ -21,8 +21,10 @@ def init_app(app: Flask) -> None:
     from rollcal import registry
     from rollcal.permissions import register_report_subject
     from rollcal.reports.commands import report_command
+    from rollcal.reports.views import register_report_origin
 
     register_report_subject("calibration", report.may_read_calibration)
+    register_report_origin("calibration", "calibration.session", "session_id", "the session")
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.cli.add_command(agreement_command)

@@ -953,7 +953,7 @@ def report_pdf(session_id: int):
     """The calibration report as the person may see it, rendered once per content."""
     session = queries.get_session(current_user, session_id)
     report = request_report(calibration_source(session, current_user))
-    return answer_report(report, back=_session_url(session))
+    return answer_report(report)
 
 
 @bp.get("/sessions/<int:session_id>/labels.csv")

@@ -1061,7 +1061,7 @@ def readiness_report(rollout_id: int):
     """The readiness report as the person may see it, rendered once per content."""
     rollout = queries.get_rollout(current_user, rollout_id)
     report = request_report(readiness_source(rollout, current_user, _today()))
-    return answer_report(report, back=url_for("rollout.board", rollout_id=rollout.id))
+    return answer_report(report)
 
 
 def _stakeholder_choices():

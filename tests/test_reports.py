@@ -448,10 +448,10 @@ def test_the_preparing_page_polls_its_status_and_links_back_to_the_rollout(
     auth.login(rollout_world["pom"])
     asked = client.get(f"/rollouts/{rollout.id}/report.pdf")
     page = client.get(asked.headers["Location"]).get_data(as_text=True)
-    token = asked.headers["Location"].split("/reports/", 1)[1].split("?", 1)[0]
-    assert f'hx-get="/reports/{token}/status?back=/rollouts/{rollout.id}"' in page
+    token = asked.headers["Location"].split("/reports/", 1)[1]
+    assert f'hx-get="/reports/{token}/status"' in page
     assert 'hx-trigger="every 2s"' in page
-    assert f'<a href="/rollouts/{rollout.id}">← Back</a>' in page
+    assert f'<a href="/rollouts/{rollout.id}">← Back to the rollout</a>' in page
     # Without JavaScript the page reloads itself instead.
     assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page
 
@@ -463,7 +463,7 @@ def test_the_status_fragment_polls_until_ready_then_brings_the_download(
 
     auth.login(rollout_world["pom"])
     asked = client.get(f"/rollouts/{rollout_world['rollout'].id}/report.pdf")
-    token = asked.headers["Location"].split("/reports/", 1)[1].split("?", 1)[0]
+    token = asked.headers["Location"].split("/reports/", 1)[1]
     with counting_commits() as commits:
         preparing = client.get(f"/reports/{token}/status").get_data(as_text=True)
     assert commits == []  # polling is a read
@@ -485,12 +485,4 @@ def test_a_calibration_report_page_links_back_to_its_session(client, auth, db, r
     auth.login(pom)
     asked = client.get(f"/calibration/sessions/{session.id}/report.pdf")
     page = client.get(asked.headers["Location"]).get_data(as_text=True)
-    assert f'<a href="/calibration/sessions/{session.id}">← Back</a>' in page
-
-
-def test_the_back_link_of_a_report_page_never_leaves_the_site(client, auth, rollout_world):
-    auth.login(rollout_world["pom"])
-    asked = client.get(f"/rollouts/{rollout_world['rollout'].id}/report.pdf")
-    token = asked.headers["Location"].split("/reports/", 1)[1].split("?", 1)[0]
-    page = client.get(f"/reports/{token}?back=//evil.example/").get_data(as_text=True)
-    assert "evil.example" not in page and "← Back" not in page
+    assert f'<a href="/calibration/sessions/{session.id}">← Back to the session</a>' in page

@@ -66,7 +66,7 @@ def test_the_preparing_page_starts_the_download_once_the_worker_has_rendered_it(
     page.wait_for_url(re.compile(r"/reports/[\w-]+"))
     expect(page.get_by_text("Preparing…")).to_be_visible()
     check_accessibility(page)
-    back = page.get_by_role("link", name="← Back")
+    back = page.get_by_role("link", name="← Back to the rollout")
     expect(back).to_have_attribute("href", re.compile(r"^/rollouts/\d+$"))
     # A reload would lose this: the status is polled and swapped in, the page stays.
     page.evaluate("() => { window.preparingMarker = 'same page'; }")
