@@ -300,3 +300,15 @@ def test_a_case_changed_by_someone_else_between_reading_and_saving_is_a_conflict
             golden_label=None,
         )
     # Its UPDATE matched no row, the version having moved on: a conflict, not an overwrite.
+
+
+def test_the_cases_list_offers_editing_only_while_the_session_is_a_draft(client, auth, db, team):
+    draft = make_session(team["pom"], cases=1, title="Draft round")
+    running = run_session(team["pom"], team["raters"], cases=1, answer=split_answers, until="open")
+    db.session.commit()
+    auth.login(team["pom"])
+    assert "Edit case C-1" in client.get(f"/calibration/sessions/{draft.id}/cases").get_data(
+        as_text=True
+    )
+    page = client.get(f"/calibration/sessions/{running.id}/cases").get_data(as_text=True)
+    assert "Edit case C-1" not in page and "Golden answer" in page
