@@ -35,8 +35,10 @@ def init_app(app: Flask) -> None:
     from rollcal import events, registry
     from rollcal.permissions import register_report_subject
     from rollcal.reports.commands import report_command
+    from rollcal.reports.views import register_report_origin
 
     register_report_subject("calibration", report.may_read_calibration)
+    register_report_origin("calibration", "calibration.session", "session_id", "the session")
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(scorecard_views.bp)

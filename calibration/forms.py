@@ -66,6 +66,7 @@ class SessionForm(FlaskForm):
         description="Share of labels matching golden answers; blank: the rollout's target, "
         "or the configured default.",
     )
+    version = HiddenField()
     submit = SubmitField("Save session")
 
 
@@ -98,6 +99,21 @@ class GoldenForm(FlaskForm):
     golden_label = SelectField("Golden label")
     golden_rationale = TextAreaField("Rationale", validators=[Optional()])
     submit = SubmitField("Save golden answer")
+
+
+class CaseForm(FlaskForm):
+    """A case of a draft session: what raters read, and its golden answer."""
+
+    content_text = TextAreaField(
+        "Text", validators=[Optional()], description="What raters read; or give a link."
+    )
+    content_url = StringField(
+        "Link to the content", validators=[Optional(), Length(max=500)], description="Optional."
+    )
+    golden_label = SelectField("Golden label")
+    golden_rationale = TextAreaField("Rationale", validators=[Optional()])
+    version = HiddenField()
+    submit = SubmitField("Save case")
 
 
 class LabelForm(FlaskForm):

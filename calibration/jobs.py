@@ -110,6 +110,8 @@ def _close_due(now: datetime) -> int:
     due = sa.select(CalibrationSession).where(
         CalibrationSession.status == SessionStatus.OPEN,
         CalibrationSession.closes_at <= now,
+        # Archived sessions are read-only: they wait, open, until unarchived.
+        CalibrationSession.archived_at.is_(None),
     )
     while (session := _next_due(due, skipped)) is not None:
         session_id = session.id
@@ -240,6 +242,7 @@ def remind_raters() -> str:
         sa.select(CalibrationSession)
         .where(
             CalibrationSession.status == SessionStatus.OPEN,
+            CalibrationSession.archived_at.is_(None),
             CalibrationSession.closes_at > now,
             CalibrationSession.closes_at <= now + REMIND_BEFORE_CLOSE,
         )

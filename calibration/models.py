@@ -113,6 +113,9 @@ class CalibrationSession(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     golden_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Archived sessions are hidden from default lists and read-only; their labels and
+    # results stay, and a rollout gate that reads them keeps reading them.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=1)
 
     created_by: Mapped[User | None] = relationship()
@@ -134,6 +137,16 @@ class CalibrationSession(db.Model):
         return next((o["name"] for o in self.label_options if o["key"] == key), key)
 
     @property
+    def is_draft(self) -> bool:
+        """Still being prepared: nobody has labelled, so it may change or go entirely."""
+        return self.status == SessionStatus.DRAFT
+
+    @property
+    def is_archived(self) -> bool:
+        """Put away: hidden from default lists and read-only until unarchived."""
+        return self.archived_at is not None
+
+    @property
     def is_closed(self) -> bool:
         """Labels frozen and results computed (closed, or closed and revealed)."""
         return self.status in (SessionStatus.CLOSED, SessionStatus.REVEALED)
@@ -145,9 +158,11 @@ class CalibrationSession(db.Model):
 
     @property
     def is_labelling(self) -> bool:
-        """Whether raters may label now: open, and its closing time not yet passed."""
-        return self.status == SessionStatus.OPEN and (
-            self.closes_at is None or utcnow() < self.closes_at
+        """Whether raters may label now: open, not archived, closing time not yet passed."""
+        return (
+            self.status == SessionStatus.OPEN
+            and self.archived_at is None
+            and (self.closes_at is None or utcnow() < self.closes_at)
         )
 
     def __str__(self) -> str:
@@ -208,7 +223,11 @@ class Rater(db.Model):
 
 
 class Case(db.Model):
-    """A piece of content every rater labels; the golden label is what it should get."""
+    """A piece of content every rater labels; the golden label is what it should get.
+
+    ``version`` is checked when a case of a draft session is edited: two people editing
+    at once get a conflict, not a lost update.
+    """
 
     __tablename__ = "calibration_cases"
     __table_args__ = (
@@ -230,9 +249,12 @@ class Case(db.Model):
     golden_set_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     golden_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     market: Mapped[Market | None] = relationship()
     golden_set_by: Mapped[User | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
 
     def __str__(self) -> str:
         return self.reference

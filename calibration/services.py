@@ -40,7 +40,7 @@ from calibration.models import (
 )
 from rollcal import config
 from rollcal.accounts.models import User
-from rollcal.audit import record
+from rollcal.audit import record, saved_first
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
 from rollcal.events import calibration_subjects, flags_raised, session_results_changed
 from rollcal.extensions import db
@@ -194,6 +194,10 @@ def create_session(
         version = subjects.policy_version(policy_version_id)
         if version is None:
             raise ValidationError.field("policy_version", "choose a policy version.")
+        if version.archived and not rollout_id:
+            raise ValidationError.field(
+                "policy_version", "this version is archived; choose one in use."
+            )
     options = parse_label_options(label_options)
     if not options and version is not None:
         options = list(version.label_options or [])
@@ -266,12 +270,19 @@ def update_session(
     closes_at: datetime | None = None,
     alpha_threshold: float | None = None,
     accuracy_target: float | None = None,
+    version: int | None = None,
 ) -> CalibrationSession:
     """Change a session's details. Label options, scale, thresholds and opening time
     change only while it is a draft: once raters label, the question they answer and the
     bar they are judged by stay the same. After closing only the title and description
-    change."""
+    change; an archived session changes not at all.
+
+    ``version`` is the version the person saw: a different current version is a
+    conflict naming who saved first, never a silent overwrite.
+    """
     _manager(actor)
+    _check_not_archived(session, "edit it")
+    _check_version(actor, session, version, f"“{session.title}”")
     before = _session_facts(session)
     session.title = _required(title, "title", 200)
     session.description = (description or "").strip()
@@ -326,7 +337,98 @@ def update_session(
     return session
 
 
+def _check_not_archived(session: CalibrationSession, doing: str) -> None:
+    if session.is_archived:
+        raise Conflict(f"“{session.title}” is archived; unarchive it to {doing}.")
+
+
+def _check_version(actor: User, target, version: int | None, what: str) -> None:
+    """Refuse an edit made from a stale copy, naming who saved first."""
+    if version is not None and version != target.version:
+        message, current = saved_first(actor, target, what)
+        raise Conflict(message, current=current)
+
+
+def delete_session(actor: User, session: CalibrationSession, *, version: int | None = None) -> None:
+    """Delete a draft session with its raters and cases (recorded). Once opened its
+    labels are evidence: it can be archived, never deleted."""
+    _manager(actor)
+    if not session.is_draft:
+        raise Conflict(
+            f"“{session.title}” is {session.status.title.lower()}: its labels are evidence, "
+            "so it cannot be deleted. Archive it instead."
+        )
+    _check_version(actor, session, version, f"“{session.title}”")
+    case_ids = sa.select(Case.id).where(Case.session_id == session.id)
+    cases = db.session.scalar(
+        sa.select(sa.func.count(Case.id)).where(Case.session_id == session.id)
+    )
+    record(
+        actor,
+        "calibration.session_deleted",
+        session,
+        f"Deleted the draft session “{session.title}” with its {cases} cases",
+        before={**_session_facts(session), "cases": cases},
+        rollout_id=session.rollout_id,
+        session_id=session.id,
+    )
+    # Model labels may have been imported into a draft; they go with their cases.
+    db.session.execute(
+        sa.delete(Label)
+        .where(Label.case_id.in_(case_ids))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        sa.delete(Case)
+        .where(Case.session_id == session.id)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.delete(session)
+    _flush("session")
+
+
+def archive_session(actor: User, session: CalibrationSession) -> CalibrationSession:
+    """Archive a session past draft: hidden from default lists and read-only. Its labels
+    and results stay, and a rollout gate reading it keeps reading it. Archiving twice
+    changes nothing."""
+    _manager(actor)
+    if session.is_draft:
+        raise Conflict(f"“{session.title}” is a draft: delete it rather than archive it.")
+    if session.is_archived:
+        return session
+    session.archived_at = utcnow()
+    record(
+        actor,
+        "calibration.session_archived",
+        session,
+        f"Archived “{session.title}”",
+        rollout_id=session.rollout_id,
+        session_id=session.id,
+    )
+    _flush("session")
+    return session
+
+
+def unarchive_session(actor: User, session: CalibrationSession) -> CalibrationSession:
+    """Bring an archived session back to the lists, editable as its status allows."""
+    _manager(actor)
+    if not session.is_archived:
+        return session
+    session.archived_at = None
+    record(
+        actor,
+        "calibration.session_unarchived",
+        session,
+        f"Unarchived “{session.title}”",
+        rollout_id=session.rollout_id,
+        session_id=session.id,
+    )
+    _flush("session")
+    return session
+
+
 def _refuse_unless(session: CalibrationSession, *allowed: SessionStatus, doing: str) -> None:
+    _check_not_archived(session, doing)
     if session.status not in allowed:
         raise Conflict(f"The session is {session.status.title.lower()}; you can no longer {doing}.")
 
@@ -503,6 +605,7 @@ def set_golden(
     out of date when the session is already closed."""
     _manager(actor)
     session = db.session.get(CalibrationSession, case.session_id)
+    _check_not_archived(session, "change golden answers")
     golden_label = (golden_label or "").strip().lower() or None
     rationale = (rationale or "").strip() or None
     if golden_label is not None and golden_label not in session.option_keys:
@@ -531,6 +634,99 @@ def set_golden(
     )
     _flush("case")
     return case
+
+
+def _case_facts(case: Case) -> dict:
+    return {"text": case.content_text, "url": case.content_url}
+
+
+def _draft_case_session(case: Case, doing: str) -> CalibrationSession:
+    """The case's session, refused unless a draft. Read FOR SHARE: opening the session
+    waits for a case edit under way, and an edit after the opening sees it open
+    (PostgreSQL; SQLite serialises writers anyway)."""
+    session = db.session.get(CalibrationSession, case.session_id)
+    db.session.execute(
+        sa.select(CalibrationSession.id)
+        .where(CalibrationSession.id == session.id)
+        .with_for_update(read=True)
+    )
+    db.session.refresh(session)
+    _check_not_archived(session, doing)
+    if not session.is_draft:
+        raise Conflict(
+            f"“{session.title}” is {session.status.title.lower()}: its cases stay as raters "
+            f"see them, so you can no longer {doing}."
+        )
+    return session
+
+
+def update_case(
+    actor: User,
+    case: Case,
+    *,
+    version: int | None,
+    content_text: str | None,
+    content_url: str | None,
+    golden_label: str | None,
+    rationale: str | None = None,
+) -> Case:
+    """Edit a case of a draft session: its text, link and golden answer (the golden
+    answer recorded as ``set_golden`` records it). Once the session opens, raters label
+    the case as it is. A stale edit is a conflict naming who saved first."""
+    _manager(actor)
+    session = _draft_case_session(case, "edit cases")
+    _check_version(actor, case, version, f"case {case.reference}")
+    text = (content_text or "").strip() or None
+    url = (content_url or "").strip() or None
+    if text is None and url is None:
+        raise ValidationError.field("content_text", "give the case's text, a link, or both.")
+    if url is not None:
+        if len(url) > 500:
+            raise ValidationError.field("content_url", "must be at most 500 characters.")
+        if not re.match(r"https?://\S+$", url):
+            raise ValidationError.field(
+                "content_url", "must be a web address starting with http:// or https://."
+            )
+    before = _case_facts(case)
+    case.content_text, case.content_url = text, url
+    after = _case_facts(case)
+    if before != after:
+        record(
+            actor,
+            "calibration.case_updated",
+            case,
+            f"Edited case {case.reference}",
+            before=before,
+            after=after,
+            rollout_id=session.rollout_id,
+            session_id=session.id,
+        )
+    set_golden(actor, case, golden_label=golden_label, rationale=rationale)
+    _flush("case")
+    return case
+
+
+def delete_case(actor: User, case: Case, *, version: int | None = None) -> None:
+    """Delete a case of a draft session (recorded); not once the session is open."""
+    _manager(actor)
+    session = _draft_case_session(case, "delete cases")
+    _check_version(actor, case, version, f"case {case.reference}")
+    record(
+        actor,
+        "calibration.case_deleted",
+        case,
+        f"Deleted case {case.reference}",
+        before={"reference": case.reference, **_case_facts(case), "golden": case.golden_label},
+        rollout_id=session.rollout_id,
+        session_id=session.id,
+    )
+    db.session.execute(
+        sa.delete(Label)
+        .where(Label.case_id == case.id)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.delete(case)
+    _flush("case")
 
 
 # Labels ------------------------------------------------------------------------------
@@ -570,12 +766,18 @@ def save_labels(
     # FOR SHARE: a close waits for labels being saved, and labels saved after it see the
     # session closed, so no label slips in after the results are computed (PostgreSQL;
     # SQLite serialises writers anyway).
-    status, closes_at = db.session.execute(
-        sa.select(CalibrationSession.status, CalibrationSession.closes_at)
+    status, closes_at, archived_at = db.session.execute(
+        sa.select(
+            CalibrationSession.status,
+            CalibrationSession.closes_at,
+            CalibrationSession.archived_at,
+        )
         .where(CalibrationSession.id == session.id)
         .with_for_update(read=True)
     ).one()
     now = utcnow()
+    if archived_at is not None:
+        raise Conflict("This session is archived; labels can no longer be changed.")
     if status != SessionStatus.OPEN or (closes_at is not None and now >= closes_at):
         raise Conflict(
             "This session is not open for labelling."
@@ -735,6 +937,7 @@ def open_session(actor: User | None, session: CalibrationSession) -> Calibration
     _manager(actor)
     if session.status != SessionStatus.DRAFT:
         return session
+    _check_not_archived(session, "open it")
     if queries.case_count(session) == 0:
         raise ValidationError.field("cases", "import the cases before opening the session.")
     raters = db.session.scalar(
@@ -794,6 +997,7 @@ def close_session(actor: User | None, session: CalibrationSession) -> Calibratio
         return session
     if session.status == SessionStatus.DRAFT:
         raise Conflict("The session was never opened, so there is nothing to close.")
+    _check_not_archived(session, "close it")
 
     def change() -> None:
         session.status, session.closed_at = SessionStatus.CLOSED, utcnow()
@@ -821,6 +1025,7 @@ def reveal_session(actor: User | None, session: CalibrationSession) -> Calibrati
         return session
     if session.status != SessionStatus.CLOSED:
         raise Conflict("Close the session before revealing its results.")
+    _check_not_archived(session, "reveal it")
 
     def change() -> None:
         session.status, session.revealed_at = SessionStatus.REVEALED, utcnow()
@@ -842,6 +1047,7 @@ def recompute_results(actor: User, session: CalibrationSession) -> AgreementSnap
     _manager(actor)
     if session.status not in (SessionStatus.CLOSED, SessionStatus.REVEALED):
         raise Conflict("Results are computed when the session closes.")
+    _check_not_archived(session, "recompute its results")
     try:
         snapshot = _store_snapshot(actor, session)
     except (IntegrityError, StaleDataError):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 
 from calibration import findings_work, imports, queries, services
 from calibration.forms import (
+    CaseForm,
     FlagForm,
     GoldenForm,
     HumanRaterForm,
@@ -45,7 +46,15 @@ from calibration.models import (
 from calibration.report import calibration_source
 from rollcal import permissions, uow
 from rollcal.accounts.models import User
-from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError, flash_refusal, refusal
+from rollcal.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    ValidationError,
+    flash_refusal,
+    refusal,
+)
 from rollcal.events import calibration_subjects
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
@@ -59,6 +68,7 @@ from rollcal.reports.views import answer_report
 bp = Blueprint("calibration", __name__, url_prefix="/calibration")
 
 EDITABLE = (SessionStatus.DRAFT, SessionStatus.OPEN)
+ARCHIVED = "archived"  # the sessions list's filter for archived sessions
 CONTESTED_SHOWN = 15
 # A rater's own labels on the results page: the cases they differed on first, then the
 # rest, this many at most; labels.csv has them all.
@@ -68,7 +78,13 @@ ANSWERS_SHOWN = 100
 @bp.context_processor
 def _helpers() -> dict:
     """Rules the templates ask about, answered by the same queries as the views."""
-    return {"may_see_results": permissions.may_see_results}
+    return {
+        "may_see_results": permissions.may_see_results,
+        "may_edit_session": permissions.may_edit_session,
+        "may_delete_session": permissions.may_delete_session,
+        "may_archive_session": permissions.may_archive_session,
+        "may_edit_cases": permissions.may_edit_cases,
+    }
 
 
 def _page(statement: sa.Select):
@@ -107,6 +123,11 @@ def sessions():
     """The sessions the person may see, newest first, with their progress."""
     status = request.args.get("status")
     statement = queries.visible_sessions(current_user)
+    # Archived sessions are listed only when asked for, whatever their status.
+    if status == ARCHIVED:
+        statement = statement.where(CalibrationSession.archived_at.is_not(None))
+    else:
+        statement = statement.where(CalibrationSession.archived_at.is_(None))
     if status in {s.value for s in SessionStatus}:
         statement = statement.where(CalibrationSession.status == SessionStatus(status))
     page = _page(statement)
@@ -235,7 +256,11 @@ def session(session_id: int):
 def edit_session(session_id: int):
     """Edit a session: everything while a draft, less once raters have started."""
     session = queries.get_session(current_user, session_id)
+    if not permissions.may_edit_session(current_user, session):
+        flash_refusal(Conflict(f"“{session.title}” is archived; unarchive it to edit it."))
+        return redirect(_session_url(session))
     form = SessionForm(obj=session)
+    conflict = None
     # The links are fixed at creation: results and gates hang on them.
     del form.rollout, form.policy_version
     if session.status != SessionStatus.DRAFT:
@@ -250,6 +275,7 @@ def edit_session(session_id: int):
             form.opens_at.data = _to_local(session.opens_at)
         if "closes_at" in form:
             form.closes_at.data = _to_local(session.closes_at)
+        form.version.data = session.version
     if form.validate_on_submit():
 
         def data(name):
@@ -268,7 +294,11 @@ def edit_session(session_id: int):
                 closes_at=_to_utc(data("closes_at")),
                 alpha_threshold=data("alpha_threshold"),
                 accuracy_target=data("accuracy_target"),
+                version=whole_number(str(form.version.data or "")),
             )
+        except Conflict as error:
+            conflict = refusal(error)
+            form.version.data = session.version
         except ValidationError as error:
             apply_errors(form, error)
         else:
@@ -279,11 +309,75 @@ def edit_session(session_id: int):
         form=form,
         heading=f"Edit “{session.title}”",
         back=_session_url(session),
+        conflict=conflict,
         note=None
         if session.status == SessionStatus.DRAFT
         else "Raters have started, so the label options, scale, thresholds and opening time "
         "stay as they are.",
+    ), 409 if conflict else 200
+
+
+@bp.route("/sessions/<int:session_id>/delete", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_CALIBRATION)
+def delete_session(session_id: int):
+    """Delete a draft session and its cases, after asking; later ones are archived."""
+    session = queries.get_session(current_user, session_id)
+    form = ConfirmForm()
+    if not permissions.may_delete_session(current_user, session):
+        flash_refusal(
+            Conflict(
+                f"“{session.title}” is {session.status.title.lower()}: its labels are "
+                "evidence, so it cannot be deleted. Archive it instead."
+            )
+        )
+        return redirect(_session_url(session))
+    if form.validate_on_submit():
+        title = session.title
+        try:
+            services.delete_session(
+                current_user, session, version=whole_number(request.form.get("version"))
+            )
+        except Conflict as error:
+            flash_refusal(error)
+            return redirect(_session_url(session))
+        flash(f"The draft session “{title}” and its cases are deleted.", "success")
+        return redirect(url_for("calibration.sessions"))
+    cases = queries.case_count(session)
+    return render_template(
+        "_confirm_delete.html",
+        form=form,
+        heading=f"Delete “{session.title}”?",
+        consequence=f"The draft session, its raters and its {cases} "
+        f"{'case' if cases == 1 else 'cases'} are deleted. This cannot be undone.",
+        button="Delete the session",
+        action=url_for("calibration.delete_session", session_id=session.id),
+        version=session.version,
+        back=_session_url(session),
     )
+
+
+@bp.post("/sessions/<int:session_id>/archive", defaults={"archived": True})
+@bp.post("/sessions/<int:session_id>/unarchive", defaults={"archived": False})
+@login_required
+@requires(Action.MANAGE_CALIBRATION)
+def archive_session(session_id: int, archived: bool):
+    """Archive a session past draft (hidden from lists, read-only), or bring it back."""
+    session = queries.get_session(current_user, session_id)
+    if ConfirmForm().validate_on_submit():
+        service = services.archive_session if archived else services.unarchive_session
+        try:
+            service(current_user, session)
+        except Conflict as error:
+            flash_refusal(error)
+        else:
+            flash(
+                f"“{session.title}” is archived: it is read-only and listed under Archived."
+                if archived
+                else f"“{session.title}” is back in the lists.",
+                "success",
+            )
+    return redirect(_session_url(session))
 
 
 _STEPS = {
@@ -575,6 +669,106 @@ def golden(session_id: int, case_id: int):
     )
 
 
+def _case_url(session: CalibrationSession, case: Case) -> str:
+    return url_for("calibration.case", session_id=session.id, case_id=case.id)
+
+
+def _draft_only(session: CalibrationSession, doing: str) -> DomainError | None:
+    """Why cases of this session can no longer be changed, if they cannot."""
+    if permissions.may_edit_cases(current_user, session):
+        return None
+    if session.is_archived:
+        return Conflict(f"“{session.title}” is archived; unarchive it to {doing}.")
+    return Conflict(
+        f"“{session.title}” is {session.status.title.lower()}: its cases stay as raters "
+        f"see them, so you can no longer {doing}."
+    )
+
+
+@bp.route("/sessions/<int:session_id>/cases/<int:case_id>/edit", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_CALIBRATION)
+def edit_case(session_id: int, case_id: int):
+    """Edit a case of a draft session: its text, link and golden answer."""
+    session = queries.get_session(current_user, session_id)
+    case = queries.get_case(session, case_id)
+    refused = _draft_only(session, "edit cases")
+    if refused is not None:
+        flash_refusal(refused)
+        return redirect(_case_url(session, case))
+    form = CaseForm(obj=case)
+    form.golden_label.choices = choices(
+        [("", "— no golden answer —")] + [(o["key"], o["name"]) for o in session.label_options]
+    )
+    if not form.is_submitted():
+        form.golden_label.data = case.golden_label or ""
+        form.version.data = case.version
+    conflict = None
+    if form.validate_on_submit():
+        try:
+            services.update_case(
+                current_user,
+                case,
+                version=whole_number(str(form.version.data or "")),
+                content_text=form.content_text.data,
+                content_url=form.content_url.data,
+                golden_label=form.golden_label.data,
+                rationale=form.golden_rationale.data,
+            )
+        except Conflict as error:
+            conflict = refusal(error)
+            form.version.data = case.version
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            flash(f"Case {case.reference} is saved.", "success")
+            return redirect(_case_url(session, case))
+    return render_template(
+        "calibration/form.html",
+        form=form,
+        heading=f"Edit case {case.reference}",
+        back=_case_url(session, case),
+        conflict=conflict,
+        note=None,
+    ), 409 if conflict else 200
+
+
+@bp.route("/sessions/<int:session_id>/cases/<int:case_id>/delete", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_CALIBRATION)
+def delete_case(session_id: int, case_id: int):
+    """Delete a case of a draft session, after asking."""
+    session = queries.get_session(current_user, session_id)
+    case = queries.get_case(session, case_id)
+    refused = _draft_only(session, "delete cases")
+    if refused is not None:
+        flash_refusal(refused)
+        return redirect(_case_url(session, case))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        reference = case.reference
+        try:
+            services.delete_case(
+                current_user, case, version=whole_number(request.form.get("version"))
+            )
+        except Conflict as error:
+            flash_refusal(error)
+            return redirect(_case_url(session, case))
+        flash(f"Case {reference} is deleted.", "success")
+        return redirect(url_for("calibration.cases", session_id=session.id))
+    return render_template(
+        "_confirm_delete.html",
+        form=form,
+        heading=f"Delete case {case.reference}?",
+        consequence="The case and its golden answer are deleted from this draft session. "
+        "This cannot be undone.",
+        button="Delete the case",
+        action=url_for("calibration.delete_case", session_id=session.id, case_id=case.id),
+        version=case.version,
+        back=_case_url(session, case),
+    )
+
+
 # Labelling ---------------------------------------------------------------------------
 
 
@@ -607,13 +801,17 @@ def label_next(session_id: int):
 @login_required
 @requires(Action.LABEL_CASES)
 def label(session_id: int, case_id: int):
-    """Label one case: one large button per option, keys 1–9 choose; then the next case."""
+    """Label one case: one large button per option, keys 1–9 choose; then the next case.
+
+    A plain form post saves and redirects to the next unlabelled case. Sent by htmx
+    (``HX-Request``), the save answers with the next case's page itself and its address
+    to show (``HX-Push-Url``), so the labelling page swaps in the next case without
+    reloading; with no case left it sends the browser to the session (``HX-Redirect``).
+    """
     session = queries.get_session(current_user, session_id)
     rater = _rater_or_403(session)
     case = queries.get_case(session, case_id)
-    mine = db.session.scalar(
-        sa.select(Label).where(Label.case_id == case.id, Label.rater_id == rater.id)
-    )
+    mine = _own_label(rater, case)
     form = LabelForm(obj=mine)
     if form.validate_on_submit():
         try:
@@ -623,11 +821,41 @@ def label(session_id: int, case_id: int):
         except (ValidationError, Conflict) as error:
             apply_errors(form, error)
         else:
-            return redirect(
-                url_for("calibration.label_next", session_id=session.id, after=case.position)
-            )
+            if not request.headers.get("HX-Request"):
+                return redirect(
+                    url_for("calibration.label_next", session_id=session.id, after=case.position)
+                )
+            following = queries.next_case_to_label(rater, case.position)
+            if following is None:
+                flash(
+                    "You have labelled every case. You can change a label until the session "
+                    "closes.",
+                    "success",
+                )
+                return "", 204, {"HX-Redirect": _session_url(session)}
+            page = _labelling_page(session, rater, following, LabelForm(formdata=None))
+            address = url_for("calibration.label", session_id=session.id, case_id=following.id)
+            return page, 200, {"HX-Push-Url": address}
+    return _labelling_page(session, rater, case, form, mine)
+
+
+def _own_label(rater: Rater, case: Case) -> Label | None:
+    return db.session.scalar(
+        sa.select(Label).where(Label.case_id == case.id, Label.rater_id == rater.id)
+    )
+
+
+def _labelling_page(
+    session: CalibrationSession,
+    rater: Rater,
+    case: Case,
+    form: LabelForm,
+    mine: Label | None = None,
+) -> str:
+    """The labelling page of one case, for a visit and for a swap after a save."""
+    if mine is None:
+        mine = _own_label(rater, case)
     previous, following = queries.neighbours(case)
-    labelled = len(queries.own_labels(rater))
     return render_template(
         "calibration/label.html",
         session=session,
@@ -637,7 +865,7 @@ def label(session_id: int, case_id: int):
         mine=mine,
         previous=previous,
         following=following,
-        labelled=labelled,
+        labelled=len(queries.own_labels(rater)),
         total=queries.case_count(session),
         position=db.session.scalar(
             sa.select(sa.func.count(Case.id)).where(
@@ -862,7 +1090,7 @@ def flag(flag_id: int):
                 cause=form.cause.data,
                 root_cause=form.root_cause.data,
                 action=form.action.data,
-                version=whole_number(form.version.data),
+                version=whole_number(str(form.version.data or "")),
             )
         except ValidationError as error:
             apply_errors(form, error)

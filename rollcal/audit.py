@@ -63,3 +63,41 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def last_editor(target) -> User | None:
+    """Who last changed ``target``, by its audit trail (``None`` if nobody is recorded)."""
+    return db.session.scalar(
+        sa.select(User)
+        .join(AuditEvent, AuditEvent.actor_id == User.id)
+        .where(
+            AuditEvent.object_type == type(target).__name__,
+            AuditEvent.object_id == target.id,
+        )
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(1)
+    )
+
+
+def saved_first(actor: User, target, what: str) -> tuple[str, dict]:
+    """Why an edit made from a stale copy of ``target`` is refused, naming who saved
+    first (the person themselves, from another tab, is told so), and the facts a
+    conflict page shows: ``changed_by``, ``changed_by_you`` and the current ``version``."""
+    editor = last_editor(target)
+    mine = editor is not None and editor.id == actor.id
+    if mine:
+        who = "You saved"
+    elif editor is not None:
+        who = f"{editor.name} saved"
+    else:
+        who = "Someone else saved"
+    where = " in another tab or window" if mine else ""
+    message = (
+        f"{who} {what}{where} after you opened it. Your entries are kept below: "
+        "check them against what is saved now, then save again if they are still needed."
+    )
+    return message, {
+        "version": target.version,
+        "changed_by": editor.name if editor else None,
+        "changed_by_you": mine,
+    }

@@ -58,6 +58,8 @@ class PolicyVersionFacts:
     # versions.
     policy_id: int | None = None
     policy_name: str | None = None
+    # Archived versions are no longer offered to new sessions (a rollout's keeps its own).
+    archived: bool = False
 
 
 @dataclass(frozen=True)

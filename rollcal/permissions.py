@@ -309,3 +309,57 @@ def may_work_on_flag(user: User, flag) -> bool:
     return may(user, Action.MANAGE_CALIBRATION) or (
         flag.owner_id is not None and flag.owner_id == user.id
     )
+
+
+# Drafts and archives --------------------------------------------------------------------
+# Those who create sessions, policies and versions edit them. A draft may change or go
+# entirely; what others rely on once published or opened (labels are evidence, rollouts
+# cite versions) is archived instead: hidden from default lists, read-only, and
+# unarchived by the same people.
+
+
+def may_edit_session(user: User, session) -> bool:
+    """POMs and admins edit a session's details until it is archived."""
+    return may(user, Action.MANAGE_CALIBRATION) and not session.is_archived
+
+
+def may_delete_session(user: User, session) -> bool:
+    """A session is deleted, with its cases, only while a draft: nobody has labelled."""
+    return may_edit_session(user, session) and session.is_draft
+
+
+def may_archive_session(user: User, session) -> bool:
+    """A session past draft is archived (or unarchived) instead of deleted."""
+    return may(user, Action.MANAGE_CALIBRATION) and not session.is_draft
+
+
+def may_edit_cases(user: User, session) -> bool:
+    """A draft session's cases are edited or deleted; once open, raters label them as
+    they are."""
+    return may_delete_session(user, session)
+
+
+def may_edit_policy(user: User, policy) -> bool:
+    """POMs and admins edit a policy's title, area and description until it is archived."""
+    return may(user, Action.MANAGE_ROLLOUTS) and not policy.is_archived
+
+
+def may_delete_policy(user: User, policy) -> bool:
+    """A policy is deleted only while nothing of it is published."""
+    return may_edit_policy(user, policy) and not policy.is_published
+
+
+def may_archive_policy(user: User, policy) -> bool:
+    """A policy with a published version is archived (or unarchived) instead."""
+    return may(user, Action.MANAGE_ROLLOUTS) and policy.is_published
+
+
+def may_edit_version(user: User, version) -> bool:
+    """A draft policy version's text and label options change, and it may be deleted;
+    once published, rollouts and sessions cite it as it is."""
+    return may(user, Action.MANAGE_ROLLOUTS) and version.is_draft and not version.is_archived
+
+
+def may_archive_version(user: User, version) -> bool:
+    """A published policy version is archived (or unarchived) instead of deleted."""
+    return may(user, Action.MANAGE_ROLLOUTS) and not version.is_draft

@@ -21,11 +21,15 @@ class RolloutSubjects:
     """Policy versions and rollouts, as calibration sessions see them."""
 
     def policy_version_choices(self) -> list[tuple[int, str]]:
-        """(id, "CODE version — title") of every policy version that is not retired."""
+        """(id, "CODE version — title") of every policy version not retired nor archived."""
         rows = db.session.execute(
             sa.select(PolicyVersion.id, Policy.code, PolicyVersion.version_label, Policy.title)
             .join(Policy, Policy.id == PolicyVersion.policy_id)
-            .where(PolicyVersion.status != VersionStatus.RETIRED)
+            .where(
+                PolicyVersion.status != VersionStatus.RETIRED,
+                PolicyVersion.archived_at.is_(None),
+                Policy.archived_at.is_(None),
+            )
             .order_by(Policy.code, PolicyVersion.id.desc())
         )
         return [(row.id, f"{row.code} {row.version_label} — {row.title}") for row in rows]
@@ -71,6 +75,7 @@ class RolloutSubjects:
             label_level=version.label_level,
             policy_id=version.policy_id,
             policy_name=version.policy.title,
+            archived=version.is_archived or version.policy.is_archived,
         )
 
     def rollout(self, rollout_id: int) -> RolloutFacts | None:

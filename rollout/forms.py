@@ -36,7 +36,22 @@ class PolicyForm(FlaskForm):
         description="e.g. Counterfeit goods, Dangerous activities.",
     )
     line_of_business = SelectField("Line of business", coerce=int)
+    description = TextAreaField(
+        "Description", validators=[Optional()], description="What the policy covers (optional)."
+    )
     submit = SubmitField("Create policy")
+
+
+class PolicyEditForm(FlaskForm):
+    """A policy's title, area and description (its code stays: documents cite it)."""
+
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    area = StringField("Policy area", validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField(
+        "Description", validators=[Optional()], description="What the policy covers (optional)."
+    )
+    version = HiddenField()
+    submit = SubmitField("Save policy")
 
 
 class VersionForm(FlaskForm):
@@ -58,6 +73,7 @@ class VersionForm(FlaskForm):
         "Scale",
         choices=choices([("nominal", "Nominal (categories)"), ("ordinal", "Ordinal (ordered)")]),
     )
+    version = HiddenField()
     submit = SubmitField("Add version")
 
 

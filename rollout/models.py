@@ -83,7 +83,11 @@ class RolloutStatus(StrEnum):
 
 
 class Policy(db.Model):
-    """A moderation policy, such as counterfeit goods on product listings."""
+    """A moderation policy, such as counterfeit goods on product listings.
+
+    ``version`` is checked on every edit (a stale edit is a conflict); an archived policy
+    is hidden from the default list and offers no new versions or rollouts.
+    """
 
     __tablename__ = "policies"
 
@@ -91,13 +95,28 @@ class Policy(db.Model):
     code: Mapped[str] = mapped_column(sa.String(40), unique=True)
     title: Mapped[str] = mapped_column(sa.String(200))
     area: Mapped[str] = mapped_column(sa.String(120))
+    description: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     line_of_business_id: Mapped[int] = mapped_column(sa.ForeignKey("lines_of_business.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     line_of_business: Mapped[LineOfBusiness] = relationship()
     versions: Mapped[list[PolicyVersion]] = relationship(
         back_populates="policy", order_by="PolicyVersion.effective_date.desc()"
     )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def is_archived(self) -> bool:
+        """Put away: hidden from the default list, read-only until unarchived."""
+        return self.archived_at is not None
+
+    @property
+    def is_published(self) -> bool:
+        """Whether any of its versions has left draft (it can then only be archived)."""
+        return any(v.status != VersionStatus.DRAFT for v in self.versions)
 
     def __str__(self) -> str:
         return f"{self.code} — {self.title}"
@@ -107,7 +126,9 @@ class PolicyVersion(db.Model):
     """One version of a policy: what changed, when, and how calibration labels it.
 
     ``label_options`` is an ordered list of ``{"key", "name", "description"}``; the order
-    matters for ordinal calibration.
+    matters for ordinal calibration. A draft version may be edited (``version`` guards
+    against lost updates) or deleted; once published (rolling out, live, retired) it is
+    only archived, since rollouts and sessions cite it.
     """
 
     __tablename__ = "policy_versions"
@@ -125,8 +146,22 @@ class PolicyVersion(db.Model):
     label_options: Mapped[list] = mapped_column(sa.JSON, default=list)
     label_level: Mapped[str] = mapped_column(sa.String(16), default="nominal")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     policy: Mapped[Policy] = relationship(back_populates="versions")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def is_draft(self) -> bool:
+        """Not yet published: its text and label options may still change."""
+        return self.status == VersionStatus.DRAFT
+
+    @property
+    def is_archived(self) -> bool:
+        """Put away: hidden from choices of new rollouts and sessions, read-only."""
+        return self.archived_at is not None
 
     @property
     def label(self) -> str:

@@ -14,10 +14,11 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
+from calibration.models import CalibrationSession
 from calibration.services import label_options_from_text
 from rollcal import config, permissions
 from rollcal.accounts.models import User
-from rollcal.audit import AuditEvent, record
+from rollcal.audit import AuditEvent, record, saved_first
 from rollcal.errors import Conflict, Forbidden, NotFound, ValidationError
 from rollcal.events import checklist_changed, go_live_moved, item_commented, item_reassigned
 from rollcal.extensions import db
@@ -71,7 +72,13 @@ POLICY_CODE = re.compile(r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*")
 
 
 def create_policy(
-    actor: User, *, code: str, title: str, area: str, line_of_business_id: int
+    actor: User,
+    *,
+    code: str,
+    title: str,
+    area: str,
+    line_of_business_id: int,
+    description: str = "",
 ) -> Policy:
     """Create a policy; its code is unique."""
     require(actor, Action.MANAGE_ROLLOUTS)
@@ -89,6 +96,7 @@ def create_policy(
         code=code,
         title=_required(title, "title"),
         area=_required(area, "area"),
+        description=(description or "").strip(),
         line_of_business=line,
     )
     db.session.add(policy)
@@ -111,6 +119,7 @@ def create_version(
 ) -> PolicyVersion:
     """Add a version to a policy, with the label options its calibration uses."""
     require(actor, Action.MANAGE_ROLLOUTS)
+    _check_policy_not_archived(policy, "add versions")
     version_label = _required(version_label, "version_label")
     if db.session.scalar(
         sa.select(PolicyVersion.id).where(
@@ -146,6 +155,8 @@ def create_version(
 def set_version_status(actor: User, version: PolicyVersion, status: str) -> PolicyVersion:
     """Move a policy version along draft → rolling out → live → retired."""
     require(actor, Action.MANAGE_ROLLOUTS)
+    if version.is_archived:
+        raise Conflict(f"{version.label} is archived; unarchive it to change its status.")
     try:
         new = VersionStatus(status)
     except ValueError:
@@ -161,6 +172,260 @@ def set_version_status(actor: User, version: PolicyVersion, status: str) -> Poli
         after={"status": new.value},
     )
     db.session.flush()
+    return version
+
+
+# Editing, deleting and archiving policies and versions ---------------------------------
+#
+# A draft may change or go entirely; once a version is published (rolling out, live,
+# retired) rollouts and sessions cite it as it is, so it and its policy are archived
+# instead: hidden from the default list and from the choices of new rollouts and
+# sessions, read-only, unarchived by the same people. Edits carry the version the person
+# saw: a stale edit is a conflict naming who saved first, never a lost update.
+
+
+def _check_policy_not_archived(policy: Policy, doing: str) -> None:
+    if policy.is_archived:
+        raise Conflict(f"{policy.code} is archived; unarchive it to {doing}.")
+
+
+def _check_seen(actor: User, target, seen: int | None, what: str) -> None:
+    if seen is not None and seen != target.version:
+        message, current = saved_first(actor, target, what)
+        raise Conflict(message, current=current)
+
+
+def _flush_edit(what: str) -> None:
+    """Flush, turning a concurrent writer's win on a versioned row into a conflict."""
+    try:
+        db.session.flush()
+    except StaleDataError:
+        raise Conflict(
+            f"Someone else changed {what} at the same moment. Reload it and make your change again."
+        ) from None
+
+
+def _policy_facts(policy: Policy) -> dict:
+    return {"title": policy.title, "area": policy.area, "description": policy.description}
+
+
+def update_policy(
+    actor: User,
+    policy: Policy,
+    *,
+    version: int | None,
+    title: str,
+    area: str,
+    description: str = "",
+) -> Policy:
+    """Change a policy's title, area and description (its code is how documents cite it,
+    so it stays)."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    _check_policy_not_archived(policy, "edit it")
+    _check_seen(actor, policy, version, f"policy {policy.code}")
+    before = _policy_facts(policy)
+    policy.title = _required(title, "title")
+    policy.area = _required(area, "area")
+    policy.description = (description or "").strip()
+    after = _policy_facts(policy)
+    if before != after:
+        record(
+            actor,
+            "policy.updated",
+            policy,
+            f"Edited policy {policy.code}",
+            before=before,
+            after=after,
+        )
+    _flush_edit(f"policy {policy.code}")
+    return policy
+
+
+def policy_deletion_refusal(policy: Policy) -> Conflict | None:
+    """Why the policy cannot be deleted, if it cannot (for the service and its page)."""
+    if policy.is_published:
+        return Conflict(
+            f"{policy.code} has a published version that rollouts and sessions cite, so it "
+            "cannot be deleted. Archive it instead."
+        )
+    if policy.versions:
+        return Conflict(f"{policy.code} still has draft versions: delete them first.")
+    return None
+
+
+def delete_policy(actor: User, policy: Policy) -> None:
+    """Delete a policy that has no versions; one with a published version is archived."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    refused = policy_deletion_refusal(policy)
+    if refused is not None:
+        raise refused
+    record(
+        actor,
+        "policy.deleted",
+        policy,
+        f"Deleted policy {policy.code}: {policy.title}",
+        before={"code": policy.code, **_policy_facts(policy)},
+    )
+    db.session.delete(policy)
+    _flush_edit(f"policy {policy.code}")
+
+
+def archive_policy(actor: User, policy: Policy, *, archived: bool = True) -> Policy:
+    """Archive a policy with a published version (or bring it back); twice changes nothing."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    if archived and not policy.is_published:
+        raise Conflict(f"{policy.code} has nothing published: delete it rather than archive it.")
+    if policy.is_archived == archived:
+        return policy
+    policy.archived_at = utcnow() if archived else None
+    record(
+        actor,
+        "policy.archived" if archived else "policy.unarchived",
+        policy,
+        f"{'Archived' if archived else 'Unarchived'} policy {policy.code}",
+    )
+    _flush_edit(f"policy {policy.code}")
+    return policy
+
+
+def _version_facts(version: PolicyVersion) -> dict:
+    return {
+        "version_label": version.version_label,
+        "change_summary": version.change_summary,
+        "effective_date": version.effective_date.isoformat(),
+        "document_url": version.document_url,
+        "label_options": [o["key"] for o in version.label_options],
+        "label_level": version.label_level,
+    }
+
+
+def draft_version_refusal(version: PolicyVersion, doing: str) -> Conflict | None:
+    """Why the version can no longer be edited or deleted, if it cannot."""
+    if version.policy.is_archived:
+        return Conflict(f"{version.policy.code} is archived; unarchive it to {doing}.")
+    if version.is_archived:
+        return Conflict(f"{version.label} is archived; unarchive it to {doing}.")
+    if not version.is_draft:
+        return Conflict(
+            f"{version.label} is published: rollouts and sessions cite it as it is, so you "
+            f"can no longer {doing}. Add a new version instead."
+        )
+    return None
+
+
+def _check_draft_version(version: PolicyVersion, doing: str) -> None:
+    refused = draft_version_refusal(version, doing)
+    if refused is not None:
+        raise refused
+
+
+def update_version(
+    actor: User,
+    version: PolicyVersion,
+    *,
+    seen: int | None,
+    version_label: str,
+    change_summary: str,
+    effective_date: date | None,
+    document_url: str | None,
+    label_options: str,
+    label_level: str = "nominal",
+) -> PolicyVersion:
+    """Change a draft version's text and label options, with the checks of creating one.
+    ``seen`` is the row version the person saw (a stale edit is a conflict)."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    _check_draft_version(version, "edit it")
+    _check_seen(actor, version, seen, version.label)
+    version_label = _required(version_label, "version_label")
+    if version_label != version.version_label and db.session.scalar(
+        sa.select(PolicyVersion.id).where(
+            PolicyVersion.policy_id == version.policy_id,
+            PolicyVersion.version_label == version_label,
+        )
+    ):
+        raise ValidationError.field(
+            "version_label", f"{version.policy.code} already has {version_label}."
+        )
+    if effective_date is None:
+        raise ValidationError.field("effective_date", "is required.")
+    if label_level not in ("nominal", "ordinal"):
+        raise ValidationError.field("label_level", "choose nominal or ordinal.")
+    before = _version_facts(version)
+    version.version_label = version_label
+    version.change_summary = _required(change_summary, "change_summary")
+    version.effective_date = effective_date
+    version.document_url = _url(document_url, "document_url")
+    version.label_options = label_options_from_text(label_options)
+    version.label_level = label_level
+    after = _version_facts(version)
+    changed = {key for key in before if before[key] != after[key]}
+    if changed:
+        record(
+            actor,
+            "policy_version.updated",
+            version,
+            f"Edited {version.label}",
+            before={k: before[k] for k in changed},
+            after={k: after[k] for k in changed},
+        )
+    _flush_edit(version.label)
+    return version
+
+
+def _version_users(version: PolicyVersion) -> tuple[int, int]:
+    rollouts = db.session.scalar(
+        sa.select(sa.func.count(Rollout.id)).where(Rollout.policy_version_id == version.id)
+    )
+    sessions = db.session.scalar(
+        sa.select(sa.func.count(CalibrationSession.id)).where(
+            CalibrationSession.policy_version_id == version.id
+        )
+    )
+    return rollouts, sessions
+
+
+def delete_version(actor: User, version: PolicyVersion, *, seen: int | None = None) -> None:
+    """Delete a draft version nothing uses yet (recorded)."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    _check_draft_version(version, "delete it")
+    _check_seen(actor, version, seen, version.label)
+    rollouts, sessions = _version_users(version)
+    if rollouts or sessions:
+        uses = [
+            f"{count} {word}{'' if count == 1 else 's'}"
+            for count, word in ((rollouts, "rollout"), (sessions, "calibration session"))
+            if count
+        ]
+        raise Conflict(f"{version.label} is used by {' and '.join(uses)}, so it stays.")
+    record(
+        actor,
+        "policy_version.deleted",
+        version,
+        f"Deleted the draft {version.label}",
+        before=_version_facts(version),
+    )
+    db.session.delete(version)
+    _flush_edit(version.label)
+
+
+def archive_version(actor: User, version: PolicyVersion, *, archived: bool = True) -> PolicyVersion:
+    """Archive a published version (or bring it back): new rollouts and sessions no longer
+    offer it; those that use it keep it. Twice changes nothing."""
+    require(actor, Action.MANAGE_ROLLOUTS)
+    if version.is_draft:
+        raise Conflict(f"{version.label} is a draft: delete it rather than archive it.")
+    if archived is False:
+        _check_policy_not_archived(version.policy, "unarchive its versions")
+    if version.is_archived == archived:
+        return version
+    version.archived_at = utcnow() if archived else None
+    record(
+        actor,
+        "policy_version.archived" if archived else "policy_version.unarchived",
+        version,
+        f"{'Archived' if archived else 'Unarchived'} {version.label}",
+    )
+    _flush_edit(version.label)
     return version
 
 
@@ -334,6 +599,8 @@ def create_rollout(
         raise ValidationError.field("policy_version", "choose a policy version.")
     if version.status == VersionStatus.RETIRED:
         raise ValidationError.field("policy_version", "this version is retired.")
+    if version.is_archived or version.policy.is_archived:
+        raise ValidationError.field("policy_version", "this version is archived.")
     template = db.session.get(ChecklistTemplate, template_id or 0)
     if template is None or not template.items:
         raise ValidationError.field("template", "choose a template with at least one step.")

@@ -17,6 +17,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
+from calibration.services import format_label_options
 from rollcal import permissions, uow
 from rollcal.accounts.models import User
 from rollcal.audit import AuditEvent
@@ -43,6 +44,7 @@ from rollout.forms import (
     ItemForm,
     NotApplicableDecisionForm,
     OverrideForm,
+    PolicyEditForm,
     PolicyForm,
     RolloutForm,
     SignOffRequestForm,
@@ -67,6 +69,18 @@ from rollout.readiness import State
 from rollout.report import readiness_source
 
 bp = Blueprint("rollout", __name__)
+
+
+@bp.context_processor
+def _policy_rules() -> dict:
+    """The edit, delete and archive rules of policies and versions, for their pages."""
+    return {
+        "may_edit_policy": permissions.may_edit_policy,
+        "may_delete_policy": permissions.may_delete_policy,
+        "may_archive_policy": permissions.may_archive_policy,
+        "may_edit_version": permissions.may_edit_version,
+        "may_archive_version": permissions.may_archive_version,
+    }
 
 
 def _today():
@@ -150,7 +164,11 @@ def new_rollout():
     versions = db.session.scalars(
         sa.select(PolicyVersion)
         .join(Policy)
-        .where(PolicyVersion.status != VersionStatus.RETIRED)
+        .where(
+            PolicyVersion.status != VersionStatus.RETIRED,
+            PolicyVersion.archived_at.is_(None),
+            Policy.archived_at.is_(None),
+        )
         .options(selectinload(PolicyVersion.policy))
         .order_by(Policy.code, PolicyVersion.effective_date.desc())
     ).all()
@@ -628,8 +646,12 @@ def my_items():
 @login_required
 @requires(Action.VIEW_POLICIES)
 def policies():
-    """Every policy with its versions."""
-    return render_template("rollout/policies.html", page=_page(queries.policies()))
+    """Every policy with its versions; archived ones only when asked for."""
+    archived = request.args.get("archived") == "1"
+    statement = queries.policies().where(
+        Policy.archived_at.is_not(None) if archived else Policy.archived_at.is_(None)
+    )
+    return render_template("rollout/policies.html", page=_page(statement), archived=archived)
 
 
 @bp.route("/policies/new", methods=["GET", "POST"])
@@ -650,6 +672,7 @@ def new_policy():
                 title=form.title.data,
                 area=form.area.data,
                 line_of_business_id=form.line_of_business.data,
+                description=form.description.data,
             )
         except ValidationError as error:
             apply_errors(form, error)
@@ -736,6 +759,221 @@ def version_status(version_id: int):
     except ValidationError as error:
         _form_error(error)
     return redirect(url_for("rollout.policy", policy_id=version.policy_id))
+
+
+def _version(version_id: int) -> PolicyVersion:
+    version = db.session.get(PolicyVersion, version_id)
+    if version is None:
+        raise NotFound("Policy version was not found.")
+    return version
+
+
+def _policy_url(policy_id: int) -> str:
+    return url_for("rollout.policy", policy_id=policy_id)
+
+
+def _seen(form) -> int | None:
+    """The row version the person saw, from the form's hidden field."""
+    return whole_number(str(form.version.data or ""))
+
+
+@bp.route("/policies/<int:policy_id>/edit", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def edit_policy(policy_id: int):
+    """Edit a policy's title, area and description; a stale edit shows a conflict."""
+    policy = _policy(policy_id)
+    if not permissions.may_edit_policy(current_user, policy):
+        flash_refusal(Conflict(f"{policy.code} is archived; unarchive it to edit it."))
+        return redirect(_policy_url(policy.id))
+    form = PolicyEditForm(obj=policy)
+    if not form.is_submitted():
+        form.version.data = policy.version
+    conflict = None
+    if form.validate_on_submit():
+        try:
+            services.update_policy(
+                current_user,
+                policy,
+                version=_seen(form),
+                title=form.title.data,
+                area=form.area.data,
+                description=form.description.data,
+            )
+        except Conflict as error:
+            conflict = refusal(error)
+            form.version.data = policy.version
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            flash(f"Policy {policy.code} is saved.", "success")
+            return redirect(_policy_url(policy.id))
+    return render_template(
+        "rollout/policy_form.html",
+        form=form,
+        heading=f"Edit policy {policy.code}",
+        back=_policy_url(policy.id),
+        conflict=conflict,
+    ), 409 if conflict else 200
+
+
+@bp.route("/policies/<int:policy_id>/delete", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def delete_policy(policy_id: int):
+    """Delete a policy that has nothing, after asking; one with a published version is
+    archived instead."""
+    policy = _policy(policy_id)
+    form = ConfirmForm()
+    refused = services.policy_deletion_refusal(policy)
+    if refused is not None:
+        flash_refusal(refused)
+        return redirect(_policy_url(policy.id))
+    if form.validate_on_submit():
+        code = policy.code
+        try:
+            services.delete_policy(current_user, policy)
+        except Conflict as error:
+            flash_refusal(error)
+            return redirect(_policy_url(policy.id))
+        flash(f"Policy {code} is deleted.", "success")
+        return redirect(url_for("rollout.policies"))
+    return render_template(
+        "_confirm_delete.html",
+        form=form,
+        heading=f"Delete policy {policy.code}?",
+        consequence=f"{policy.code} — {policy.title} is deleted. This cannot be undone.",
+        button="Delete the policy",
+        action=url_for("rollout.delete_policy", policy_id=policy.id),
+        version=None,
+        back=_policy_url(policy.id),
+    )
+
+
+@bp.post("/policies/<int:policy_id>/archive", defaults={"archived": True})
+@bp.post("/policies/<int:policy_id>/unarchive", defaults={"archived": False})
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def archive_policy(policy_id: int, archived: bool):
+    """Archive a policy with a published version, or bring it back."""
+    policy = _policy(policy_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.archive_policy(current_user, policy, archived=archived)
+        except Conflict as error:
+            flash_refusal(error)
+        else:
+            flash(
+                f"Policy {policy.code} is archived: it is read-only and listed under Archived."
+                if archived
+                else f"Policy {policy.code} is back in the list.",
+                "success",
+            )
+    return redirect(_policy_url(policy.id))
+
+
+@bp.route("/versions/<int:version_id>/edit", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def edit_version(version_id: int):
+    """Edit a draft version's text and label options; a stale edit shows a conflict."""
+    version = _version(version_id)
+    back = _policy_url(version.policy_id)
+    refused = services.draft_version_refusal(version, "edit it")
+    if refused is not None:
+        flash_refusal(refused)
+        return redirect(back)
+    form = VersionForm(obj=version)
+    form.submit.label.text = "Save version"
+    if not form.is_submitted():
+        form.label_options.data = format_label_options(version.label_options)
+        form.version.data = version.version
+    conflict = None
+    if form.validate_on_submit():
+        try:
+            services.update_version(
+                current_user,
+                version,
+                seen=_seen(form),
+                version_label=form.version_label.data,
+                change_summary=form.change_summary.data,
+                effective_date=form.effective_date.data,
+                document_url=form.document_url.data,
+                label_options=form.label_options.data,
+                label_level=form.label_level.data,
+            )
+        except Conflict as error:
+            conflict = refusal(error)
+            form.version.data = version.version
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            flash(f"{version.label} is saved.", "success")
+            return redirect(back)
+    return render_template(
+        "rollout/policy_form.html",
+        form=form,
+        heading=f"Edit {version.label}",
+        back=back,
+        conflict=conflict,
+    ), 409 if conflict else 200
+
+
+@bp.route("/versions/<int:version_id>/delete", methods=["GET", "POST"])
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def delete_version(version_id: int):
+    """Delete a draft version nothing uses, after asking."""
+    version = _version(version_id)
+    back = _policy_url(version.policy_id)
+    form = ConfirmForm()
+    refused = services.draft_version_refusal(version, "delete it")
+    if refused is not None:
+        flash_refusal(refused)
+        return redirect(back)
+    if form.validate_on_submit():
+        label = version.label
+        try:
+            services.delete_version(
+                current_user, version, seen=whole_number(request.form.get("version"))
+            )
+        except Conflict as error:
+            flash_refusal(error)
+            return redirect(back)
+        flash(f"The draft {label} is deleted.", "success")
+        return redirect(back)
+    return render_template(
+        "_confirm_delete.html",
+        form=form,
+        heading=f"Delete the draft {version.label}?",
+        consequence=f"{version.label} and its label options are deleted. This cannot be undone.",
+        button="Delete the version",
+        action=url_for("rollout.delete_version", version_id=version.id),
+        version=version.version,
+        back=back,
+    )
+
+
+@bp.post("/versions/<int:version_id>/archive", defaults={"archived": True})
+@bp.post("/versions/<int:version_id>/unarchive", defaults={"archived": False})
+@login_required
+@requires(Action.MANAGE_ROLLOUTS)
+def archive_version(version_id: int, archived: bool):
+    """Archive a published version, or bring it back."""
+    version = _version(version_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.archive_version(current_user, version, archived=archived)
+        except Conflict as error:
+            flash_refusal(error)
+        else:
+            flash(
+                f"{version.label} is archived: new rollouts and sessions no longer offer it."
+                if archived
+                else f"{version.label} is offered again.",
+                "success",
+            )
+    return redirect(_policy_url(version.policy_id))
 
 
 # Templates ---------------------------------------------------------------------------

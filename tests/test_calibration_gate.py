@@ -174,3 +174,12 @@ def test_raters_page_and_opening_warn_about_rollout_sites_with_fewer_than_two_ra
     opened = client.post(f"/calibration/sessions/{session.id}/open", follow_redirects=True)
     assert "is open for labelling" in opened.get_data(as_text=True)
     assert "Harbor Review · Dublin has one rater" in opened.get_data(as_text=True)
+
+
+def test_an_archived_session_keeps_counting_for_the_gate(db, gate_world):
+    session = _calibrate(gate_world)
+    before = _gates(gate_world)
+    services.archive_session(gate_world["pom"], session)
+    db.session.commit()
+    assert _gates(gate_world) == before
+    assert before[0].state == GateState.PASS

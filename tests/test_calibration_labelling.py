@@ -252,3 +252,56 @@ def test_draft_sessions_are_invisible_to_qa_leads(client, auth, db, create_user,
     session = make_session(pom, [(lead, site), (other, site)], cases=1)
     auth.login(lead)
     assert client.get(f"/calibration/sessions/{session.id}").status_code == 404
+
+
+def test_a_save_sent_by_htmx_answers_with_the_next_case_and_its_address(client, auth, db, world):
+    session, ids = world["session"], case_ids(world["session"])
+    auth.login(world["maria"])
+    response = client.post(
+        f"/calibration/sessions/{session.id}/label/{ids[0]}",
+        data={"option": "remove", "comment": ""},
+        headers={"HX-Request": "true"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert response.headers["HX-Push-Url"] == f"/calibration/sessions/{session.id}/label/{ids[1]}"
+    assert 'id="labelling"' in page and "Case 2 of 3" in page
+    assert db.session.scalar(sa.select(Label.option_key).where(Label.case_id == ids[0])) == "remove"
+
+
+def test_the_last_save_sent_by_htmx_sends_the_browser_to_the_session(client, auth, world):
+    session, ids = world["session"], case_ids(world["session"])
+    _say(world, "maria", {0: "remove", 1: "allow"})
+    auth.login(world["maria"])
+    response = client.post(
+        f"/calibration/sessions/{session.id}/label/{ids[2]}",
+        data={"option": "escalate"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == f"/calibration/sessions/{session.id}"
+    page = client.get(f"/calibration/sessions/{session.id}").get_data(as_text=True)
+    assert "You have labelled every case" in page
+
+
+def test_a_refused_save_sent_by_htmx_shows_the_same_case_with_the_reason(client, auth, world):
+    session, ids = world["session"], case_ids(world["session"])
+    auth.login(world["maria"])
+    response = client.post(
+        f"/calibration/sessions/{session.id}/label/{ids[0]}",
+        data={"option": "spam"},
+        headers={"HX-Request": "true"},
+    )
+    page = response.get_data(as_text=True)
+    assert "HX-Push-Url" not in response.headers
+    assert "Case 1 of 3" in page and 'role="alert"' in page
+
+
+def test_without_htmx_a_save_still_redirects_to_the_next_case(client, auth, world):
+    session, ids = world["session"], case_ids(world["session"])
+    auth.login(world["maria"])
+    response = client.post(
+        f"/calibration/sessions/{session.id}/label/{ids[0]}", data={"option": "remove"}
+    )
+    assert response.status_code == 302
+    assert "/label?after=" in response.headers["Location"]

@@ -439,3 +439,50 @@ def test_deciding_waits_for_the_frozen_report(client, auth, rollout_world, stake
         signoff.decide(stakeholders[0], request.sign_offs[0], "approve", "")
     auth.login(stakeholders[0])
     assert client.get(f"/signoff-requests/{request.id}/report.pdf").status_code == 409
+
+
+def test_the_preparing_page_polls_its_status_and_links_back_to_the_rollout(
+    client, auth, rollout_world
+):
+    rollout = rollout_world["rollout"]
+    auth.login(rollout_world["pom"])
+    asked = client.get(f"/rollouts/{rollout.id}/report.pdf")
+    page = client.get(asked.headers["Location"]).get_data(as_text=True)
+    token = asked.headers["Location"].split("/reports/", 1)[1]
+    assert f'hx-get="/reports/{token}/status"' in page
+    assert 'hx-trigger="every 2s"' in page
+    assert f'<a href="/rollouts/{rollout.id}">← Back to the rollout</a>' in page
+    # Without JavaScript the page reloads itself instead.
+    assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page
+
+
+def test_the_status_fragment_polls_until_ready_then_brings_the_download(
+    client, auth, rollout_world, render_reports
+):
+    from tests.test_no_write_on_read import counting_commits
+
+    auth.login(rollout_world["pom"])
+    asked = client.get(f"/rollouts/{rollout_world['rollout'].id}/report.pdf")
+    token = asked.headers["Location"].split("/reports/", 1)[1]
+    with counting_commits() as commits:
+        preparing = client.get(f"/reports/{token}/status").get_data(as_text=True)
+    assert commits == []  # polling is a read
+    assert "Preparing…" in preparing and 'hx-trigger="every 2s"' in preparing
+    assert render_reports() == 1
+    ready = client.get(f"/reports/{token}/status").get_data(as_text=True)
+    assert "hx-trigger" not in ready
+    assert f'href="/reports/{token}/download" download data-start-download' in ready
+
+
+def test_a_calibration_report_page_links_back_to_its_session(client, auth, db, rollout_world):
+    from tests.calibration_factories import run_session, split_answers
+
+    pom = rollout_world["pom"]
+    second = rollout_world["maria"].vendor.sites[0]
+    raters = [(rollout_world["maria"], second), (rollout_world["liam"], rollout_world["dublin"])]
+    session = run_session(pom, raters, cases=4, answer=split_answers, until="closed")
+    db.session.commit()
+    auth.login(pom)
+    asked = client.get(f"/calibration/sessions/{session.id}/report.pdf")
+    page = client.get(asked.headers["Location"]).get_data(as_text=True)
+    assert f'<a href="/calibration/sessions/{session.id}">← Back to the session</a>' in page

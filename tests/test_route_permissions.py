@@ -89,6 +89,12 @@ EXPECTED = {
     "/policies/<int:policy_id>": ("GET", READERS),
     "/policies/<int:policy_id>/versions/new": ("GET", MANAGERS),
     "/versions/<int:version_id>/status": ("POST", MANAGERS_POST),
+    "/policies/<int:policy_id>/edit": ("GET", MANAGERS),
+    # The version is rolling out: it and its policy are archived, never deleted or edited,
+    # so managers are sent back with a message.
+    "/policies/<int:policy_id>/delete": ("GET", MANAGERS_POST),
+    "/versions/<int:version_id>/edit": ("GET", MANAGERS_POST),
+    "/versions/<int:version_id>/delete": ("GET", MANAGERS_POST),
     "/admin/templates": ("GET", ADMIN_ONLY),
     "/admin/templates/new": ("GET", ADMIN_ONLY),
     "/admin/templates/<int:template_id>/edit": ("GET", ADMIN_ONLY),
@@ -106,6 +112,10 @@ EXPECTED = {
     "/rollouts/<int:rollout_id>/report.pdf": ("GET", REPORT_ASKED),
     # A whole copy of another vendor's rollout; more objects in test_report_pages_* below.
     "/reports/<token>": (
+        "GET",
+        {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200},
+    ),
+    "/reports/<token>/status": (
         "GET",
         {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200},
     ),
@@ -133,6 +143,11 @@ EXPECTED = {
     "/calibration/sessions/<int:session_id>/cases": ("GET", OTHER_VENDOR),
     "/calibration/sessions/<int:session_id>/cases/<int:case_id>": ("GET", OTHER_VENDOR),
     "/calibration/sessions/<int:session_id>/cases/<int:case_id>/golden": ("GET", MANAGERS),
+    # A revealed session's cases stay as they are: managers are sent back with a message.
+    "/calibration/sessions/<int:session_id>/cases/<int:case_id>/edit": ("GET", MANAGERS_POST),
+    "/calibration/sessions/<int:session_id>/cases/<int:case_id>/delete": ("GET", MANAGERS_POST),
+    # A revealed session is archived, never deleted: managers are sent back with a message.
+    "/calibration/sessions/<int:session_id>/delete": ("GET", MANAGERS_POST),
     # Only raters label; a QA lead of another vendor does not find the session at all.
     "/calibration/sessions/<int:session_id>/label": (
         "GET",
@@ -205,6 +220,13 @@ EXPECTED = {
     "/admin/jobs/<job_id>/run": ("POST", ADMIN_POST),
     "/calibration/sessions/<int:session_id>/report.pdf": ("GET", REPORT_ASKED),
     "/api/v1/sessions/<int:session_id>/report.pdf": ("GET", API_REPORT_ASKED),
+    # Archived, then back: the rules above read the session as it was.
+    "/calibration/sessions/<int:session_id>/archive": ("POST", MANAGERS_POST),
+    "/calibration/sessions/<int:session_id>/unarchive": ("POST", MANAGERS_POST),
+    "/versions/<int:version_id>/archive": ("POST", MANAGERS_POST),
+    "/versions/<int:version_id>/unarchive": ("POST", MANAGERS_POST),
+    "/policies/<int:policy_id>/archive": ("POST", MANAGERS_POST),
+    "/policies/<int:policy_id>/unarchive": ("POST", MANAGERS_POST),
     # Last: it removes the step the rules above read.
     # Before the removal below: a removed step can no longer move.
     "/admin/templates/<int:template_id>/steps/<int:step_id>/move": ("POST", ADMIN_POST),

@@ -24,9 +24,14 @@ def _label_by_keyboard(page, email: str) -> None:
     progress = page.locator(".label-progress")
     before = progress.inner_text()
     first_case = page.url
+    # A reload would lose this: the save must swap the next case into the same page.
+    page.evaluate("() => { window.labellingMarker = 'same page'; }")
     page.keyboard.press("1")
     page.wait_for_url(lambda url: url != first_case)
     expect(progress).not_to_have_text(before)
+    assert page.evaluate("() => window.labellingMarker") == "same page"
+    expect(page.locator("#labelling h1")).to_be_focused()
+    check_accessibility(page)
     # Back to the first case: the label chosen by key 1 is marked as this rater's own.
     page.goto(first_case)
     chosen = page.locator('button.option[aria-pressed="true"]')
