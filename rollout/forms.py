@@ -51,8 +51,9 @@ class VersionForm(FlaskForm):
     label_options = TextAreaField(
         "Label options for calibration",
         validators=[DataRequired()],
-        description="One per line, in order: key | name | description. "
-        "For example: violating | Violating | Counterfeit offered for sale",
+        description="One per line, in order: key | name | description, then optionally "
+        "| severity (harm weight, 0 for none) | enforcement order (0 no action, higher "
+        "stronger). For example: violating | Violating | Counterfeit offered for sale | 3 | 2",
     )
     label_level = SelectField(
         "Scale",
