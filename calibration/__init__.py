@@ -16,7 +16,17 @@ if TYPE_CHECKING:
 def init_app(app: Flask) -> None:
     """Register calibration's pages, API, jobs, notification kinds, commands and demo data
     with the app."""
-    from calibration import api, demo, jobs, notification_kinds, quick_demo, report, views
+    from calibration import (
+        api,
+        demo,
+        jobs,
+        model_api,
+        model_views,
+        notification_kinds,
+        quick_demo,
+        report,
+        views,
+    )
     from calibration.agreement_cli import agreement_command
     from rollcal import registry
     from rollcal.permissions import register_report_subject
@@ -25,6 +35,9 @@ def init_app(app: Flask) -> None:
     register_report_subject("calibration", report.may_read_calibration)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(model_views.bp)
+    app.register_blueprint(model_api.bp)
+    app.register_blueprint(model_api.labels_bp)
     app.cli.add_command(agreement_command)
     for job in jobs.JOBS:
         registry.add_job(app, job)

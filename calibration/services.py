@@ -745,15 +745,38 @@ def save_label(
     )
 
 
-def import_model_labels(actor: User, session: CalibrationSession, content: bytes) -> int:
-    """Save model raters' labels from a CSV; a file with any problem saves none."""
+def import_model_labels(
+    actor: User, session: CalibrationSession, content: bytes, *, ai_version_id: int | None = None
+) -> int:
+    """Save model raters' labels from a CSV; a file with any problem saves none.
+
+    A revealed session takes the labels of its replaying model raters only, which are
+    measured against the humans at once (their results stay as they were). With
+    ``ai_version_id``, only that model version's rater may be named in the file.
+    """
     _manager(actor)
-    _refuse_unless(session, SessionStatus.DRAFT, SessionStatus.OPEN, doing="import labels")
+    _refuse_unless(
+        session,
+        SessionStatus.DRAFT,
+        SessionStatus.OPEN,
+        SessionStatus.REVEALED,
+        doing="import labels",
+    )
+    revealed = session.status == SessionStatus.REVEALED
     models = {
-        rater.name: rater for rater in queries.raters_of(session) if rater.kind == RaterKind.MODEL
+        rater.name: rater
+        for rater in queries.raters_of(session)
+        if rater.kind == RaterKind.MODEL
+        and (rater.replay or not revealed)
+        and (ai_version_id is None or rater.ai_version_id == ai_version_id)
     }
     if not models:
-        raise ValidationError.field("file", "add the model as a rater of the session first.")
+        raise ValidationError.field(
+            "file",
+            "add the model version as a replaying rater first."
+            if revealed
+            else "add the model as a rater of the session first.",
+        )
     by_reference = dict(
         db.session.execute(
             sa.select(Case.reference, Case.id).where(Case.session_id == session.id)
@@ -790,6 +813,11 @@ def import_model_labels(actor: User, session: CalibrationSession, content: bytes
         session_id=session.id,
     )
     db.session.flush()
+    if revealed:
+        raters = queries.raters_of(session)
+        model_results.evaluate_models(
+            session, raters, rater_names(raters), only=[rater.id for rater in models.values()]
+        )
     return len(rows)
 
 

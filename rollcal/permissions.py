@@ -54,6 +54,9 @@ class Action(StrEnum):
     # Own vendors: get the POM's digest, be chosen as a vendor's owner.
     OWN_VENDORS = "own_vendors"
     COMMENT_ON_ITEMS = "comment_on_items"
+    # AI raters: register models, versions and their service tokens; read their pages.
+    MANAGE_MODELS = "manage_models"
+    VIEW_MODELS = "view_models"
 
 
 EVERYONE = frozenset(Role)
@@ -75,6 +78,9 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.SEE_EVERY_VENDOR: frozenset({Role.ADMIN, Role.POM, Role.STAKEHOLDER}),
     Action.OWN_VENDORS: frozenset({Role.POM}),
     Action.COMMENT_ON_ITEMS: frozenset({Role.ADMIN, Role.POM, Role.QA_LEAD}),
+    Action.MANAGE_MODELS: frozenset({Role.ADMIN, Role.POM}),
+    # Not QA leads: a model's human band names every vendor's raters.
+    Action.VIEW_MODELS: frozenset({Role.ADMIN, Role.POM, Role.STAKEHOLDER}),
 }
 
 
@@ -271,6 +277,12 @@ def may_see_all_labels(user: User, session) -> bool:
     if may(user, Action.MANAGE_CALIBRATION):
         return True
     return session.is_revealed and not bound_to_vendor(user)
+
+
+def may_see_model_evaluation(user: User, session) -> bool:
+    """Who reads how a model did in a session: those who read models, once they may see
+    the session's results (a POM once closed, a stakeholder once revealed)."""
+    return may(user, Action.VIEW_MODELS) and may_see_results(user, session)
 
 
 def may_see_drafts(user: User) -> bool:

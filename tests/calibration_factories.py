@@ -132,10 +132,26 @@ def permission_arguments(pom: User, site: Site, create_user) -> dict[str, int | 
     raters = [(create_user(Role.QA_LEAD, vendor=site.vendor), site) for _ in range(2)]
     session = run_session(pom, raters, cases=6, answer=split_answers)
     flag = next(f for f in flags_of(session) if f.vendor_id == site.vendor_id)
+    model, version, token = model_arguments(pom, session)
     return {
         "session_id": session.id,
         "case_id": case_ids(session)[0],
         "rater_id": rater_of(session, raters[0][0]).id,
         "flag_id": flag.id,
         "kind": "cases",
+        "model_id": model,
+        "model_version_id": version,
+        "model_token_id": token,
     }
+
+
+def model_arguments(pom: User, session: CalibrationSession) -> tuple[int, int, int]:
+    """A model with a version replaying the revealed ``session``, and a token of the
+    model: their ids."""
+    from calibration import model_services
+
+    model = model_services.create_model(pom, name=f"Guard {session.id}")
+    version = model_services.add_version(pom, model, version="1.0")
+    model_services.add_version_rater(pom, session, version)
+    token, _ = model_services.create_model_token(pom, model)
+    return model.id, version.id, token.id
