@@ -196,7 +196,7 @@ def session_model_evaluations(user: User, session: CalibrationSession) -> list[M
     return list(
         db.session.scalars(
             sa.select(ModelEvaluation)
-            .options(selectinload(ModelEvaluation.rater))
+            .options(selectinload(ModelEvaluation.rater), selectinload(ModelEvaluation.ai_version))
             .where(ModelEvaluation.session_id == session.id)
             .order_by(ModelEvaluation.id)
         )

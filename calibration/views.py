@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from calibration import imports, queries, services
+from calibration import imports, model_queries, queries, services
 from calibration.forms import (
     FlagForm,
     GoldenForm,
@@ -709,6 +709,7 @@ def results(session_id: int):
         items=items,
         own_figures=own_figures,
         differs=differs,
+        model_evaluations=model_queries.session_model_evaluations(current_user, session),
         contested=contested,
         contested_ids=contested_ids,
         stale=stale,

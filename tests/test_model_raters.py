@@ -322,3 +322,26 @@ def test_label_options_carry_severity_and_enforcement_order():
         services.parse_label_options("allow | Allow | | high")
     with pytest.raises(ValidationError, match="enforcement order “-1” must be a whole number"):
         services.parse_label_options("allow | Allow | | 0 | -1")
+
+
+def test_the_calibration_report_and_results_have_a_model_section_but_not_for_qa_leads(
+    client, auth, db, world
+):
+    from calibration.report import calibration_source
+
+    session = _run(world)
+    pom = world["pom"]
+    model_services.add_version_rater(pom, session, world["v1"])
+    services.import_model_labels(pom, session, _labels_csv("ListingGuard 2.4", _missing_remove))
+
+    whole = calibration_source(session, None).html
+    stakeholder = calibration_source(session, world["stakeholder"]).html
+    vendor_copy = calibration_source(session, world["qa"]).html
+    auth.login(world["stakeholder"])
+    page = client.get(f"/calibration/sessions/{session.id}/results").get_data(as_text=True)
+
+    assert "AI raters" in whole and "Below the weakest human" in whole
+    assert "Remove 100%" in whole
+    assert "AI raters" in stakeholder
+    assert "AI raters" not in vendor_copy
+    assert "AI raters" in page and "ListingGuard 2.4" in page
