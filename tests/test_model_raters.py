@@ -345,3 +345,17 @@ def test_the_calibration_report_and_results_have_a_model_section_but_not_for_qa_
     assert "AI raters" in stakeholder
     assert "AI raters" not in vendor_copy
     assert "AI raters" in page and "ListingGuard 2.4" in page
+
+
+def test_the_demo_has_a_model_with_two_versions_measured_on_a_revealed_round(db):
+    from calibration.models import AIModel
+    from rollcal.demo import seed_demo
+
+    seed_demo()
+
+    model = db.session.scalar(sa.select(AIModel).where(AIModel.name == "ListingGuard"))
+    assert [v.version for v in model.versions] == ["2.4", "2.5"]
+    evaluations = db.session.scalars(sa.select(ModelEvaluation).order_by(ModelEvaluation.id)).all()
+    assert {e.ai_version_id for e in evaluations} == {v.id for v in model.versions}
+    replay = next(e for e in evaluations if e.rater.replay)
+    assert replay.ai_version.version == "2.5"
