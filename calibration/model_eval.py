@@ -770,13 +770,13 @@ def version_trend(points: Sequence[TrendPoint]) -> Trend:
 
 
 def model_gate(
-    evaluation: VersionEvaluation,
+    evaluation: VersionEvaluation | Mapping[str, Any],
     *,
     min_severity: float,
     fnr_target: float,
     minimums: Minimums | None = None,
 ) -> ModelGate:
-    """The graduation gate of one evaluated version.
+    """The graduation gate of one evaluated version (or its stored ``to_dict()`` figures).
 
     It passes when, on every label whose severity is at least ``min_severity``, the upper
     end of the 95% interval of the false-negative rate is below ``fnr_target`` (with at
@@ -785,51 +785,54 @@ def model_gate(
     placed at all: too little evidence fails the gate with what is missing).
     """
     minimums = minimums or Minimums()
+    figures = evaluation.to_dict() if isinstance(evaluation, VersionEvaluation) else evaluation
     checks = []
-    for label in evaluation.errors.labels:
-        if label.severity < min_severity:
+    for label in figures["errors"]["labels"]:
+        if label["severity"] < min_severity:
             continue
-        upper = label.fnr.interval[1] if label.fnr.interval else None
-        if label.n_golden < minimums.label_golden_cases:
+        name, n_golden, fnr = label["name"], label["n_golden"], label["fnr"]
+        interval = tuple(fnr["interval"]) if fnr["interval"] else None
+        upper = interval[1] if interval else None
+        if n_golden < minimums.label_golden_cases:
             checks.append(
                 GateCheck(
-                    label.label,
+                    label["label"],
                     "fnr",
                     upper,
                     fnr_target,
-                    label.n_golden,
+                    n_golden,
                     False,
-                    f"{label.name}: {label.n_golden} golden cases; the false-negative rate "
-                    f"needs at least {minimums.label_golden_cases} to be judged.",
+                    f"{name}: {n_golden} golden cases; the false-negative rate needs at least "
+                    f"{minimums.label_golden_cases} to be judged.",
                 )
             )
             continue
         passes = upper is not None and upper < fnr_target
-        shown = f"{_percent(label.fnr.value)} ({_interval_text(label.fnr.interval)})"
+        shown = f"{_percent(fnr['value'])} ({_interval_text(interval)})"
         checks.append(
             GateCheck(
-                label.label,
+                label["label"],
                 "fnr",
                 upper,
                 fnr_target,
-                label.n_golden,
+                n_golden,
                 passes,
-                f"{label.name}: misses {shown} of {label.n_golden} golden cases; the upper end "
-                f"must be below {_percent(fnr_target)}."
+                f"{name}: misses {shown} of {n_golden} golden cases; the upper end must be "
+                f"below {_percent(fnr_target)}."
                 if not passes
-                else f"{label.name}: misses {shown}, below {_percent(fnr_target)}.",
+                else f"{name}: misses {shown}, below {_percent(fnr_target)}.",
             )
         )
-    verdict = evaluation.verdict_golden
+    verdict = figures["verdict_golden"]
     checks.append(
         GateCheck(
             None,
             "band",
-            evaluation.golden.value,
-            evaluation.band_golden.low,
-            evaluation.golden.n,
-            verdict.key in ("inside", "above"),
-            f"{verdict.text}: {verdict.reason}",
+            figures["golden"]["value"],
+            figures["band_golden"]["low"],
+            figures["golden"]["n"],
+            verdict["key"] in ("inside", "above"),
+            f"{verdict['text']}: {verdict['reason']}",
         )
     )
     return ModelGate(all(check.passes for check in checks), checks)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from calibration.model_eval import LabelOption, evaluate_version
 from calibration.models import CalibrationSession, Case, Label, ModelEvaluation, Rater, RaterKind
+from rollcal.events import model_results_changed
 from rollcal.extensions import db
 from rollcal.types import utcnow
 
@@ -103,4 +104,5 @@ def evaluate_models(
         evaluation.figures = figures.to_dict()
         stored.append(evaluation)
     db.session.flush()
+    model_results_changed.send(session)
     return stored

@@ -32,6 +32,9 @@ _signals = Namespace()
 session_results_changed = _signals.signal("session-results-changed")
 checklist_changed = _signals.signal("checklist-changed")
 signoff_decided = _signals.signal("signoff-decided")
+# Sender: the calibration session whose model raters were measured again (on its close,
+# a recompute, or a replay's labels); the humans' results did not change.
+model_results_changed = _signals.signal("model-results-changed")
 
 
 @dataclass(frozen=True)

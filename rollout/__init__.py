@@ -17,11 +17,12 @@ def init_app(app: Flask) -> None:
     from rollcal import registry
     from rollcal.permissions import register_report_subject
     from rollcal.reports.commands import report_command
-    from rollout import api, demo, events, jobs, notification_kinds, report, views
+    from rollout import api, demo, events, jobs, model_gate_views, notification_kinds, report, views
 
     events.init_app(app)
     register_report_subject("readiness", report.may_read_readiness)
     app.register_blueprint(views.bp)
+    app.register_blueprint(model_gate_views.bp)
     app.register_blueprint(api.bp)
     for job in jobs.JOBS:
         registry.add_job(app, job)

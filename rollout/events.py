@@ -120,3 +120,7 @@ def init_app(app: Flask) -> None:
         events.session_results_changed,
     ):
         signal.connect(status_follows)
+    from rollout.model_gate import follow_model_results
+
+    for signal in (events.model_results_changed, events.session_results_changed):
+        signal.connect(follow_model_results)

@@ -88,6 +88,8 @@ EXPECTED = {
     "/policies/<int:policy_id>": ("GET", READERS),
     "/policies/<int:policy_id>/versions/new": ("GET", MANAGERS),
     "/versions/<int:version_id>/status": ("POST", MANAGERS_POST),
+    "/versions/<int:version_id>/model-gate": ("POST", MANAGERS_POST),
+    "/rollouts/<int:rollout_id>/model-gate": ("POST", MANAGERS_POST),
     "/admin/templates": ("GET", ADMIN_ONLY),
     "/admin/templates/new": ("GET", ADMIN_ONLY),
     "/admin/templates/<int:template_id>/edit": ("GET", ADMIN_ONLY),
