@@ -166,6 +166,10 @@ class ErrorProfile:
         """The figures of one label."""
         return next((entry for entry in self.labels if entry.label == key), None)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        return _plain(asdict(self))
+
 
 @dataclass
 class VersionEvaluation:

@@ -22,6 +22,7 @@ from calibration.model_eval import (
     version_trend,
 )
 from calibration.models import (
+    AgreementSnapshot,
     AIModel,
     AIModelToken,
     AIModelVersion,
@@ -33,7 +34,7 @@ from calibration.models import (
 from rollcal.accounts.models import User
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.permissions import Action, may, may_see_model_evaluation
+from rollcal.permissions import Action, bound_to_vendor, may, may_see_model_evaluation
 
 
 def _readable(user: User) -> None:
@@ -201,3 +202,14 @@ def session_model_evaluations(user: User, session: CalibrationSession) -> list[M
             .order_by(ModelEvaluation.id)
         )
     )
+
+
+def vendor_error_directions(user: User, snapshot: AgreementSnapshot | None) -> list[dict]:
+    """Each vendor's stored errors by direction, by vendor name: a QA lead's own only."""
+    if snapshot is None or not snapshot.error_directions:
+        return []
+    return [
+        figures
+        for vendor_id, figures in snapshot.error_directions.items()
+        if not bound_to_vendor(user) or str(user.vendor_id) == vendor_id
+    ]

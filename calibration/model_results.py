@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 
-from calibration.model_eval import LabelOption, evaluate_version
+from calibration.model_eval import LabelOption, error_profile, evaluate_version
 from calibration.models import CalibrationSession, Case, Label, ModelEvaluation, Rater, RaterKind
 from rollcal.events import model_results_changed
 from rollcal.extensions import db
@@ -106,3 +106,31 @@ def evaluate_models(
     db.session.flush()
     model_results_changed.send(session)
     return stored
+
+
+def vendor_error_directions(
+    session: CalibrationSession, raters: Sequence[Rater]
+) -> dict[str, dict]:
+    """Per vendor id: its human raters' pooled errors by direction and severity, and per
+    label, against golden (intervals over cases, since a case is labelled by several)."""
+    by_rater, golden = session_labels(session)
+    options = label_options_of(session)
+    ratings: dict[int, list[tuple[str, str, str]]] = {}
+    names: dict[int, str] = {}
+    for rater in raters:
+        if rater.kind != RaterKind.HUMAN or rater.vendor_id is None:
+            continue
+        names[rater.vendor_id] = rater.vendor.name
+        ratings.setdefault(rater.vendor_id, []).extend(
+            (case, golden[case], label)
+            for case, label in by_rater.get(rater.id, {}).items()
+            if case in golden
+        )
+    return {
+        str(vendor_id): {
+            "vendor": names[vendor_id],
+            **error_profile(rows, options, seed=session.id + vendor_id).to_dict(),
+        }
+        for vendor_id, rows in sorted(ratings.items(), key=lambda pair: names[pair[0]])
+        if rows
+    }

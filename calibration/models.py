@@ -301,6 +301,9 @@ class AgreementSnapshot(db.Model):
     problem: Mapped[str | None] = mapped_column(sa.Text)
     charts: Mapped[dict | None] = mapped_column(sa.JSON)
     summary: Mapped[dict | None] = mapped_column(sa.JSON)
+    # Per vendor id: its errors against golden by direction of enforcement and severity,
+    # and per label (``ErrorProfile.to_dict()`` with the vendor's name); None before 0018.
+    error_directions: Mapped[dict | None] = mapped_column(sa.JSON)
 
     computed_by: Mapped[User | None] = relationship()
 

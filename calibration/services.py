@@ -1037,6 +1037,8 @@ def _store_snapshot(actor: User | None, session: CalibrationSession) -> Agreemen
     snapshot.report = report.to_dict()
     snapshot.charts = stored_charts(snapshot.report, subjects, session.alpha_threshold)
     snapshot.summary = summary_of(snapshot.report)
+    if golden:
+        snapshot.error_directions = model_results.vendor_error_directions(session, raters)
     snapshot.gate_figures = {
         str(subjects["sites"][site.site]["id"]): {
             "alpha": site.alpha,

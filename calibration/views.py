@@ -710,6 +710,7 @@ def results(session_id: int):
         own_figures=own_figures,
         differs=differs,
         model_evaluations=model_queries.session_model_evaluations(current_user, session),
+        error_directions=model_queries.vendor_error_directions(current_user, snapshot),
         contested=contested,
         contested_ids=contested_ids,
         stale=stale,

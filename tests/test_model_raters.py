@@ -359,3 +359,23 @@ def test_the_demo_has_a_model_with_two_versions_measured_on_a_revealed_round(db)
     assert {e.ai_version_id for e in evaluations} == {v.id for v in model.versions}
     replay = next(e for e in evaluations if e.rater.replay)
     assert replay.ai_version.version == "2.5"
+
+
+def test_each_vendors_errors_are_split_by_direction_and_a_qa_lead_sees_their_own(
+    client, auth, db, world
+):
+    session = _run(world)
+    snapshot = db.session.scalars(sa.select(AgreementSnapshot)).one()
+
+    figures = {entry["vendor"]: entry for entry in snapshot.error_directions.values()}
+    auth.login(world["qa"])
+    page = client.get(f"/calibration/sessions/{session.id}/results").get_data(as_text=True)
+
+    assert set(figures) == {"Meridian CX", "Harbor Review"}
+    meridian = figures["Meridian CX"]
+    # Two raters x 60 cases; each misses 6, giving the next label in the cycle.
+    assert meridian["n"] == 120 and meridian["n_cases"] == CASES
+    assert meridian["over"]["hits"] + meridian["under"]["hits"] == 12
+    assert meridian["over"]["interval"] is not None
+    assert "Errors by direction, per vendor" in page
+    assert "Meridian CX" in page and "Harbor Review" not in page
