@@ -82,6 +82,27 @@ class ErrorsOut(BaseModel):
     labels: list[LabelErrorsOut]
 
 
+class GateCheckOut(BaseModel):
+    """One condition of the model gate: a label's false-negative rate (upper 95% bound
+    against the target) or agreement with golden against the human band."""
+
+    label: str | None
+    what: str
+    value: float | None
+    limit: float | None
+    n: int
+    passes: bool
+    reason: str
+
+
+class GateOut(BaseModel):
+    """The model gate of the session's policy version, when it requires one."""
+
+    policy_version: str
+    passes: bool
+    checks: list[GateCheckOut]
+
+
 class SessionEvaluationOut(BaseModel):
     """The version in one session whose results the caller may read."""
 
@@ -97,6 +118,7 @@ class SessionEvaluationOut(BaseModel):
     verdict_golden: VerdictOut
     verdict_majority: VerdictOut
     errors: ErrorsOut
+    gate: GateOut | None
 
 
 class EvaluationOut(BaseModel):
@@ -136,6 +158,11 @@ def version_evaluation(model_id: int, model_version_id: int):
                     status=entry.session.status.value,
                     replay=entry.rater.replay,
                     computed_at=entry.evaluation.computed_at,
+                    gate=(
+                        GateOut(policy_version=entry.gate_of, **entry.gate.to_dict())
+                        if entry.gate
+                        else None
+                    ),
                     **{
                         key: entry.evaluation.figures[key]
                         for key in (

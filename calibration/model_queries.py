@@ -15,10 +15,12 @@ from sqlalchemy.orm import selectinload
 from calibration import model_results
 from calibration.model_eval import (
     Comparison,
+    ModelGate,
     Share,
     Trend,
     TrendPoint,
     compare_versions,
+    model_gate,
     version_trend,
 )
 from calibration.models import (
@@ -33,6 +35,7 @@ from calibration.models import (
 )
 from rollcal.accounts.models import User
 from rollcal.errors import NotFound
+from rollcal.events import PolicyVersionFacts, calibration_subjects
 from rollcal.extensions import db
 from rollcal.permissions import Action, bound_to_vendor, may, may_see_model_evaluation
 
@@ -85,11 +88,14 @@ def tokens_of(model: AIModel) -> list[AIModelToken]:
 
 @dataclass
 class SessionEvaluation:
-    """A version's stored evaluation in one session the person may read."""
+    """A version's stored evaluation in one session the person may read, and the model
+    gate of the session's policy version when it requires one."""
 
     session: CalibrationSession
     rater: Rater
     evaluation: ModelEvaluation | None
+    gate: ModelGate | None = None
+    gate_of: str | None = None
 
 
 def _session_order(session: CalibrationSession):
@@ -107,9 +113,24 @@ def version_sessions(user: User, version_ids: list[int]) -> dict[int, list[Sessi
         .where(Rater.ai_version_id.in_(version_ids))
     ).all()
     found: dict[int, list[SessionEvaluation]] = {version_id: [] for version_id in version_ids}
+    subjects = calibration_subjects()
+    policy_versions: dict[int, PolicyVersionFacts | None] = {}
     for rater, session, evaluation in rows:
         shown = evaluation if may_see_model_evaluation(user, session) else None
-        found[rater.ai_version_id].append(SessionEvaluation(session, rater, shown))
+        entry = SessionEvaluation(session, rater, shown)
+        version_id = session.policy_version_id
+        if shown is not None and version_id is not None:
+            if version_id not in policy_versions:
+                policy_versions[version_id] = subjects.policy_version(version_id)
+            facts = policy_versions[version_id]
+            if facts is not None and facts.model_gate_min_severity is not None:
+                entry.gate_of = facts.name
+                entry.gate = model_gate(
+                    shown.figures,
+                    min_severity=facts.model_gate_min_severity,
+                    fnr_target=facts.model_gate_fnr_target,
+                )
+        found[rater.ai_version_id].append(entry)
     for entries in found.values():
         entries.sort(key=lambda entry: _session_order(entry.session))
     return found

@@ -45,6 +45,9 @@ class PolicyVersionFacts:
     name: str
     label_options: list[dict]
     label_level: str
+    # The model gate the version requires (both None: none).
+    model_gate_min_severity: float | None = None
+    model_gate_fnr_target: float | None = None
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,8 @@ class RolloutSubjects:
             name=version.label + f" — {version.policy.title}",
             label_options=list(version.label_options or []),
             label_level=version.label_level,
+            model_gate_min_severity=version.model_gate_min_severity,
+            model_gate_fnr_target=version.model_gate_fnr_target,
         )
 
     def rollout(self, rollout_id: int) -> RolloutFacts | None:

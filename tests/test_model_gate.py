@@ -170,3 +170,27 @@ def test_the_board_shows_the_binding_and_the_policy_page_the_requirement(client,
     assert "follows the gate of" in board and "ListingGuard 2.4" in board
     assert "model gate failed" in board
     assert "false-negative rate below 20%" in policy
+
+
+def test_the_model_pages_and_api_show_the_gate_of_the_sessions_policy_version(
+    client, auth, db, gated, token_for
+):
+    _replay(gated, gated["older"], _misses_violating)
+    _replay(gated, gated["newer"], _golden)
+    model_id = gated["older"].model_id
+    auth.login(gated["pom"])
+
+    model_page = client.get(f"/calibration/models/{model_id}").get_data(as_text=True)
+    older_page = client.get(
+        f"/calibration/models/{model_id}/versions/{gated['older'].id}"
+    ).get_data(as_text=True)
+    api = client.get(
+        f"/api/v1/models/{model_id}/versions/{gated['older'].id}/evaluation",
+        headers=token_for(gated["pom"]),
+    ).json
+
+    assert "Passes" in model_page and "Fails" in model_page
+    assert "Model gate of SHOP-CF v3.0" in older_page
+    gate = api["sessions"][0]["gate"]
+    assert gate["passes"] is False
+    assert [c["label"] for c in gate["checks"] if not c["passes"]] == ["violating", None]
