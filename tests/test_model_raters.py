@@ -379,3 +379,38 @@ def test_each_vendors_errors_are_split_by_direction_and_a_qa_lead_sees_their_own
     assert meridian["over"]["interval"] is not None
     assert "Errors by direction, per vendor" in page
     assert "Meridian CX" in page and "Harbor Review" not in page
+
+
+def test_a_pom_replays_a_revealed_session_from_the_version_page(client, auth, db, world):
+    import io
+
+    session = _run(world)
+    model, version = world["model"], world["v2"]
+    auth.login(world["pom"])
+    base = f"/calibration/models/{model.id}/versions/{version.id}"
+
+    page = client.get(base).get_data(as_text=True)
+    joined = client.post(f"{base}/sessions", data={"join-session": session.id})
+    bad = client.post(
+        f"{base}/sessions/{session.id}/labels",
+        data={
+            "replay-file": (
+                io.BytesIO(b"reference,rater,label\nC-1,ListingGuard 2.4,allow\n"),
+                "x.csv",
+            )
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    good = client.post(
+        f"{base}/sessions/{session.id}/labels",
+        data={"replay-file": (io.BytesIO(_labels_csv("ListingGuard 2.5", _golden)), "x.csv")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    ).get_data(as_text=True)
+
+    assert "replay of the revealed session" in page
+    assert joined.status_code == 302
+    assert "Nothing was imported" in bad
+    assert f"{CASES} labels of ListingGuard 2.5 are saved and measured against the humans" in good
+    assert "Above the human median" in good
