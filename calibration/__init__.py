@@ -22,6 +22,8 @@ def init_app(app: Flask) -> None:
         findings_views,  # noqa: F401  (adds its routes to views.bp)
         home,
         jobs,
+        model_api,
+        model_views,
         notification_kinds,
         quality,
         quick_demo,
@@ -43,6 +45,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(scorecard_views.bp)
     app.register_blueprint(scorecard_api.bp)
+    app.register_blueprint(model_views.bp)
+    app.register_blueprint(model_api.bp)
+    app.register_blueprint(model_api.labels_bp)
     app.cli.add_command(agreement_command)
     app.cli.add_command(quality_command)
     for job in jobs.JOBS:

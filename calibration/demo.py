@@ -16,7 +16,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
-from calibration import quality, services
+from calibration import model_services, quality, services
 from calibration.models import (
     AgreementSnapshot,
     CalibrationSession,
@@ -300,7 +300,17 @@ def _seed_revealed(pom: User, password_hash: str) -> None:
     raters = [(user, site) for site in sites for user in _site_raters(site, password_hash)]
     for user, site in raters:
         services.add_human_rater(pom, session, user_id=user.id, site_id=site.id)
-    model = services.add_model_rater(pom, session, name="ListingGuard", version="2.4")
+    guard = model_services.create_model(
+        pom,
+        name="ListingGuard",
+        owner="Trust & Safety ML",
+        description="Flags counterfeit listings before a person sees them.",
+    )
+    older = model_services.add_version(pom, guard, version="2.4", notes="In production.")
+    newer = model_services.add_version(
+        pom, guard, version="2.5", notes="Retrained on the v3.0 policy: disclosed replicas."
+    )
+    model = model_services.add_version_rater(pom, session, older)
     markets = sorted({m.code for site in sites for m in site.markets})
     services.import_cases(pom, session, _cases_csv(40, markets))
     services.open_session(pom, session)
@@ -317,6 +327,24 @@ def _seed_revealed(pom: User, password_hash: str) -> None:
     services.reveal_session(pom, session)
     _backdate(session, opened=9, closed=4, revealed=3)
     quality.follow_results(session)
+    # The newer version replays the revealed round: better on disclosed replicas, but it
+    # lets more plain counterfeits through. The humans' results stay as they were.
+    replay = model_services.add_version_rater(pom, session, newer)
+    replay_rng = random.Random(8)
+    replay_csv = ["reference,rater,label"] + [
+        f"{case.reference},{replay.name},{_replay_answer(replay_rng, case.golden_label)}"
+        for case in cases
+    ]
+    services.import_model_labels(pom, session, ("\n".join(replay_csv) + "\n").encode())
+
+
+def _replay_answer(rng: random.Random, golden: str) -> str:
+    """ListingGuard 2.5: right on disclosed replicas, misses a third of plain fakes."""
+    if golden == "violating" and rng.random() < 0.35:
+        return "authentic"
+    if golden == "disclosed_replica" or rng.random() < 0.95:
+        return golden
+    return rng.choice(CONFUSIONS[golden])
 
 
 def _triage_examples(pom: User, session: CalibrationSession) -> None:

@@ -40,7 +40,8 @@ class SessionForm(FlaskForm):
     label_options = TextAreaField(
         "Label options",
         validators=[Optional()],
-        description="One per line, in order: key | name | description (2 to 9 options). "
+        description="One per line, in order: key | name | description (2 to 9 options), "
+        "optionally | severity | enforcement order. "
         "Leave empty to copy them from the policy version.",
     )
     label_level = SelectField("Scale", choices=LEVEL_CHOICES)

@@ -204,12 +204,20 @@ class Rater(db.Model):
     site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id"))
     model_name: Mapped[str | None] = mapped_column(sa.String(120))
     model_version: Mapped[str | None] = mapped_column(sa.String(60))
+    # The registered model version this rater is (None for a model named by hand).
+    ai_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("ai_model_versions.id", ondelete="SET NULL"), index=True
+    )
+    # Added after the session was revealed, to label its cases again ("replay"): its
+    # labels are measured against the humans but never enter the humans' results.
+    replay: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     session: Mapped[CalibrationSession] = relationship(back_populates="raters")
     user: Mapped[User | None] = relationship()
     vendor: Mapped[Vendor | None] = relationship()
     site: Mapped[Site | None] = relationship()
+    ai_version: Mapped[AIModelVersion | None] = relationship()
 
     @property
     def name(self) -> str:
@@ -315,6 +323,9 @@ class AgreementSnapshot(db.Model):
     problem: Mapped[str | None] = mapped_column(sa.Text)
     charts: Mapped[dict | None] = mapped_column(sa.JSON)
     summary: Mapped[dict | None] = mapped_column(sa.JSON)
+    # Per vendor id: its errors against golden by direction of enforcement and severity,
+    # and per label (``ErrorProfile.to_dict()`` with the vendor's name); None before 0018.
+    error_directions: Mapped[dict | None] = mapped_column(sa.JSON)
 
     computed_by: Mapped[User | None] = relationship()
 
@@ -514,3 +525,110 @@ class FlagAction(db.Model):
     flag: Mapped[Flag] = relationship(back_populates="actions")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     done_by: Mapped[User | None] = relationship(foreign_keys=[done_by_id])
+
+
+# AI raters -----------------------------------------------------------------------------
+
+
+class AIModel(db.Model):
+    """An automated labeller (an AI model) whose versions rate calibration sessions."""
+
+    __tablename__ = "ai_models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    owner: Mapped[str] = mapped_column(sa.String(120), default="")
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    versions: Mapped[list[AIModelVersion]] = relationship(
+        back_populates="model", cascade="all, delete-orphan", order_by="AIModelVersion.id"
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AIModelVersion(db.Model):
+    """One version of a model; in each session it labels, it is one rater."""
+
+    __tablename__ = "ai_model_versions"
+    __table_args__ = (sa.UniqueConstraint("model_id", "version", name="uq_ai_model_versions"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("ai_models.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[str] = mapped_column(sa.String(60))
+    notes: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    model: Mapped[AIModel] = relationship(back_populates="versions")
+
+    @property
+    def name(self) -> str:
+        """The model's name and this version, as raters show it."""
+        return f"{self.model.name} {self.version}"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AIModelToken(db.Model):
+    """A service token that labels as one model, and nothing else; only its hash is kept."""
+
+    __tablename__ = "ai_model_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("ai_models.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(120))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(12))
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    model: Mapped[AIModel] = relationship()
+
+    @property
+    def is_revoked(self) -> bool:
+        """Whether the token no longer authenticates."""
+        return self.revoked_at is not None
+
+
+class ModelEvaluation(db.Model):
+    """A model rater measured against the humans of its session, as last computed.
+
+    One per rater, replaced when the session's results are computed again or a replay's
+    labels arrive. ``figures`` is ``VersionEvaluation.to_dict()`` of
+    :mod:`calibration.model_eval`; the headline columns let the model page draw a trend
+    across sessions without reading every figure.
+    """
+
+    __tablename__ = "ai_model_evaluations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("calibration_sessions.id", ondelete="CASCADE"), index=True
+    )
+    rater_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("calibration_raters.id", ondelete="CASCADE"), unique=True
+    )
+    ai_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("ai_model_versions.id", ondelete="SET NULL"), index=True
+    )
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    n_golden: Mapped[int] = mapped_column(default=0)
+    accuracy: Mapped[float | None] = mapped_column()
+    accuracy_low: Mapped[float | None] = mapped_column()
+    accuracy_high: Mapped[float | None] = mapped_column()
+    verdict: Mapped[str] = mapped_column(sa.String(16))
+    figures: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+
+    session: Mapped[CalibrationSession] = relationship()
+    rater: Mapped[Rater] = relationship()
+    ai_version: Mapped[AIModelVersion | None] = relationship()

@@ -10,9 +10,9 @@ import io
 
 from flask import render_template
 
-from calibration import queries
+from calibration import model_queries, queries
 from calibration.charts import vendor_chart
-from calibration.models import CalibrationSession, Case, Flag
+from calibration.models import CalibrationSession, Case, Flag, ModelEvaluation
 from rollcal import permissions
 from rollcal.accounts.models import User
 from rollcal.errors import NotFound
@@ -91,8 +91,20 @@ def calibration_source(session: CalibrationSession, reader: User | None) -> Repo
                 )
             ).all()
         )
+    if reader is None:
+        model_evaluations = list(
+            db.session.scalars(
+                db.select(ModelEvaluation)
+                .where(ModelEvaluation.session_id == session.id)
+                .order_by(ModelEvaluation.id)
+            )
+        )
+    else:
+        # A vendor's copy has no model section: the human band names every vendor's raters.
+        model_evaluations = model_queries.session_model_evaluations(reader, session)
     html = render_template(
         "reports/calibration.html",
+        model_evaluations=model_evaluations,
         session=session,
         snapshot=snapshot,
         report=report,

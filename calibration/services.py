@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from calibration import imports, quality, queries
+from calibration import imports, model_results, quality, queries
 from calibration.agreement import AgreementInputError, Rating, compute_report
 from calibration.charts import stored_charts, summary_of
 from calibration.models import (
@@ -85,9 +85,13 @@ def _flush(what: str) -> None:
 
 
 def parse_label_options(text: str) -> list[dict]:
-    """Label options from lines ``key | name | description`` (name and description optional).
+    """Label options from lines ``key | name | description | severity | enforcement``
+    (all but the key optional).
 
     The order of the lines is the order of the labels, which matters for ordinal scales.
+    ``severity`` is the harm weight of the label (a number, 0 for no harm) and
+    ``enforcement`` its order of enforcement (a whole number, 0 for no action, higher for
+    stronger): model and vendor errors are split into over- and under-enforcement by it.
     """
     options, seen = [], set()
     for number, line in enumerate((text or "").splitlines(), 1):
@@ -106,16 +110,65 @@ def parse_label_options(text: str) -> list[dict]:
         seen.add(key)
         name = parts[1] if len(parts) > 1 and parts[1] else key.replace("_", " ").capitalize()
         description = parts[2] if len(parts) > 2 else ""
-        options.append({"key": key, "name": name, "description": description})
+        option = {"key": key, "name": name, "description": description}
+        option.update(_harm_of(parts[3:], number))
+        options.append(option)
     return options
+
+
+def _harm_of(parts: list[str], number: int) -> dict:
+    """The optional severity and order of enforcement of one label option line."""
+    harm: dict = {}
+    if len(parts) > 2:
+        raise ValidationError.field(
+            "label_options",
+            f"line {number}: give at most five parts: key | name | description | severity "
+            "| enforcement.",
+        )
+    if parts and parts[0]:
+        try:
+            severity = float(parts[0])
+        except ValueError:
+            severity = -1.0
+        if not 0 <= severity <= 100 or severity != severity:
+            raise ValidationError.field(
+                "label_options",
+                f"line {number}: the severity “{parts[0]}” must be a number from 0 to 100.",
+            )
+        harm["severity"] = severity
+    if len(parts) > 1 and parts[1]:
+        if not parts[1].isdigit() or int(parts[1]) > 99:
+            raise ValidationError.field(
+                "label_options",
+                f"line {number}: the enforcement order “{parts[1]}” must be a whole number "
+                "from 0 to 99.",
+            )
+        harm["enforcement"] = int(parts[1])
+    return harm
 
 
 def format_label_options(options: list[dict]) -> str:
     """Label options as the lines ``parse_label_options`` reads."""
-    return "\n".join(
-        " | ".join(part for part in (o["key"], o["name"], o.get("description", "")) if part)
-        for o in options
-    )
+    lines = []
+    for option in options:
+        parts = [
+            option["key"],
+            option["name"],
+            option.get("description", ""),
+            _number_text(option.get("severity")),
+            _number_text(option.get("enforcement")),
+        ]
+        # Empty parts at the end are dropped; inner ones keep their place.
+        while parts and not parts[-1]:
+            parts.pop()
+        lines.append(" | ".join(parts))
+    return "\n".join(lines)
+
+
+def _number_text(value: float | int | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:g}"
 
 
 def label_options_from_text(text: str) -> list[dict]:
@@ -784,6 +837,23 @@ def save_labels(
             if status == SessionStatus.DRAFT
             else "This session has closed; labels can no longer be changed."
         )
+    return write_rater_labels(session, rater, entries, field_prefix=field_prefix)
+
+
+def write_rater_labels(
+    session: CalibrationSession,
+    rater: Rater,
+    entries: Sequence[LabelInput],
+    *,
+    field_prefix: str | None = "labels",
+) -> int:
+    """Check and save one rater's labels, all or nothing; the caller has checked who
+    labels and that the session takes labels now."""
+    if len(entries) > MAX_BATCH:
+        raise ValidationError.field(
+            field_prefix or "labels", f"send at most {MAX_BATCH:,} labels at a time."
+        )
+    now = utcnow()
     by_reference = dict(
         db.session.execute(
             sa.select(Case.reference, Case.id).where(Case.session_id == session.id)
@@ -878,15 +948,38 @@ def save_label(
     )
 
 
-def import_model_labels(actor: User, session: CalibrationSession, content: bytes) -> int:
-    """Save model raters' labels from a CSV; a file with any problem saves none."""
+def import_model_labels(
+    actor: User, session: CalibrationSession, content: bytes, *, ai_version_id: int | None = None
+) -> int:
+    """Save model raters' labels from a CSV; a file with any problem saves none.
+
+    A revealed session takes the labels of its replaying model raters only, which are
+    measured against the humans at once (their results stay as they were). With
+    ``ai_version_id``, only that model version's rater may be named in the file.
+    """
     _manager(actor)
-    _refuse_unless(session, SessionStatus.DRAFT, SessionStatus.OPEN, doing="import labels")
+    _refuse_unless(
+        session,
+        SessionStatus.DRAFT,
+        SessionStatus.OPEN,
+        SessionStatus.REVEALED,
+        doing="import labels",
+    )
+    revealed = session.status == SessionStatus.REVEALED
     models = {
-        rater.name: rater for rater in queries.raters_of(session) if rater.kind == RaterKind.MODEL
+        rater.name: rater
+        for rater in queries.raters_of(session)
+        if rater.kind == RaterKind.MODEL
+        and (rater.replay or not revealed)
+        and (ai_version_id is None or rater.ai_version_id == ai_version_id)
     }
     if not models:
-        raise ValidationError.field("file", "add the model as a rater of the session first.")
+        raise ValidationError.field(
+            "file",
+            "add the model version as a replaying rater first."
+            if revealed
+            else "add the model as a rater of the session first.",
+        )
     by_reference = dict(
         db.session.execute(
             sa.select(Case.reference, Case.id).where(Case.session_id == session.id)
@@ -923,6 +1016,11 @@ def import_model_labels(actor: User, session: CalibrationSession, content: bytes
         session_id=session.id,
     )
     db.session.flush()
+    if revealed:
+        raters = queries.raters_of(session)
+        model_results.evaluate_models(
+            session, raters, rater_names(raters), only=[rater.id for rater in models.values()]
+        )
     return len(rows)
 
 
@@ -1079,13 +1177,18 @@ def rater_names(raters: Sequence[Rater]) -> dict[int, str]:
 
 
 def _store_snapshot(actor: User | None, session: CalibrationSession) -> AgreementSnapshot:
-    """Compute the session's results from its labels and store them, with their flags."""
+    """Compute the session's results from its labels and store them, with their flags.
+
+    The results are the humans': model raters are measured against them apart
+    (:mod:`calibration.model_results`), so adding or replaying a model changes nothing here.
+    """
     raters = queries.raters_of(session)
     names = rater_names(raters)
     labels = db.session.execute(
         sa.select(Case.reference, Label.rater_id, Label.option_key)
         .join(Case, Case.id == Label.case_id)
-        .where(Case.session_id == session.id)
+        .join(Rater, Rater.id == Label.rater_id)
+        .where(Case.session_id == session.id, Rater.kind == RaterKind.HUMAN)
     ).all()
     golden = dict(
         db.session.execute(
@@ -1136,10 +1239,13 @@ def _store_snapshot(actor: User | None, session: CalibrationSession) -> Agreemen
         snapshot.problem = f"Nothing to analyse: {error}."
         db.session.add(snapshot)
         db.session.flush()
+        model_results.evaluate_models(session, raters, names)
         return snapshot
     snapshot.report = report.to_dict()
     snapshot.charts = stored_charts(snapshot.report, subjects, session.alpha_threshold)
     snapshot.summary = summary_of(snapshot.report)
+    if golden:
+        snapshot.error_directions = model_results.vendor_error_directions(session, raters)
     snapshot.gate_figures = {
         str(subjects["sites"][site.site]["id"]): {
             "alpha": site.alpha,
@@ -1154,6 +1260,7 @@ def _store_snapshot(actor: User | None, session: CalibrationSession) -> Agreemen
     db.session.add(snapshot)
     db.session.flush()
     _reconcile_flags(actor, session, snapshot, report.flags, subjects)
+    model_results.evaluate_models(session, raters, names)
     return snapshot
 
 

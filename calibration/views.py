@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from calibration import findings_work, imports, queries, services
+from calibration import findings_work, imports, model_queries, queries, services
 from calibration.forms import (
     CaseForm,
     FlagForm,
@@ -937,6 +937,8 @@ def results(session_id: int):
         items=items,
         own_figures=own_figures,
         differs=differs,
+        model_evaluations=model_queries.session_model_evaluations(current_user, session),
+        error_directions=model_queries.vendor_error_directions(current_user, snapshot),
         contested=contested,
         contested_ids=contested_ids,
         stale=stale,

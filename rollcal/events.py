@@ -44,6 +44,9 @@ item_commented = _signals.signal("item-commented")
 item_reassigned = _signals.signal("item-reassigned")
 go_live_moved = _signals.signal("go-live-moved")
 flags_raised = _signals.signal("flags-raised")
+# Sender: the calibration session whose model raters were measured again (on its close,
+# a recompute, or a replay's labels); the humans' results did not change.
+model_results_changed = _signals.signal("model-results-changed")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class PolicyVersionFacts:
     policy_name: str | None = None
     # Archived versions are no longer offered to new sessions (a rollout's keeps its own).
     archived: bool = False
+    # The model gate the version requires (both None: none).
+    model_gate_min_severity: float | None = None
+    model_gate_fnr_target: float | None = None
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,9 @@ class Action(StrEnum):
     COMMENT_ON_ITEMS = "comment_on_items"
     # Waive a required step (mark it not applicable) and answer a vendor's request to.
     WAIVE_REQUIRED_STEPS = "waive_required_steps"
+    # AI raters: register models, versions and their service tokens; read their pages.
+    MANAGE_MODELS = "manage_models"
+    VIEW_MODELS = "view_models"
 
 
 EVERYONE = frozenset(Role)
@@ -78,6 +81,9 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.OWN_VENDORS: frozenset({Role.POM}),
     Action.COMMENT_ON_ITEMS: frozenset({Role.ADMIN, Role.POM, Role.QA_LEAD}),
     Action.WAIVE_REQUIRED_STEPS: frozenset({Role.ADMIN, Role.POM}),
+    Action.MANAGE_MODELS: frozenset({Role.ADMIN, Role.POM}),
+    # Not QA leads: a model's human band names every vendor's raters.
+    Action.VIEW_MODELS: frozenset({Role.ADMIN, Role.POM, Role.STAKEHOLDER}),
 }
 
 
@@ -286,6 +292,12 @@ def may_see_all_labels(user: User, session) -> bool:
     if may(user, Action.MANAGE_CALIBRATION):
         return True
     return session.is_revealed and not bound_to_vendor(user)
+
+
+def may_see_model_evaluation(user: User, session) -> bool:
+    """Who reads how a model did in a session: those who read models, once they may see
+    the session's results (a POM once closed, a stakeholder once revealed)."""
+    return may(user, Action.VIEW_MODELS) and may_see_results(user, session)
 
 
 def may_see_drafts(user: User) -> bool:

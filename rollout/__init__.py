@@ -18,12 +18,23 @@ def init_app(app: Flask) -> None:
     from rollcal.permissions import register_report_subject
     from rollcal.reports.commands import report_command
     from rollcal.reports.views import register_report_origin
-    from rollout import api, demo, events, home, jobs, notification_kinds, report, views
+    from rollout import (
+        api,
+        demo,
+        events,
+        home,
+        jobs,
+        model_gate_views,
+        notification_kinds,
+        report,
+        views,
+    )
 
     events.init_app(app)
     register_report_subject("readiness", report.may_read_readiness)
     register_report_origin("readiness", "rollout.board", "rollout_id", "the rollout")
     app.register_blueprint(views.bp)
+    app.register_blueprint(model_gate_views.bp)
     app.register_blueprint(api.bp)
     for job in jobs.JOBS:
         registry.add_job(app, job)

@@ -76,6 +76,8 @@ class RolloutSubjects:
             policy_id=version.policy_id,
             policy_name=version.policy.title,
             archived=version.is_archived or version.policy.is_archived,
+            model_gate_min_severity=version.model_gate_min_severity,
+            model_gate_fnr_target=version.model_gate_fnr_target,
         )
 
     def rollout(self, rollout_id: int) -> RolloutFacts | None:
@@ -134,3 +136,7 @@ def init_app(app: Flask) -> None:
         events.session_results_changed,
     ):
         signal.connect(status_follows)
+    from rollout.model_gate import follow_model_results
+
+    for signal in (events.model_results_changed, events.session_results_changed):
+        signal.connect(follow_model_results)

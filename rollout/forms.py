@@ -66,15 +66,47 @@ class VersionForm(FlaskForm):
     label_options = TextAreaField(
         "Label options for calibration",
         validators=[DataRequired()],
-        description="One per line, in order: key | name | description. "
-        "For example: violating | Violating | Counterfeit offered for sale",
+        description="One per line, in order: key | name | description, then optionally "
+        "| severity (harm weight, 0 for none) | enforcement order (0 no action, higher "
+        "stronger). For example: violating | Violating | Counterfeit offered for sale | 3 | 2",
     )
     label_level = SelectField(
         "Scale",
         choices=choices([("nominal", "Nominal (categories)"), ("ordinal", "Ordinal (ordered)")]),
     )
     version = HiddenField()
+    model_gate_min_severity = FloatField(
+        "Model gate: labels of severity at least",
+        validators=[Optional()],
+        description="Leave both model gate fields empty to require no model gate.",
+    )
+    model_gate_fnr_target = FloatField(
+        "Model gate: false-negative rate below",
+        validators=[Optional()],
+        description="A share, e.g. 0.05 for 5%: the upper end of the model's 95% interval "
+        "must be below it on each of those labels.",
+    )
     submit = SubmitField("Add version")
+
+
+class ModelGateForm(FlaskForm):
+    """The model gate a policy version requires (both empty: none)."""
+
+    min_severity = FloatField("Labels of severity at least", validators=[Optional()])
+    fnr_target = FloatField(
+        "False-negative rate below",
+        validators=[Optional()],
+        description="A share, e.g. 0.05 for 5%.",
+    )
+    submit = SubmitField("Save model gate")
+
+
+class BindModelGateForm(FlaskForm):
+    """Bind a checklist step to the model gate of a model version."""
+
+    step = SelectField("Checklist step", coerce=int)
+    model_version = SelectField("Model version", coerce=int)
+    submit = SubmitField("Bind to the model gate")
 
 
 class VersionStatusForm(FlaskForm):

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from calibration.models import AgreementSnapshot, CalibrationSession, SessionStatus
+from calibration.model_eval import model_gate
+from calibration.models import (
+    AgreementSnapshot,
+    AIModelVersion,
+    CalibrationSession,
+    ModelEvaluation,
+    SessionStatus,
+)
 from rollcal.extensions import db
 from rollout.models import Rollout
-from rollout.readiness import Gate, calibration_gate
+from rollout.readiness import Gate, ModelGateStep, calibration_gate, model_gate_step
 
 
 def _latest_revealed(rollout_ids: list[int]) -> dict[int, sa.Row]:
@@ -95,3 +102,58 @@ def _gates(rollout: Rollout, session: sa.Row | None, site_ids: list[int]) -> dic
             evidence_missing=figures.get("evidence_missing", ()),
         )
     return gates
+
+
+def model_gate_of(rollout: Rollout) -> ModelGateStep | None:
+    """What the rollout's step bound to the model gate should be now (None: no binding).
+
+    The gate reads the named version's stored evaluation on the latest revealed session
+    linked to the rollout (or, failing one, calibrating its policy version), against the
+    policy version's requirement; nothing is recomputed here.
+    """
+    if rollout.model_gate_item_id is None or rollout.model_gate_version_id is None:
+        return None
+    version = db.session.get(AIModelVersion, rollout.model_gate_version_id)
+    policy_version = rollout.policy_version
+    if not policy_version.requires_model_gate:
+        return model_gate_step(
+            version=version.name,
+            passes=None,
+            sentences=[f"{policy_version.label} sets no model gate"],
+        )
+    row = db.session.execute(
+        sa.select(ModelEvaluation.figures, CalibrationSession.title)
+        .join(CalibrationSession, CalibrationSession.id == ModelEvaluation.session_id)
+        .where(
+            ModelEvaluation.ai_version_id == version.id,
+            CalibrationSession.status == SessionStatus.REVEALED,
+            sa.or_(
+                CalibrationSession.rollout_id == rollout.id,
+                CalibrationSession.policy_version_id == rollout.policy_version_id,
+            ),
+        )
+        .order_by(
+            (CalibrationSession.rollout_id == rollout.id).desc(),
+            CalibrationSession.revealed_at.desc(),
+            CalibrationSession.id.desc(),
+        )
+        .limit(1)
+    ).first()
+    if row is None:
+        return model_gate_step(
+            version=version.name,
+            passes=None,
+            sentences=[f"{version.name} has no results on a revealed session of this rollout"],
+        )
+    gate = model_gate(
+        row.figures,
+        min_severity=policy_version.model_gate_min_severity,
+        fnr_target=policy_version.model_gate_fnr_target,
+    )
+    sentences = gate.reasons if not gate.passes else [check.reason for check in gate.checks]
+    return model_gate_step(
+        version=version.name,
+        passes=gate.passes,
+        sentences=sentences,
+        session_title=f"“{row.title}”",
+    )

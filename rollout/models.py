@@ -145,6 +145,10 @@ class PolicyVersion(db.Model):
     )
     label_options: Mapped[list] = mapped_column(sa.JSON, default=list)
     label_level: Mapped[str] = mapped_column(sa.String(16), default="nominal")
+    # The model gate this version requires (both set, or neither): on every label of at
+    # least this severity the model's false-negative rate must be below the target.
+    model_gate_min_severity: Mapped[float | None] = mapped_column()
+    model_gate_fnr_target: Mapped[float | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=1, server_default="1")
@@ -162,6 +166,11 @@ class PolicyVersion(db.Model):
     def is_archived(self) -> bool:
         """Put away: hidden from choices of new rollouts and sessions, read-only."""
         return self.archived_at is not None
+
+    @property
+    def requires_model_gate(self) -> bool:
+        """Whether a model must pass a graduation gate for this version."""
+        return self.model_gate_min_severity is not None and self.model_gate_fnr_target is not None
 
     @property
     def label(self) -> str:
@@ -267,6 +276,12 @@ class Rollout(db.Model):
     alpha_threshold: Mapped[float] = mapped_column(default=DEFAULT_ALPHA_THRESHOLD)
     accuracy_target: Mapped[float] = mapped_column(default=DEFAULT_ACCURACY_TARGET)
     gate_uses_lower_bound: Mapped[bool] = mapped_column(default=False)
+    # A checklist step (its template item) bound to the model gate, and the model version
+    # that must pass it: the step's items follow the gate, nobody ticks them.
+    model_gate_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("template_items.id"))
+    model_gate_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("ai_model_versions.id", ondelete="SET NULL"), index=True
+    )
     cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(default=1)

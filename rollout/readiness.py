@@ -255,3 +255,38 @@ def calibration_gate(
     if failures:
         return Gate(GateState.FAIL, tuple(f"calibration gate failed: {text}" for text in failures))
     return Gate(GateState.PASS)
+
+
+@dataclass(frozen=True)
+class ModelGateStep:
+    """What a checklist step bound to the model gate becomes: its status, the blocked
+    reason (the gate's failures) and the note with the figures behind it."""
+
+    status: str
+    reason: str | None
+    note: str
+
+
+def model_gate_step(
+    *,
+    version: str,
+    passes: bool | None,
+    sentences: Sequence[str],
+    session_title: str | None = None,
+) -> ModelGateStep:
+    """The state of a step bound to the model gate of ``version``.
+
+    ``passes`` is None while the gate has nothing to judge by (``sentences`` then say
+    why): the step stays to do. A passing gate closes the step, a failing one blocks it
+    with the failures, so readiness shows them like the calibration gate's.
+    """
+    where = f"{version} on {session_title}" if session_title else version
+    text = " ".join(sentence.rstrip(".") + "." for sentence in sentences)
+    if passes is None:
+        return ModelGateStep("todo", None, f"Model gate pending: {text}")
+    if passes:
+        return ModelGateStep("done", None, f"Model gate passed: {where}. {text}")
+    failures = "; ".join(sentence.rstrip(".") for sentence in sentences)
+    return ModelGateStep(
+        "blocked", f"model gate failed: {where}: {failures}", f"Model gate failed: {where}."
+    )

@@ -25,7 +25,7 @@ from rollcal.extensions import db
 from rollcal.org.models import LineOfBusiness, Site
 from rollcal.permissions import Action, may, require
 from rollcal.types import utcnow
-from rollout import readiness
+from rollout import model_gate, readiness
 from rollout.models import (
     Category,
     ChecklistItem,
@@ -116,8 +116,11 @@ def create_version(
     document_url: str | None,
     label_options: str,
     label_level: str = "nominal",
+    model_gate_min_severity: float | None = None,
+    model_gate_fnr_target: float | None = None,
 ) -> PolicyVersion:
-    """Add a version to a policy, with the label options its calibration uses."""
+    """Add a version to a policy, with the label options its calibration uses and the
+    model gate it requires, if any."""
     require(actor, Action.MANAGE_ROLLOUTS)
     _check_policy_not_archived(policy, "add versions")
     version_label = _required(version_label, "version_label")
@@ -139,6 +142,9 @@ def create_version(
         document_url=_url(document_url, "document_url"),
         label_options=label_options_from_text(label_options),
         label_level=label_level,
+    )
+    version.model_gate_min_severity, version.model_gate_fnr_target = (
+        model_gate.model_gate_requirement(model_gate_min_severity, model_gate_fnr_target)
     )
     db.session.add(version)
     db.session.flush()
@@ -765,6 +771,10 @@ def update_item(
         raise ValidationError.field(
             "status", "the calibration gate follows calibration results; it cannot be set by hand."
         )
+    if model_gate.is_bound(item):
+        raise ValidationError.field(
+            "status", "this step follows the model gate; it cannot be set by hand."
+        )
     before = item_state(item)
     new_status = item.status
     if status is not None:
@@ -1042,7 +1052,7 @@ def bulk_complete(
     ]
     if not items:
         raise ValidationError.field("sites", "choose at least one site.")
-    if any(item.side != Side.POM or item.gate for item in items):
+    if any(item.side != Side.POM or item.gate or model_gate.is_bound(item) for item in items):
         raise ValidationError.field("step", "only POM-side steps can be completed in bulk.")
     url = _url(evidence_url, "evidence_url")
     note = (evidence_note or "").strip() or None

@@ -32,7 +32,7 @@ from rollcal.reports.pdf import send_pdf
 from rollcal.reports.queue import request_report
 from rollcal.reports.views import answer_report
 from rollcal.types import utcnow
-from rollout import queries, services
+from rollout import model_gate_views, queries, services
 from rollout import signoff as signoff_services
 from rollout.forms import (
     AssigneeForm,
@@ -273,6 +273,7 @@ def board(rollout_id: int):
             "bulk": bulk,
             "override": OverrideForm(prefix="override"),
             "cancel": CancelForm(prefix="cancel"),
+            "model_gate": model_gate_views.bind_form(rollout),
         }
         chosen = int_arg("override")
         override_site = next((row for row in board.rows if row.site.id == chosen), None)
@@ -293,6 +294,7 @@ def board(rollout_id: int):
     )
     return render_template(
         "rollout/board.html",
+        model_gate_version=model_gate_views.bound_version(rollout),
         changes_since_signoff=len(changes),
         pending_requests=pending_requests,
         rollout=rollout,
@@ -708,7 +710,11 @@ def policy(policy_id: int):
     for rollout in rollouts:
         by_version.setdefault(rollout.policy_version_id, []).append(rollout)
     return render_template(
-        "rollout/policy.html", policy=policy, by_version=by_version, status_form=VersionStatusForm
+        "rollout/policy.html",
+        policy=policy,
+        by_version=by_version,
+        status_form=VersionStatusForm,
+        model_gate_form=model_gate_views.requirement_form,
     )
 
 
@@ -730,6 +736,8 @@ def new_version(policy_id: int):
                 document_url=form.document_url.data,
                 label_options=form.label_options.data,
                 label_level=form.label_level.data,
+                model_gate_min_severity=form.model_gate_min_severity.data,
+                model_gate_fnr_target=form.model_gate_fnr_target.data,
             )
         except ValidationError as error:
             apply_errors(form, error)

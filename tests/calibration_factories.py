@@ -135,6 +135,7 @@ def permission_arguments(pom: User, site: Site, create_user) -> dict[str, int | 
     from calibration.findings_work import add_action
 
     action = add_action(pom, flag, "Go through the misses with the site")
+    model, version, token = model_arguments(pom, session)
     return {
         "action_id": action.id,
         "session_id": session.id,
@@ -142,4 +143,19 @@ def permission_arguments(pom: User, site: Site, create_user) -> dict[str, int | 
         "rater_id": rater_of(session, raters[0][0]).id,
         "flag_id": flag.id,
         "kind": "cases",
+        "model_id": model,
+        "model_version_id": version,
+        "model_token_id": token,
     }
+
+
+def model_arguments(pom: User, session: CalibrationSession) -> tuple[int, int, int]:
+    """A model with a version replaying the revealed ``session``, and a token of the
+    model: their ids."""
+    from calibration import model_services
+
+    model = model_services.create_model(pom, name=f"Guard {session.id}")
+    version = model_services.add_version(pom, model, version="1.0")
+    model_services.add_version_rater(pom, session, version)
+    token, _ = model_services.create_model_token(pom, model)
+    return model.id, version.id, token.id

@@ -16,7 +16,7 @@ from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
 from rollcal.accounts.models import Role
-from tests.calibration_factories import run_session
+from tests.calibration_factories import model_arguments, run_session
 
 EXAMPLES = 8
 BOTH = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
@@ -48,12 +48,15 @@ def fuzz_world(rollout_world, create_user):
     )
     opened = run_session(pom, raters, cases=3, answer=lambda rater, case: None, until="open")
     item = rollout_world["rollout"].items[0]
+    model_id, model_version_id, _ = model_arguments(pom, revealed)
     return {
         **rollout_world,
         "ids": {
             "rollout_id": rollout_world["rollout"].id,
             "item_id": item.id,
             "session_id": opened.id,
+            "model_id": model_id,
+            "model_version_id": model_version_id,
         },
         "revealed": revealed,
     }

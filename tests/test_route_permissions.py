@@ -27,6 +27,7 @@ MANAGERS = {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 403, STAKEHOLDER: 403}
 MANAGERS_POST = {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 403, STAKEHOLDER: 403}
 ADMIN_POST = {ANON: LOGIN, ADMIN: 302, POM: 403, QA: 403, STAKEHOLDER: 403}
 READERS = {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 403, STAKEHOLDER: 200}
+NO_QA = {ANON: LOGIN, ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200}
 # Asking for a report queues it: the page of the report (302), or 202 from the API.
 REPORT_ASKED = {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 404, STAKEHOLDER: 302}
 API_REPORT_ASKED = {ANON: 401, ADMIN: 202, POM: 202, QA: 404, STAKEHOLDER: 202}
@@ -95,6 +96,8 @@ EXPECTED = {
     "/policies/<int:policy_id>/delete": ("GET", MANAGERS_POST),
     "/versions/<int:version_id>/edit": ("GET", MANAGERS_POST),
     "/versions/<int:version_id>/delete": ("GET", MANAGERS_POST),
+    "/versions/<int:version_id>/model-gate": ("POST", MANAGERS_POST),
+    "/rollouts/<int:rollout_id>/model-gate": ("POST", MANAGERS_POST),
     "/admin/templates": ("GET", ADMIN_ONLY),
     "/admin/templates/new": ("GET", ADMIN_ONLY),
     "/admin/templates/<int:template_id>/edit": ("GET", ADMIN_ONLY),
@@ -227,6 +230,30 @@ EXPECTED = {
     "/versions/<int:version_id>/unarchive": ("POST", MANAGERS_POST),
     "/policies/<int:policy_id>/archive": ("POST", MANAGERS_POST),
     "/policies/<int:policy_id>/unarchive": ("POST", MANAGERS_POST),
+    # AI models: QA leads do not find them (a model's human band names every vendor's raters).
+    "/calibration/models": ("GET", NO_QA),
+    "/calibration/models/new": ("GET", MANAGERS),
+    "/calibration/models/<int:model_id>": ("GET", NO_QA),
+    "/calibration/models/<int:model_id>/versions/<int:model_version_id>": ("GET", NO_QA),
+    "/calibration/models/<int:model_id>/versions/<int:model_version_id>/sessions": (
+        "POST",
+        MANAGERS_POST,
+    ),
+    "/calibration/models/<int:model_id>/versions/<int:model_version_id>/sessions/"
+    "<int:session_id>/labels": ("POST", MANAGERS_POST),
+    "/calibration/models/<int:model_id>/tokens/<int:model_token_id>/revoke": (
+        "POST",
+        MANAGERS_POST,
+    ),
+    "/api/v1/models/<int:model_id>/versions/<int:model_version_id>/evaluation": (
+        "GET",
+        {ANON: 401, ADMIN: 200, POM: 200, QA: 404, STAKEHOLDER: 200},
+    ),
+    # Only a model's service token labels as it; no personal token does.
+    "/api/v1/model-versions/<int:model_version_id>/sessions/<int:session_id>/labels": (
+        "PUT",
+        {ANON: 401, ADMIN: 401, POM: 401, QA: 401, STAKEHOLDER: 401},
+    ),
     # Last: it removes the step the rules above read.
     # Before the removal below: a removed step can no longer move.
     "/admin/templates/<int:template_id>/steps/<int:step_id>/move": ("POST", ADMIN_POST),
