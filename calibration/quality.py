@@ -26,7 +26,7 @@ from calibration.models import (
     Severity,
 )
 from rollcal.audit import record
-from rollcal.events import calibration_subjects
+from rollcal.events import calibration_subjects, flags_raised
 from rollcal.extensions import db
 from rollcal.org.models import Site
 from rollcal.types import utcnow
@@ -217,6 +217,7 @@ def reconcile_drift(actor, session: CalibrationSession) -> list[Flag]:
         existing.setdefault(flag.cause, []).append(flag)
     now = utcnow()
     raised = []
+    created = []
     for cause, (site_id, metric) in causes.items():
         # The whole history is judged even when an older session was recomputed: its
         # figures may be in the baseline.
@@ -247,6 +248,7 @@ def reconcile_drift(actor, session: CalibrationSession) -> list[Flag]:
                     raised_at=now,
                 )
                 db.session.add(flag)
+                created.append(flag)
         target = latest.accuracy_target if metric == drift.ACCURACY else latest.alpha_threshold
         flag.severity = Severity.HIGH if verdict.current < target else Severity.MEDIUM
         flag.value, flag.threshold = verdict.current, verdict.baseline
@@ -262,6 +264,14 @@ def reconcile_drift(actor, session: CalibrationSession) -> list[Flag]:
         flag.explained_by, flag.updated_at = None, now
         raised.append(flag)
     db.session.flush()
+    # A drift newly found is told like any new flag (the session's POM; the vendor's QA
+    # leads, who may see it: drift is only judged on revealed sessions).
+    for session_id in sorted({flag.session_id for flag in created}):
+        flags_raised.send(
+            db.session.get(CalibrationSession, session_id),
+            flags=[flag for flag in created if flag.session_id == session_id],
+            actor=actor,
+        )
     return raised
 
 
