@@ -29,7 +29,7 @@ from calibration.models import (
 from rollcal.accounts.models import Role, User
 from rollcal.events import RolloutFacts, calibration_subjects
 from rollcal.extensions import db
-from rollcal.org.models import Site, Vendor
+from rollcal.org.models import Market, Site, Vendor
 from rollcal.types import utcnow
 
 ROUND_1 = "Counterfeit listings — calibration round 1"
@@ -195,14 +195,18 @@ def _label(
     share: float,
     seed: int,
     old_reading: dict[str, float] | None = None,
+    local_reading: bool = False,
 ):
     """Each rater labels ``share`` of the cases (all of them at 1.0); ``old_reading`` says
-    how often each site's raters still apply v2 to disclosed replicas."""
+    how often each site's raters still apply v2 to disclosed replicas. With
+    ``local_reading``, raters read Indonesian listings of genuine goods as fakes
+    (``LOCAL_READING``), whichever site they work at."""
     old_reading = {"Bogotá": 0.8} if old_reading is None else old_reading
     rng = random.Random(seed)
     cases = db.session.scalars(
         sa.select(Case).where(Case.session_id == session.id).order_by(Case.position)
     ).all()
+    local = db.session.scalar(sa.select(Market.id).where(Market.code == LOCAL_READING[0]))
     for number, (user, site) in enumerate(raters):
         skill = SKILL.get(site.name, 0.99)
         v2 = old_reading.get(site.name, 0.0)
@@ -211,6 +215,9 @@ def _label(
         for case in cases[:count]:
             difficulty = LISTINGS[case.position % len(LISTINGS)][2]
             option = _answer(rng, case.golden_label, difficulty, skill - 0.01 * (number % 3), v2)
+            _, misread, read_as, how_often = LOCAL_READING
+            if local_reading and case.market_id == local and case.golden_label == misread:
+                option = read_as if rng.random() < how_often else option
             comment = None
             if option != case.golden_label and rng.random() < 0.3:
                 comment = "Seller says replica, so I treated it as disclosed" if v2 else None
@@ -225,7 +232,11 @@ def _session(title: str) -> CalibrationSession | None:
 # Monthly rounds before round 1, oldest first: how often Bogotá's raters read a disclosed
 # replica under v2. New hires trained on the old deck make the site drift after the
 # change; every other site holds, so the scorecards show one site drifting.
-HISTORY_OLD_READING = (0.0, 0.0, 0.0, 0.0, 0.15, 0.3, 0.45, 0.6)
+HISTORY_OLD_READING = (0.0, 0.0, 0.0, 0.0, 0.3, 0.5, 0.7, 0.85)
+# A market that reads one label differently: on Indonesian cases, genuine or unbranded
+# goods are taken for counterfeits by most raters, wherever they
+# work; the alignment page names it.
+LOCAL_READING = ("ID", "authentic", "violating", 0.7)
 
 
 def _seed_history(pom: User, password_hash: str) -> None:
@@ -255,9 +266,16 @@ def _seed_history(pom: User, password_hash: str) -> None:
         )
         for user, site in raters:
             services.add_human_rater(pom, session, user_id=user.id, site_id=site.id)
-        services.import_cases(pom, session, _cases_csv(32, markets))
+        services.import_cases(pom, session, _cases_csv(40, markets))
         services.open_session(pom, session)
-        _label(session, raters, 1.0, seed=2000 + number, old_reading={"Bogotá": share})
+        _label(
+            session,
+            raters,
+            1.0,
+            seed=2000 + number,
+            old_reading={"Bogotá": share},
+            local_reading=True,
+        )
         services.close_session(pom, session)
         services.reveal_session(pom, session)
         _backdate(session, opened=revealed + 6, closed=revealed + 1, revealed=revealed)

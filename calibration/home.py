@@ -210,6 +210,7 @@ def my_latest_results(user: User) -> dict | None:
                     .where(
                         vendor_scope(user, QualityPoint.vendor_id),
                         QualityPoint.site_id.is_(None),
+                        QualityPoint.market_id.is_(None),
                         CalibrationSession.status == SessionStatus.REVEALED,
                     )
                     .order_by(QualityPoint.revealed_at.desc())

@@ -463,8 +463,12 @@ class QualityPoint(db.Model):
 
     Written from the stored results each time a revealed session's results are stored
     (and replaced on recompute), so the history of a site over two years is a few rows
-    read by index, not dozens of megabyte-sized reports. ``subject`` is ``"v<vendor id>"``
-    or ``"s<site id>"`` (unique per session); ``site_id`` is None on a vendor's row.
+    read by index, not dozens of megabyte-sized reports. ``subject`` (unique per session)
+    is ``"v<vendor id>"`` or ``"s<site id>"`` for the scorecards, and for cross-market
+    alignment ``"m<market id>"`` (every vendor's raters on that market's cases),
+    ``"m<market id>v<vendor id>"`` (one vendor's) or ``"r<region>"``; ``site_id`` is
+    None except on a site's row, ``market_id`` and ``region`` None except on market and
+    region rows.
     ``policy_id`` groups sessions of the same policy (across its versions): a site's
     drift is judged against its own history on that policy. ``n_golden`` counts the
     golden cases the subject's raters labelled; ``details`` holds per-label recall
@@ -484,8 +488,10 @@ class QualityPoint(db.Model):
         sa.ForeignKey("calibration_sessions.id", ondelete="CASCADE")
     )
     subject: Mapped[str] = mapped_column(sa.String(24))
-    vendor_id: Mapped[int] = mapped_column(sa.ForeignKey("vendors.id"))
+    vendor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("vendors.id"))
     site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id"))
+    market_id: Mapped[int | None] = mapped_column(sa.ForeignKey("markets.id"))
+    region: Mapped[str | None] = mapped_column(sa.String(8))
     policy_id: Mapped[int | None] = mapped_column(sa.ForeignKey("policies.id"))
     revealed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     alpha: Mapped[float | None] = mapped_column()
@@ -500,8 +506,9 @@ class QualityPoint(db.Model):
     details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
 
     session: Mapped[CalibrationSession] = relationship()
-    vendor: Mapped[Vendor] = relationship()
+    vendor: Mapped[Vendor | None] = relationship()
     site: Mapped[Site | None] = relationship()
+    market: Mapped[Market | None] = relationship()
 
 
 class FlagAction(db.Model):

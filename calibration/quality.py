@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
-from calibration import drift
+from calibration import alignment, drift
 from calibration.models import (
     AgreementSnapshot,
     CalibrationSession,
@@ -120,6 +120,7 @@ def store_points(session: CalibrationSession, snapshot: AgreementSnapshot) -> li
                     },
                 )
             )
+    points += alignment.market_points(session, policy_id, common["revealed_at"])
     db.session.add_all(points)
     db.session.flush()
     return points

@@ -11,6 +11,7 @@ from calibration.scorecards import Filters
 from rollcal.errors import ValidationError
 from rollcal.events import calibration_subjects
 from rollcal.extensions import db
+from rollcal.inputs import int_arg
 from rollcal.org.models import LineOfBusiness, Market, Region
 from rollcal.permissions import (
     Action,
@@ -202,3 +203,49 @@ def export():
         yield from scorecards.csv_rows(scorecards.points(user, filters), export_time)
 
     return csv_response(scorecards.CSV_HEADER, rows(), "scorecards.csv")
+
+
+@bp.get("/alignment")
+@login_required
+@requires(Action.SEE_EVERY_VENDOR)
+def alignment():
+    """How one policy is read on each market's cases and in each region, in one revealed
+    session, with the vendors serving several markets compared market by market."""
+    from calibration import alignment as figures
+
+    policy = int_arg("policy")
+    chosen_session = int_arg("session")
+    sessions = scorecards.alignment_sessions(policy)
+    if policy is None and sessions:
+        policy = sessions[0].policy_id
+        sessions = [s for s in sessions if s.policy_id == policy]
+    current = next((s for s in sessions if s.id == chosen_session), None) or (
+        sessions[0] if sessions else None
+    )
+    rows = scorecards.alignment_rows([s.id for s in sessions])
+    here = [row for row in rows if current is not None and row.session_id == current.id]
+    markets = [row for row in here if row.market_id is not None and row.vendor_id is None]
+    regions = [row for row in here if row.region is not None]
+    by_vendor: dict[str, dict[int, object]] = {}
+    for row in here:
+        if row.vendor_id is not None:
+            by_vendor.setdefault(row.vendor_name, {})[row.market_id] = row
+    several = {name: cells for name, cells in by_vendor.items() if len(cells) > 1}
+    trend: dict[int, dict[int, object]] = {}
+    for row in rows:
+        if row.market_id is not None and row.vendor_id is None:
+            trend.setdefault(row.market_id, {})[row.session_id] = row
+    return render_template(
+        "calibration/scorecards/alignment.html",
+        policies=calibration_subjects().policy_choices(),
+        policy=policy,
+        sessions=sessions,
+        current=current,
+        markets=markets,
+        regions=regions,
+        several=several,
+        misreads=figures.misreads(markets),
+        trend=trend,
+        trend_sessions=list(reversed(sessions)),
+        market_names={row.market_id: row.market_code for row in rows if row.market_id},
+    )

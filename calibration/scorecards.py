@@ -130,6 +130,10 @@ def _scoped(user, filters: Filters) -> list:
     clauses = [
         vendor_scope(user, QualityPoint.vendor_id),
         CalibrationSession.status == SessionStatus.REVEALED,
+        # Vendor and site rows; market and region rows are for the alignment page.
+        QualityPoint.vendor_id.is_not(None),
+        QualityPoint.market_id.is_(None),
+        QualityPoint.region.is_(None),
     ]
     if filters.vendor is not None:
         clauses.append(QualityPoint.vendor_id == filters.vendor)
@@ -320,3 +324,72 @@ def csv_rows(rows, export_time):
             row.n_raters,
             "sufficient" if row.evidence else "insufficient",
         ]
+
+
+# Cross-market alignment -------------------------------------------------------------
+
+ALIGNMENT_SESSIONS = 12
+
+
+def alignment_sessions(policy_id: int | None) -> list:
+    """Revealed sessions with market rows, newest first (of one policy when given)."""
+    statement = (
+        sa.select(
+            CalibrationSession.id,
+            CalibrationSession.title,
+            CalibrationSession.revealed_at,
+            QualityPoint.policy_id,
+        )
+        .join(QualityPoint, QualityPoint.session_id == CalibrationSession.id)
+        .where(
+            CalibrationSession.status == SessionStatus.REVEALED,
+            QualityPoint.market_id.is_not(None),
+            QualityPoint.vendor_id.is_(None),
+        )
+        .group_by(
+            CalibrationSession.id,
+            CalibrationSession.title,
+            CalibrationSession.revealed_at,
+            QualityPoint.policy_id,
+        )
+        .order_by(CalibrationSession.revealed_at.desc(), CalibrationSession.id.desc())
+        .limit(ALIGNMENT_SESSIONS)
+    )
+    if policy_id is not None:
+        statement = statement.where(QualityPoint.policy_id == policy_id)
+    return db.session.execute(statement).all()
+
+
+def alignment_rows(session_ids: list[int]):
+    """The market, market × vendor and region rows of the sessions, as plain rows."""
+    if not session_ids:
+        return []
+    return db.session.execute(
+        sa.select(
+            QualityPoint.session_id,
+            QualityPoint.subject,
+            QualityPoint.market_id,
+            QualityPoint.region,
+            QualityPoint.vendor_id,
+            QualityPoint.alpha,
+            QualityPoint.alpha_low,
+            QualityPoint.alpha_high,
+            QualityPoint.accuracy,
+            QualityPoint.accuracy_low,
+            QualityPoint.accuracy_high,
+            QualityPoint.n_golden,
+            QualityPoint.n_raters,
+            QualityPoint.evidence,
+            QualityPoint.details,
+            Market.code.label("market_code"),
+            Market.name.label("market_name"),
+            Vendor.name.label("vendor_name"),
+        )
+        .outerjoin(Market, Market.id == QualityPoint.market_id)
+        .outerjoin(Vendor, Vendor.id == QualityPoint.vendor_id)
+        .where(
+            QualityPoint.session_id.in_(session_ids),
+            sa.or_(QualityPoint.market_id.is_not(None), QualityPoint.region.is_not(None)),
+        )
+        .order_by(QualityPoint.session_id, Market.code, QualityPoint.region, Vendor.name)
+    ).all()

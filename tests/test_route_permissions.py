@@ -164,6 +164,7 @@ EXPECTED = {
     "/calibration/sessions/<int:session_id>/labels.csv": ("GET", OTHER_VENDOR),
     "/calibration/flags": ("GET", SIGNED_IN),
     "/scorecards/": ("GET", SIGNED_IN),
+    "/scorecards/alignment": ("GET", READERS),
     "/scorecards/scorecards.csv": ("GET", SIGNED_IN),
     "/scorecards/vendors/<int:vendor_id>": ("GET", OTHER_VENDOR),
     "/scorecards/sites/<int:site_id>": ("GET", OTHER_VENDOR),

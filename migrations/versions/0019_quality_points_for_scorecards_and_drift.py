@@ -4,8 +4,8 @@ Revision ID: 0019
 Revises: 0014
 Create Date: 2026-12-01 12:25:57
 
-One row per vendor and site per revealed session with the figures scorecards chart and
-the drift chart reads, so a site's two-year history is a few indexed rows rather than
+One row per vendor, site, market and region per revealed session with the figures
+scorecards chart, the drift chart reads and cross-market alignment compares, so a site's two-year history is a few indexed rows rather than
 every session's stored report. Sessions revealed before this migration get their rows
 from ``rollcal quality rebuild``, which reads their stored results (nothing is
 recomputed).
@@ -26,8 +26,10 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("session_id", sa.Integer(), nullable=False),
         sa.Column("subject", sa.String(length=24), nullable=False),
-        sa.Column("vendor_id", sa.Integer(), nullable=False),
+        sa.Column("vendor_id", sa.Integer(), nullable=True),
         sa.Column("site_id", sa.Integer(), nullable=True),
+        sa.Column("market_id", sa.Integer(), nullable=True),
+        sa.Column("region", sa.String(length=8), nullable=True),
         sa.Column("policy_id", sa.Integer(), nullable=True),
         sa.Column("revealed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("alpha", sa.Double(), nullable=True),
@@ -51,6 +53,9 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["site_id"], ["sites.id"], name=op.f("fk_quality_points_site_id_sites")
+        ),
+        sa.ForeignKeyConstraint(
+            ["market_id"], ["markets.id"], name=op.f("fk_quality_points_market_id_markets")
         ),
         sa.ForeignKeyConstraint(
             ["vendor_id"], ["vendors.id"], name=op.f("fk_quality_points_vendor_id_vendors")
