@@ -142,15 +142,6 @@ def change_password(actor: User, *, current: str, new: str) -> None:
     db.session.flush()
 
 
-def set_password(user: User, password: str) -> None:
-    """Set someone's password for them (an admin, not the person); the person's sign-in
-    sessions end."""
-    _check_password(password)
-    user.password_hash = generate_password_hash(password)
-    user.session_generation += 1
-    db.session.flush()
-
-
 def end_sessions(user: User) -> None:
     """Sign a person out everywhere: every session cookie issued so far stops working."""
     user.session_generation += 1
