@@ -23,7 +23,7 @@ from flask import current_app
 from werkzeug.security import generate_password_hash
 
 from rollcal.accounts.models import AccountLink, LinkPurpose, User
-from rollcal.accounts.services import _check_password, _check_user_fields
+from rollcal.accounts.services import check_password_rules, check_user_fields
 from rollcal.errors import DomainError, ValidationError
 from rollcal.extensions import db
 from rollcal.notifications.services import absolute_url, local_time, path_for, queue_email
@@ -123,7 +123,7 @@ def invite_user(
     and cannot sign in."""
     require(actor, Action.MANAGE_USERS)
     name = _required(name, "name")
-    email, role, vendor = _check_user_fields(email, role, vendor_id, timezone, None)
+    email, role, vendor = check_user_fields(email, role, vendor_id, timezone, None)
     user = User(
         email=email, name=name, role=role, vendor=vendor, timezone=timezone, password_hash=""
     )
@@ -235,7 +235,7 @@ def choose_password(token: str, purpose: LinkPurpose, password: str) -> User:
     session of the person ends (someone who knew the old password may hold one) and
     every other link of theirs stops working; the caller signs this browser in."""
     link = open_link(token, purpose)
-    _check_password(password)
+    check_password_rules(password)
     now = utcnow()
     claimed = db.session.execute(
         sa.update(AccountLink)
