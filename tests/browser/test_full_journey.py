@@ -229,10 +229,10 @@ def _pom_prepares_rollout_and_session(page) -> tuple[str, str]:
         "input[type=file]"
     ).set_input_files({"name": "cases.csv", "mimeType": "text/csv", "buffer": csv.encode()})
     _submit(page, "Import cases")
-    expect(page.locator(".flashes")).to_contain_text("6")
+    expect(page.locator(".flashes")).to_contain_text(f"{len(CASES)} cases are added.")
     check_accessibility(page)
 
-    page.goto(session)
+    # The import went back to the session's page.
     _submit(page, "Open for labelling now")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Open")
     check_accessibility(page)
