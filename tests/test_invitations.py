@@ -428,3 +428,55 @@ def test_reset_requests_are_limited_per_email_from_any_address(
         assert _forgot(client, "nobody@example.com", f"10.2.1.{n}").status_code == 302
     assert _forgot(client, "nobody@example.com", "10.2.1.9").status_code == 429
     assert len(mailbox()) == 2
+
+
+def test_links_in_the_emails_start_with_the_base_url(client, db, admin, monkeypatch, app, mailbox):
+    monkeypatch.setitem(app.config, "ROLLCAL_BASE_URL", "https://rollcal.example.org/")
+    _invite(client)
+    [url] = LINK.findall(_text(mailbox()[0]))
+    assert url.startswith("https://rollcal.example.org/invitation/")
+
+
+def test_changing_ones_password_kills_an_open_reset_link(client, auth, db, create_user, mailbox):
+    dana = create_user(Role.POM, email="dana@example.com")
+    _forgot(client, "dana@example.com")
+    path = _link_in(mailbox()[0])
+    auth.login(dana)
+    changed = client.post(
+        "/account",
+        data={
+            "password-current_password": PASSWORD,
+            "password-new_password": "dana-chose-another",
+            "password-submit": "y",
+        },
+    )
+    assert changed.status_code == 302, changed.get_data(as_text=True)
+    auth.logout()
+    assert client.get(path).status_code == 410
+    assert _choose(client, path).status_code == 410
+    db.session.expire_all()  # the test's own copy of Dana predates the change
+    assert authenticate("dana@example.com", "dana-chose-another") is not None
+
+
+def test_an_invitation_sent_to_an_old_address_stops_working_when_it_changes(
+    app, client, db, admin, mailbox
+):
+    _invite(client)
+    path = _link_in(mailbox()[0])
+    person = _person(db)
+    client.post(
+        f"/admin/users/{person.id}",
+        data={
+            "email": "maria.santos@meridian.example.com",
+            "name": "Maria Santos",
+            "role": "pom",
+            "vendor": 0,
+            "timezone": "Asia/Manila",
+            "active": "y",
+        },
+    )
+    assert app.test_client().get(path).status_code == 410
+    client.post(f"/admin/users/{person.id}/invitation")
+    [message] = mailbox()
+    assert message["To"] == "maria.santos@meridian.example.com"
+    assert _choose(app.test_client(), _link_in(message)).status_code == 302

@@ -16,14 +16,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 from werkzeug.security import generate_password_hash
 
 from rollcal.accounts.models import AccountLink, LinkPurpose, User
-from rollcal.accounts.services import check_password_rules, check_user_fields
+from rollcal.accounts.services import check_password_rules, check_user_fields, revoke_open_links
 from rollcal.errors import DomainError, ValidationError
 from rollcal.extensions import db
 from rollcal.notifications.services import absolute_url, local_time, path_for, queue_email
@@ -80,24 +80,10 @@ _ENDPOINTS = {
 }
 
 
-def _revoke_open_links(user: User, purpose: LinkPurpose | None, now: datetime) -> None:
-    """Revoke the person's links that still work (of one purpose, or of every one)."""
-    statement = sa.update(AccountLink).where(
-        AccountLink.user_id == user.id,
-        AccountLink.used_at.is_(None),
-        AccountLink.revoked_at.is_(None),
-    )
-    if purpose is not None:
-        statement = statement.where(AccountLink.purpose == purpose)
-    db.session.execute(
-        statement.values(revoked_at=now), execution_options={"synchronize_session": False}
-    )
-
-
 def _issue(user: User, purpose: LinkPurpose) -> IssuedLink:
     """A new link for ``user``; the older ones of the same purpose stop working."""
     now = utcnow()
-    _revoke_open_links(user, purpose, now)
+    revoke_open_links(user, purpose, now)
     token = secrets.token_urlsafe(32)
     link = AccountLink(
         user_id=user.id,
@@ -250,7 +236,7 @@ def choose_password(token: str, purpose: LinkPurpose, password: str) -> User:
     if claimed.rowcount != 1:
         raise LinkUnusable(purpose, "used")
     user = link.user
-    _revoke_open_links(user, None, now)
+    revoke_open_links(user, None, now)
     user.password_hash = generate_password_hash(password)
     user.session_generation += 1
     db.session.flush()

@@ -16,7 +16,7 @@ from zoneinfo import available_timezones
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from rollcal.accounts.models import ApiToken, Role, User
+from rollcal.accounts.models import AccountLink, ApiToken, LinkPurpose, Role, User
 from rollcal.errors import NotFound, ValidationError
 from rollcal.extensions import db
 from rollcal.org.models import Vendor
@@ -108,6 +108,9 @@ def update_user(
     email, role, vendor = check_user_fields(email, role, vendor_id, timezone, user.id)
     if user.id == actor.id and (not active or not role_may(role, Action.MANAGE_USERS)):
         raise ValidationError.field("role", "you cannot remove your own admin access.")
+    if email != user.email:
+        # Links e-mailed to the old address must not open the account any more.
+        revoke_open_links(user, None, utcnow())
     user.email, user.name, user.role, user.vendor = email, name, role, vendor
     user.timezone, user.active = timezone, active
     db.session.flush()
@@ -141,9 +144,25 @@ def change_password(actor: User, *, current: str, new: str) -> None:
     if not check_password_hash(actor.password_hash, current or ""):
         raise ValidationError.field("current_password", "is not your current password.")
     check_password_rules(new, "new_password")
+    # A reset link asked for earlier would undo the password just chosen.
+    revoke_open_links(actor, None, utcnow())
     actor.password_hash = generate_password_hash(new)
     actor.session_generation += 1
     db.session.flush()
+
+
+def revoke_open_links(user: User, purpose: LinkPurpose | None, now: datetime) -> None:
+    """Revoke the person's e-mailed links that still work (of one purpose, or all)."""
+    statement = sa.update(AccountLink).where(
+        AccountLink.user_id == user.id,
+        AccountLink.used_at.is_(None),
+        AccountLink.revoked_at.is_(None),
+    )
+    if purpose is not None:
+        statement = statement.where(AccountLink.purpose == purpose)
+    db.session.execute(
+        statement.values(revoked_at=now), execution_options={"synchronize_session": False}
+    )
 
 
 def end_sessions(user: User) -> None:
