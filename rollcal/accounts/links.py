@@ -81,7 +81,12 @@ _ENDPOINTS = {
 
 
 def _issue(user: User, purpose: LinkPurpose) -> IssuedLink:
-    """A new link for ``user``; the older ones of the same purpose stop working."""
+    """A new link for ``user``; the older ones of the same purpose stop working.
+
+    The person's row is locked first, so two links issued at the same moment (two admins
+    resending, two reset requests) take turns: the second revokes the first, and one link
+    stays open. (SQLite has one writer at a time anyway.)"""
+    db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
     now = utcnow()
     revoke_open_links(user, purpose, now)
     token = secrets.token_urlsafe(32)
