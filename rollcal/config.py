@@ -35,6 +35,12 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = False
     ROLLCAL_LOGIN_LIMIT = "10 per minute"
     ROLLCAL_LOGIN_ACCOUNT_LIMIT = "20 per hour"
+    # "Forgot your password?": every request counts, per address and per e-mail asked for.
+    ROLLCAL_RESET_LIMIT = "5 per minute"
+    ROLLCAL_RESET_ACCOUNT_LIMIT = "3 per hour"
+    # How long the one-time links e-mailed to people work.
+    ROLLCAL_INVITATION_HOURS = 72
+    ROLLCAL_RESET_MINUTES = 60
     ROLLCAL_PAGE_SIZE = 50
     ROLLCAL_ALPHA_THRESHOLD = DEFAULT_ALPHA_THRESHOLD
     ROLLCAL_ACCURACY_TARGET = DEFAULT_ACCURACY_TARGET

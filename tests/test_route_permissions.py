@@ -38,6 +38,13 @@ EXPECTED = {
     "/login": ("GET", {ANON: 200, ADMIN: 302, POM: 302, QA: 302, STAKEHOLDER: 302}),
     "/logout": ("POST", {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 302, STAKEHOLDER: 302}),
     "/account": ("GET", SIGNED_IN),
+    "/forgot-password": ("GET", PUBLIC),
+    # The token here is a report's, no account link's: not found, whoever asks.
+    "/invitation/<token>": ("GET", {ANON: 404, ADMIN: 404, POM: 404, QA: 404, STAKEHOLDER: 404}),
+    "/reset-password/<token>": (
+        "GET",
+        {ANON: 404, ADMIN: 404, POM: 404, QA: 404, STAKEHOLDER: 404},
+    ),
     "/account/tokens": ("GET", SIGNED_IN),
     # Tokens are only ever one's own: someone else's token id is not found.
     "/account/tokens/<int:token_id>/revoke": (
@@ -62,6 +69,8 @@ EXPECTED = {
     "/admin/users": ("GET", ADMIN_ONLY),
     "/admin/users/new": ("GET", ADMIN_ONLY),
     "/admin/users/<int:user_id>": ("GET", ADMIN_ONLY),
+    # The person has a password already: refused with a message, back to the list.
+    "/admin/users/<int:user_id>/invitation": ("POST", ADMIN_POST),
     "/api/v1/me": ("GET", API_SIGNED_IN),
     "/api/v1/openapi.json": ("GET", PUBLIC),
     # Rollouts

@@ -81,7 +81,6 @@ def test_a_new_person_has_no_role_until_the_admin_chooses_one(client, auth, crea
             "role": "",
             "vendor": 0,
             "timezone": "UTC",
-            "password": "long-enough-password",
         },
     )
     assert "Choose the person&#39;s role." in response.get_data(as_text=True)

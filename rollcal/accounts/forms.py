@@ -3,7 +3,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from rollcal.accounts.models import Role
 from rollcal.forms import TIMEZONE_CHOICES, choices
@@ -61,10 +61,38 @@ class UserForm(FlaskForm):
     )
     vendor = SelectField("Vendor (QA leads only)", coerce=int)
     timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, default="UTC")
-    password = PasswordField(
-        "Password",
-        validators=[Optional(), Length(min=10)],
-        description="At least 10 characters. Required for a new person.",
-    )
     active = BooleanField("May sign in", default=True)
     submit = SubmitField("Save person")
+
+
+class InviteForm(UserForm):
+    """A new person: the admin gives who they are, rollcal e-mails them an invitation to
+    choose their own password."""
+
+    active = None
+    submit = SubmitField("Invite person")
+
+
+class ChoosePasswordForm(FlaskForm):
+    """Choose a password through an invitation or a reset link."""
+
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(max=200)],
+        description="At least 10 characters.",
+    )
+    confirm = PasswordField(
+        "New password again",
+        validators=[
+            DataRequired(),
+            EqualTo("password", message="Type the same password twice."),
+        ],
+    )
+    submit = SubmitField("Save password and sign in")
+
+
+class ForgotPasswordForm(FlaskForm):
+    """Ask for a link to choose a new password."""
+
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254), Email()])
+    submit = SubmitField("E-mail me a link")

@@ -56,6 +56,8 @@ class User(UserMixin, db.Model):
     vendor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("vendors.id"), index=True)
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     active: Mapped[bool] = mapped_column(default=True)
+    # Empty until the person chooses a password through their invitation: no password
+    # matches it, so nobody signs in as a person who has not accepted yet.
     password_hash: Mapped[str] = mapped_column(sa.String(256))
     # Part of every sign-in cookie; counted up to end the sessions issued before.
     session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -65,6 +67,11 @@ class User(UserMixin, db.Model):
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", order_by="ApiToken.created_at.desc()"
     )
+
+    @property
+    def has_password(self) -> bool:
+        """Whether the person has chosen a password (an invited person has not, yet)."""
+        return bool(self.password_hash)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses sessions of inactive users
@@ -99,3 +106,33 @@ class ApiToken(db.Model):
     def is_revoked(self) -> bool:
         """Whether the token no longer authenticates."""
         return self.revoked_at is not None
+
+
+class LinkPurpose(StrEnum):
+    """What a one-time link e-mailed to a person lets them do."""
+
+    INVITATION = "invitation"
+    PASSWORD_RESET = "password_reset"
+
+
+class AccountLink(db.Model):
+    """A one-time link e-mailed to a person: an invitation to choose their first password,
+    or a password reset. Only the SHA-256 of its token is stored; the token itself is in
+    the e-mail alone.
+
+    A link works once, until ``expires_at``, and only while ``revoked_at`` is empty (a
+    newer link of the same purpose, or a new password, revokes the older ones).
+    """
+
+    __tablename__ = "account_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[LinkPurpose] = mapped_column(enum_type(LinkPurpose, "link_purpose"))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()

@@ -1,4 +1,5 @@
-"""The only code that writes people, passwords and API tokens.
+"""The only code that writes people, passwords and API tokens (with
+``rollcal.accounts.links``, which writes invitations and password resets).
 
 Every function takes the acting person, checks the rule, changes state and flushes, or
 raises a domain error and writes nothing.
@@ -15,7 +16,7 @@ from zoneinfo import available_timezones
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from rollcal.accounts.models import ApiToken, Role, User
+from rollcal.accounts.models import AccountLink, ApiToken, LinkPurpose, Role, User
 from rollcal.errors import NotFound, ValidationError
 from rollcal.extensions import db
 from rollcal.org.models import Vendor
@@ -32,14 +33,17 @@ MIN_PASSWORD_LENGTH = 10
 _TIMEZONES = frozenset(available_timezones()) | {"UTC"}
 
 
-def _check_password(password: str, field: str = "password") -> None:
+def check_password_rules(password: str, field: str = "password") -> None:
+    """Refuse a password too short to keep (the same rule wherever one is chosen)."""
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise ValidationError.field(field, f"use at least {MIN_PASSWORD_LENGTH} characters.")
 
 
-def _check_user_fields(
+def check_user_fields(
     email: str, role: str, vendor_id: int | None, timezone: str, current_id: int | None
 ) -> tuple[str, Role, Vendor | None]:
+    """The e-mail (lower-cased), role and vendor of a person being created or changed, or
+    a ``ValidationError`` naming the field that is wrong."""
     email = _required(email, "email").lower()
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         raise ValidationError.field("email", "is not an e-mail address.")
@@ -72,8 +76,8 @@ def create_user(
     if actor is not None:
         require(actor, Action.MANAGE_USERS)
     name = _required(name, "name")
-    email, role, vendor = _check_user_fields(email, role, vendor_id, timezone, None)
-    _check_password(password)
+    email, role, vendor = check_user_fields(email, role, vendor_id, timezone, None)
+    check_password_rules(password)
     user = User(
         email=email,
         name=name,
@@ -101,9 +105,12 @@ def update_user(
     """Change a person's details, role, vendor or whether they may sign in."""
     require(actor, Action.MANAGE_USERS)
     name = _required(name, "name")
-    email, role, vendor = _check_user_fields(email, role, vendor_id, timezone, user.id)
+    email, role, vendor = check_user_fields(email, role, vendor_id, timezone, user.id)
     if user.id == actor.id and (not active or not role_may(role, Action.MANAGE_USERS)):
         raise ValidationError.field("role", "you cannot remove your own admin access.")
+    if email != user.email:
+        # Links e-mailed to the old address must not open the account any more.
+        revoke_open_links(user, None, utcnow())
     user.email, user.name, user.role, user.vendor = email, name, role, vendor
     user.timezone, user.active = timezone, active
     db.session.flush()
@@ -136,19 +143,26 @@ def change_password(actor: User, *, current: str, new: str) -> None:
     """
     if not check_password_hash(actor.password_hash, current or ""):
         raise ValidationError.field("current_password", "is not your current password.")
-    _check_password(new, "new_password")
+    check_password_rules(new, "new_password")
+    # A reset link asked for earlier would undo the password just chosen.
+    revoke_open_links(actor, None, utcnow())
     actor.password_hash = generate_password_hash(new)
     actor.session_generation += 1
     db.session.flush()
 
 
-def set_password(user: User, password: str) -> None:
-    """Set someone's password for them (an admin, not the person); the person's sign-in
-    sessions end."""
-    _check_password(password)
-    user.password_hash = generate_password_hash(password)
-    user.session_generation += 1
-    db.session.flush()
+def revoke_open_links(user: User, purpose: LinkPurpose | None, now: datetime) -> None:
+    """Revoke the person's e-mailed links that still work (of one purpose, or all)."""
+    statement = sa.update(AccountLink).where(
+        AccountLink.user_id == user.id,
+        AccountLink.used_at.is_(None),
+        AccountLink.revoked_at.is_(None),
+    )
+    if purpose is not None:
+        statement = statement.where(AccountLink.purpose == purpose)
+    db.session.execute(
+        statement.values(revoked_at=now), execution_options={"synchronize_session": False}
+    )
 
 
 def end_sessions(user: User) -> None:

@@ -3,9 +3,17 @@
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from rollcal.accounts import services
-from rollcal.accounts.forms import LoginForm, PasswordForm, ProfileForm, TokenForm
-from rollcal.errors import ValidationError
+from rollcal.accounts import links, services
+from rollcal.accounts.forms import (
+    ChoosePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+    PasswordForm,
+    ProfileForm,
+    TokenForm,
+)
+from rollcal.accounts.models import LinkPurpose
+from rollcal.errors import ValidationError, refusal
 from rollcal.extensions import limiter
 from rollcal.forms import ConfirmForm, apply_errors
 from rollcal.inputs import local_path
@@ -115,3 +123,89 @@ def revoke_token(token_id: int):
         token = services.revoke_token(current_user, token_id)
         flash(f"Token “{token.name}” is revoked.", "success")
     return redirect(url_for("auth.tokens"))
+
+
+# Invitations and password resets -----------------------------------------------------
+
+NEUTRAL_RESET_ANSWER = (
+    "If an account uses that address, a link to choose a new password is on its way to it. "
+    "The link works once, for a short while; if nothing arrives, check the address and ask "
+    "again, or ask an admin."
+)
+
+
+def _forgot_email() -> str:
+    return (request.form.get("email") or "").strip().lower()
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["ROLLCAL_RESET_LIMIT"],
+    methods=["POST"],
+    error_message="Too many requests from your address. Wait a minute and try again.",
+)
+# Per address asked for too, wherever the requests come from, so nobody can fill a
+# person's inbox. Every request counts, whether or not an account uses the address.
+@limiter.limit(
+    lambda: current_app.config["ROLLCAL_RESET_ACCOUNT_LIMIT"],
+    methods=["POST"],
+    key_func=lambda: f"reset:{_forgot_email()}",
+    exempt_when=lambda: not _forgot_email(),
+    error_message="Too many links were asked for this address. Please try again later.",
+)
+def forgot_password():
+    """Ask for a reset link; the answer is the same whether or not the address is known."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        links.request_password_reset(form.email.data)
+        flash(NEUTRAL_RESET_ANSWER, "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot_password.html", form=form)
+
+
+def _choose_password(token: str, purpose: LinkPurpose, welcome: str):
+    """The page of a one-time link: choose a password, then be signed in."""
+    try:
+        link = links.open_link(token, purpose)
+    except links.LinkUnusable as error:
+        return _unusable(error)
+    form = ChoosePasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = links.choose_password(token, purpose, form.password.data)
+        except links.LinkUnusable as error:
+            return _unusable(error)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            login_user(user)
+            flash(welcome, "success")
+            return redirect(url_for("org.home"))
+    return render_template(
+        "auth/choose_password.html", form=form, purpose=purpose, person=link.user
+    )
+
+
+def _unusable(error: links.LinkUnusable):
+    refusal(error)
+    return render_template(
+        "auth/link_unusable.html", error=error, purpose=error.purpose
+    ), error.status
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    """An invited person chooses their password and is signed in."""
+    return _choose_password(
+        token, LinkPurpose.INVITATION, "Welcome to rollcal. Your password is set."
+    )
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """A person who forgot their password chooses a new one; their other sessions end."""
+    return _choose_password(
+        token,
+        LinkPurpose.PASSWORD_RESET,
+        "Your new password is set. You are signed out everywhere else.",
+    )

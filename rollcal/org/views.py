@@ -6,17 +6,19 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
 from rollcal import permissions, registry
+from rollcal.accounts import links
 from rollcal.accounts import services as accounts
-from rollcal.accounts.forms import UserForm
+from rollcal.accounts.forms import InviteForm, UserForm
 from rollcal.accounts.models import Role, User
-from rollcal.errors import NotFound, ValidationError
+from rollcal.errors import NotFound, ValidationError, flash_refusal
 from rollcal.extensions import db
-from rollcal.forms import apply_errors, choices
-from rollcal.inputs import int_arg, page_arg
+from rollcal.forms import ConfirmForm, apply_errors, choices
+from rollcal.inputs import int_arg, local_path, page_arg
 from rollcal.org import services
 from rollcal.org.forms import LineOfBusinessForm, MarketForm, SiteForm, VendorForm
 from rollcal.org.models import LineOfBusiness, Market, Site, Vendor
 from rollcal.permissions import Action, requires
+from rollcal.types import utcnow
 
 bp = Blueprint("org", __name__)
 
@@ -323,12 +325,22 @@ def site_form(site_id: int | None):
 @login_required
 @requires(Action.MANAGE_USERS)
 def users():
-    """Everyone who can sign in, by role then name."""
+    """Everyone who can sign in, by role then name, and who has not accepted their
+    invitation yet."""
     role = request.args.get("role")
     statement = sa.select(User).options(selectinload(User.vendor)).order_by(User.role, User.name)
     if role in {r.value for r in Role}:
         statement = statement.where(User.role == Role(role))
-    return render_template("org/users.html", page=_page(statement), role=role, roles=list(Role))
+    page = _page(statement)
+    return render_template(
+        "org/users.html",
+        page=page,
+        role=role,
+        roles=list(Role),
+        invitations=links.pending_invitations([user.id for user in page.items]),
+        now=utcnow(),
+        resend_form=ConfirmForm(),
+    )
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"], defaults={"user_id": None})
@@ -336,9 +348,10 @@ def users():
 @login_required
 @requires(Action.MANAGE_USERS)
 def user_form(user_id: int | None):
-    """Create a person, or change their role, vendor, time zone or access."""
+    """Invite a person, or change their role, vendor, time zone or access. Nobody's
+    password passes through here: a new person chooses theirs through the invitation."""
     user = _get_or_404(User, user_id, "Person") if user_id else None
-    form = UserForm(obj=user)
+    form = UserForm(obj=user) if user else InviteForm()
     vendors = db.session.scalars(sa.select(Vendor).order_by(Vendor.name))
     form.vendor.choices = choices([(0, "— none —")] + [(v.id, v.name) for v in vendors])
     if user and not form.is_submitted():
@@ -354,16 +367,47 @@ def user_form(user_id: int | None):
         )
         try:
             if user is None:
-                accounts.create_user(current_user, password=form.password.data or "", **fields)
+                invited = links.invite_user(current_user, **fields)
             else:
                 accounts.update_user(current_user, user, active=form.active.data, **fields)
-                if form.password.data:
-                    accounts.set_password(user, form.password.data)
         except ValidationError as error:
             apply_errors(form, error)
         else:
-            flash(f"{form.name.data} is saved.", "success")
+            if user is None:
+                flash(
+                    f"{invited.name} is added. An invitation to choose a password is on its "
+                    f"way to {invited.email}.",
+                    "success",
+                )
+            else:
+                flash(f"{form.name.data} is saved.", "success")
             return redirect(url_for("org.users"))
     return render_template(
-        "org/form.html", form=form, what="person", existing=user, back=url_for("org.users")
+        "org/user.html",
+        form=form,
+        existing=user,
+        back=url_for("org.users"),
+        invitation=links.pending_invitations([user.id]).get(user.id) if user else None,
+        resend_form=ConfirmForm(),
+        now=utcnow(),
     )
+
+
+@bp.post("/admin/users/<int:user_id>/invitation")
+@login_required
+@requires(Action.MANAGE_USERS)
+def resend_invitation(user_id: int):
+    """Send a person who has not accepted yet a new invitation; the old link stops working."""
+    user = _get_or_404(User, user_id, "Person")
+    if ConfirmForm().validate_on_submit():
+        try:
+            links.resend_invitation(current_user, user)
+        except ValidationError as error:
+            flash_refusal(error)
+        else:
+            flash(
+                f"A new invitation is on its way to {user.email}. The link of the earlier one "
+                "no longer works.",
+                "success",
+            )
+    return redirect(local_path(request.form.get("next")) or url_for("org.users"))
