@@ -21,6 +21,8 @@ from rollcal.permissions import report_audience
 from rollcal.reports.charts import band
 from rollcal.reports.downloads import SafeCSVWriter
 from rollcal.reports.pdf import PdfAttachment, ReportSource
+from rollcal.timefmt import format_on_document, zone_label
+from rollcal.types import utcnow
 
 CONTESTED_IN_REPORT = 15
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
@@ -63,7 +65,10 @@ def calibration_source(session: CalibrationSession, reader: User | None) -> Repo
     """The calibration report of ``session`` as ``reader`` may see it (None: everything).
 
     A reader who may not see the results yet gets ``NotFound``, as on every other face.
+    Times are written in the reader's zone (UTC for the whole report without a reader),
+    and the report says which zone it is in; each zone's copy has its own content key.
     """
+    zone = (reader.timezone if reader is not None else None) or "UTC"
     if reader is not None and not permissions.may_see_results(reader, session):
         raise NotFound("The results of this session are not available to you yet.")
     snapshot = queries.latest_snapshot(session)
@@ -113,7 +118,9 @@ def calibration_source(session: CalibrationSession, reader: User | None) -> Repo
         contested=contested,
         contents=references,
         band=band,
-        generated_at=ReportSource.GENERATED_MARKER,
+        generated_at=ReportSource.generated_marker(zone),
+        moment=lambda value: format_on_document(value, zone),
+        zone_statement=f"{zone_label(zone, utcnow())} ({zone})" if zone != "UTC" else "UTC",
         scope_note=(
             f"This copy shows {reader.vendor.name}'s raters only."
             if reader is not None and reader.vendor is not None

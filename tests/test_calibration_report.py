@@ -172,3 +172,19 @@ def test_an_unrevealed_sessions_report_is_refused_to_everyone_who_may_not_see_re
     db.session.commit()
     auth.login(stakeholder)
     assert client.get(f"{page}/download").status_code == 200
+
+
+def test_calibration_report_times_are_in_the_readers_zone_and_say_so(app, db, revealed):
+    maria = revealed["maria"]
+    maria.timezone = "Asia/Manila"
+    db.session.commit()
+    with app.test_request_context():
+        manila = calibration_source(revealed["session"], maria)
+        everyone = calibration_source(revealed["session"], None)
+        text, _ = pdf_of(app, manila)
+
+    assert "times shown in Manila, UTC+8 (Asia/Manila)" in text
+    assert "(Manila, UTC+8)" in text and " UTC ·" not in text
+    assert "times shown in UTC" in everyone.html
+    # Each zone's copy is its own report in the cache.
+    assert manila.html != everyone.html
