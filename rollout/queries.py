@@ -302,6 +302,25 @@ def filter_rows(
     return rows
 
 
+def item_details(rollout: Rollout, site_ids: list[int]) -> dict[int, sa.Row]:
+    """What the API tells of the checklist items of some sites beyond what the board
+    shows (version, category, side, evidence, reason), by item id: one statement over
+    the sites of a page."""
+    rows = db.session.execute(
+        sa.select(
+            ChecklistItem.id,
+            ChecklistItem.version,
+            ChecklistItem.category,
+            ChecklistItem.side,
+            ChecklistItem.evidence_required,
+            ChecklistItem.status_reason,
+            ChecklistItem.evidence_url,
+            ChecklistItem.evidence_note,
+        ).where(ChecklistItem.rollout_id == rollout.id, ChecklistItem.site_id.in_(site_ids))
+    )
+    return {row.id: row for row in rows}
+
+
 def my_items(user: User) -> sa.Select:
     """Open items assigned to the person (QA leads: also unassigned items of their vendor),
     soonest due first, in rollouts still under way."""
