@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from calibration.charts import vendor_chart
+from calibration.charts import summary_of, vendor_chart
 from calibration.models import (
     AgreementSnapshot,
     CalibrationSession,
@@ -237,6 +237,15 @@ def latest_snapshot(session: CalibrationSession) -> AgreementSnapshot | None:
         .order_by(AgreementSnapshot.id.desc())
         .limit(1)
     )
+
+
+def headline(snapshot: AgreementSnapshot) -> dict:
+    """The headline figures of stored results (``SUMMARY_KEYS``), read from the stored
+    summary without loading the full report; results stored before summaries were kept
+    are summarised from their report. Empty when there was nothing to analyse."""
+    if snapshot.summary is not None:
+        return snapshot.summary
+    return summary_of(snapshot.report) if snapshot.report is not None else {}
 
 
 # Flags -------------------------------------------------------------------------------

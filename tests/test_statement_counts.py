@@ -12,6 +12,7 @@ from rollcal.accounts.models import Role, User
 from rollcal.extensions import db as _db
 from rollcal.org.models import LineOfBusiness, Market, Region, Site, Vendor
 from rollcal.types import utcnow
+from rollout import jobs as rollout_jobs
 from rollout import services
 from tests.calibration_factories import run_session, split_answers
 from tests.conftest import PASSWORD_HASH
@@ -133,7 +134,22 @@ def _count_pages(client, auth, people: dict, world: dict, token: dict) -> dict:
     return counts
 
 
-def test_main_pages_run_the_same_statements_at_6_and_520_sites(
+def _count_jobs(pom: User) -> dict:
+    """Statements of what the daily digest and the weekly summary read."""
+    counts = {}
+    now = utcnow()
+    for name, read in (
+        ("daily digest", lambda: rollout_jobs.pom_report(pom, now.date(), now - timedelta(days=1))),
+        ("weekly summary", lambda: rollout_jobs.weekly_report(now.date(), now)),
+    ):
+        _db.session.expire_all()
+        with _statements() as statements:
+            read()
+        counts[name] = len(statements)
+    return counts
+
+
+def test_main_pages_and_digests_run_the_same_statements_at_6_and_520_sites(
     client, auth, db, create_user, make_version, token_for
 ):
     pom = create_user(Role.POM)
@@ -146,8 +162,10 @@ def test_main_pages_run_the_same_statements_at_6_and_520_sites(
     db.session.commit()
     small = _grow(db, pom, make_version, SMALL, "a")
     small_counts = _count_pages(client, auth, {**people, "qa": small["qa"]}, small, token)
+    small_counts.update(_count_jobs(pom))
     large = _grow(db, pom, make_version, LARGE, "b")
     large_counts = _count_pages(client, auth, {**people, "qa": large["qa"]}, large, token)
+    large_counts.update(_count_jobs(pom))
     differing = {
         page: (small_counts[page], large_counts[page])
         for page in small_counts
