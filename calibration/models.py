@@ -273,9 +273,11 @@ class AgreementSnapshot(db.Model):
 
     ``charts`` holds the alpha-by-vendor chart drawn once when the results are stored:
     ``{"all": svg, "<vendor id>": svg}`` (the second for that vendor's QA leads, who see
-    their own bar only). ``summary`` holds the headline figures (``SUMMARY_KEYS``) for
-    pages that show no more than those. Results stored before they existed have neither.
-    ``report`` is loaded only when read: it can exceed a megabyte.
+    their own bar only). ``summary`` holds what pages and reports show
+    (``calibration.charts.summary_of``): the headline figures, the tables that grow with
+    raters and sites but not with cases, and the most contested cases. Results stored
+    before they existed have neither (or a headline-only summary). ``report`` is loaded
+    only when read (the API's agreement answer): it can exceed a megabyte.
     """
 
     __tablename__ = "agreement_snapshots"

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from calibration.charts import summary_of, vendor_chart
+from calibration.charts import has_tables, summary_of, vendor_chart
 from calibration.models import (
     AgreementSnapshot,
     CalibrationSession,
@@ -377,7 +377,8 @@ def site_rater_warnings(session: CalibrationSession) -> list[str]:
 
 
 def scoped_report(user: User, snapshot: AgreementSnapshot) -> dict | None:
-    """The stored report as the person may read it.
+    """The full stored report as the person may read it (it can exceed a megabyte: the
+    API's agreement answer and the PDF read it; pages read ``scoped_summary``).
 
     Everyone who may see results reads the session-wide figures, the per-label figures
     and the per-case splits (aggregates, naming nobody). A QA lead reads only their own
@@ -388,8 +389,31 @@ def scoped_report(user: User, snapshot: AgreementSnapshot) -> dict | None:
         return None
     report = dict(snapshot.report)
     report["flags"] = []
+    return _scoped(user, snapshot, report)
+
+
+def stored_summary(snapshot: AgreementSnapshot) -> dict | None:
+    """The stored summary of the results (every vendor): the headline, the tables and
+    the most contested cases (``calibration.charts.summary_of``), without loading the
+    full report. Results stored before summaries held the tables are summarised from
+    their report. None when there was nothing to analyse."""
+    if has_tables(snapshot.summary):
+        return dict(snapshot.summary)
+    if snapshot.problem is not None or snapshot.report is None:
+        return None
+    return summary_of(snapshot.report)
+
+
+def scoped_summary(user: User, snapshot: AgreementSnapshot) -> dict | None:
+    """The stored summary as the person may read it, scoped as ``scoped_report`` is."""
+    summary = stored_summary(snapshot)
+    return None if summary is None else _scoped(user, snapshot, summary)
+
+
+def _scoped(user: User, snapshot: AgreementSnapshot, figures: dict) -> dict:
+    """A QA lead's rows only of the tables that name vendors, sites and raters."""
     if not bound_to_vendor(user):
-        return report
+        return figures
     subjects = snapshot.subjects or {}
     own_raters = {
         name
@@ -404,16 +428,47 @@ def scoped_report(user: User, snapshot: AgreementSnapshot) -> dict | None:
         for name, facts in subjects.get("sites", {}).items()
         if facts["vendor_id"] == user.vendor_id
     }
-    report["raters"] = [r for r in report["raters"] if r["rater"] in own_raters]
-    report["groups"] = [g for g in report["groups"] if g["group"] in own_groups]
-    report["sites"] = [s for s in report["sites"] if s["site"] in own_sites]
-    report["cohen_kappa"] = [
+    figures["raters"] = [r for r in figures["raters"] if r["rater"] in own_raters]
+    figures["groups"] = [g for g in figures["groups"] if g["group"] in own_groups]
+    figures["sites"] = [s for s in figures["sites"] if s["site"] in own_sites]
+    figures["cohen_kappa"] = [
         pair
-        for pair in report["cohen_kappa"]
+        for pair in figures["cohen_kappa"]
         if pair["rater_a"] in own_raters and pair["rater_b"] in own_raters
     ]
-    report["notes"] = []
-    return report
+    figures["notes"] = []
+    return figures
+
+
+def case_splits(session: CalibrationSession, case_ids: list[int]) -> dict[int, dict]:
+    """How the labels split on some cases of a closed session, by case id: ``labels``
+    (count per label, in the session's order), ``majority`` (None on a tie) and
+    ``majority_share`` — the figures the stored results hold per case, counted for these
+    cases only. Labels are frozen once a session closes, so the counts are those the
+    results were computed from."""
+    counts: dict[int, dict[str, int]] = {case_id: {} for case_id in case_ids}
+    rows = db.session.execute(
+        sa.select(Label.case_id, Label.option_key, sa.func.count())
+        .join(Case, Case.id == Label.case_id)
+        .where(Case.session_id == session.id, Label.case_id.in_(case_ids))
+        .group_by(Label.case_id, Label.option_key)
+    )
+    for case_id, option_key, n in rows:
+        counts[case_id][option_key] = n
+    order = {key: position for position, key in enumerate(session.option_keys)}
+    splits = {}
+    for case_id, given in counts.items():
+        if not given:
+            continue
+        labels = dict(sorted(given.items(), key=lambda pair: order.get(pair[0], len(order))))
+        top = max(labels.values())
+        leaders = [key for key, n in labels.items() if n == top]
+        splits[case_id] = {
+            "labels": labels,
+            "majority": leaders[0] if len(leaders) == 1 else None,
+            "majority_share": top / sum(labels.values()),
+        }
+    return splits
 
 
 def results_chart(user: User, snapshot: AgreementSnapshot, report: dict) -> str | None:
