@@ -19,7 +19,6 @@ from rollcal.api import (
     pdf_answer,
     respond,
 )
-from rollcal.extensions import db
 from rollcal.inputs import LONG_TEXT, MAX_ID, int_arg, page_arg
 from rollcal.reports.queue import request_report
 from rollcal.types import utcnow
@@ -148,15 +147,15 @@ def _item(item: ChecklistItem) -> ItemOut:
 
 
 def _summary(summary: queries.Summary) -> dict:
-    rollout: Rollout = summary.rollout
+    rollout: queries.ListedRollout = summary.rollout
     return dict(
         id=rollout.id,
         title=rollout.title,
-        policy_code=rollout.policy_version.policy.code,
-        version=rollout.policy_version.version_label,
+        policy_code=rollout.policy_code,
+        version=rollout.version_label,
         status=rollout.status.value,
         go_live_date=rollout.go_live_date,
-        owner=rollout.owner.name,
+        owner=rollout.owner,
         sites=summary.sites,
         readiness={state.value: count for state, count in summary.counts.items()},
     )
@@ -173,13 +172,10 @@ def _summary(summary: queries.Summary) -> dict:
 def list_rollouts():
     """Rollouts the caller may see, newest go-live first; ``?page=N``."""
     user = api_user()
-    page = db.paginate(
-        queries.listed(
-            queries.visible_rollouts(user).order_by(Rollout.go_live_date.desc(), Rollout.id.desc())
-        ),
-        page=page_arg(),
-        per_page=50,
-        error_out=False,
+    page = queries.listed_page(
+        queries.visible_rollouts(user).order_by(Rollout.go_live_date.desc(), Rollout.id.desc()),
+        page_arg(),
+        50,
     )
     return respond(
         RolloutList(
@@ -299,7 +295,10 @@ def get_rollout(rollout_id: int):
         RolloutOut(
             **_summary(
                 queries.Summary(
-                    rollout, sites=len(board.sites), progress=board.progress, counts=board.counts
+                    queries.ListedRollout.of(rollout),
+                    sites=len(board.sites),
+                    progress=board.progress,
+                    counts=board.counts,
                 )
             ),
             change_summary=rollout.policy_version.change_summary,

@@ -14,6 +14,7 @@ from rollcal.org.models import LineOfBusiness, Market, Region, Site, Vendor
 from rollcal.types import utcnow
 from rollout import jobs as rollout_jobs
 from rollout import services
+from rollout.models import ChecklistItem, Policy, PolicyVersion, Rollout
 from tests.calibration_factories import run_session, split_answers
 from tests.conftest import PASSWORD_HASH
 
@@ -172,3 +173,37 @@ def test_main_pages_and_digests_run_the_same_statements_at_6_and_520_sites(
         if small_counts[page] != large_counts[page]
     }
     assert not differing, sorted(differing.items())
+
+
+def test_listings_read_plain_rows_not_rollouts_or_items(client, auth, rollout_world, token_for):
+    """The rollouts list, my items and the API's list write nothing, so they build no ORM
+    instance of what they list."""
+    pom, maria = rollout_world["pom"], rollout_world["maria"]
+    token = token_for(pom)
+    title = rollout_world["rollout"].title
+    visits = [
+        (pom, "/rollouts"),
+        (pom, "/my-items"),
+        (maria, "/my-items"),
+        (None, "/api/v1/rollouts"),
+    ]
+    loaded: list[str] = []
+
+    def keep(target, context):
+        loaded.append(type(target).__name__)
+
+    listened = (Rollout, ChecklistItem, PolicyVersion, Policy)
+    for model in listened:
+        sa.event.listen(model, "load", keep)
+    try:
+        for who, path in visits:
+            if who is not None:
+                auth.login(who)
+            _db.session.expunge_all()
+            response = client.get(path, headers={} if who else token)
+            assert response.status_code == 200, path
+            assert title in response.get_data(as_text=True), path
+            assert not loaded, (path, loaded)
+    finally:
+        for model in listened:
+            sa.event.remove(model, "load", keep)
