@@ -209,7 +209,9 @@ def raters_of(session: CalibrationSession) -> list[Rater]:
         .options(
             selectinload(Rater.user),
             selectinload(Rater.vendor),
-            selectinload(Rater.site).selectinload(Site.vendor),
+            # Joined: the sites' vendors are the raters' own, and a second select-in of
+            # the same vendors would repeat a statement.
+            selectinload(Rater.site).joinedload(Site.vendor),
         )
     ).all()
     return sorted(
@@ -271,7 +273,7 @@ def visible_flags(user: User) -> sa.Select:
         .options(
             selectinload(Flag.session),
             selectinload(Flag.vendor),
-            selectinload(Flag.site).selectinload(Site.vendor),
+            selectinload(Flag.site).joinedload(Site.vendor),
         )
     )
     if not may_see_drafts(user):

@@ -208,7 +208,9 @@ def build_boards(user: User | None, rollouts: list[Rollout], today: date) -> lis
                 and site.vendor_id != user.vendor_id
             ):
                 continue
-            site_items = items_by_site[site.id]
+            # In checklist order: the database returns a rollout's items in no set order
+            # (PostgreSQL's changes after updates), and the reasons name items in turn.
+            site_items = sorted(items_by_site[site.id], key=lambda item: (item.position, item.id))
             by_column = {item.template_item_id: item for item in site_items}
             gate = gates.get((rollout.id, site.id), readiness.Gate.pending())
             state = readiness.site_readiness(

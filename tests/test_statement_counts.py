@@ -3,6 +3,7 @@ pages are bounded, and nothing is loaded one row at a time or by an IN list that
 
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -207,3 +208,33 @@ def test_listings_read_plain_rows_not_rollouts_or_items(client, auth, rollout_wo
     finally:
         for model in listened:
             sa.event.remove(model, "load", keep)
+
+
+def test_no_main_page_runs_the_same_statement_twice(
+    client, auth, db, create_user, make_version, token_for
+):
+    pom = create_user(Role.POM)
+    people = {
+        "admin": create_user(Role.ADMIN),
+        "pom": pom,
+        "stakeholder": create_user(Role.STAKEHOLDER),
+    }
+    token = token_for(pom)
+    db.session.commit()
+    world = _grow(db, pom, make_version, SMALL, "a")
+    people["qa"] = world["qa"]
+    repeated = {}
+    signed_in = None
+    for who, page in PAGES:
+        path = page.format(**world)
+        headers = token if who == "api" else {}
+        if who != "api" and signed_in != who:
+            auth.login(people[who])
+            signed_in = who
+        client.get(path, headers=headers)
+        with _statements() as statements:
+            assert client.get(path, headers=headers).status_code == 200, path
+        twice = [text for text, n in Counter(statements).items() if n > 1]
+        if twice:
+            repeated[f"{who} {page}"] = [" ".join(text.split())[:160] for text in twice]
+    assert not repeated, repeated
