@@ -14,6 +14,7 @@ from rollcal.accounts.models import User
 from rollcal.errors import NotFound
 from rollcal.extensions import db
 from rollcal.org.models import Market, Site, Vendor, site_markets
+from rollcal.paging import RowsPage, rows_page
 from rollcal.permissions import vendor_scope
 from rollout import readiness
 from rollout.gate import gates_of_sites, site_gates
@@ -332,51 +333,6 @@ class MyItem:
     rollout_title: str
 
 
-@dataclass
-class RowsPage:
-    """One page of plain rows, with what a pager needs."""
-
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        """How many pages there are (0 when there is nothing)."""
-        return -(-self.total // self.per_page)
-
-    @property
-    def has_prev(self) -> bool:
-        """Whether a page comes before this one."""
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        """Whether a page comes after this one."""
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        """The number of the page before."""
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        """The number of the page after."""
-        return self.page + 1
-
-
-def _rows_page(statement: sa.Select, page: int, per_page: int) -> tuple[list[sa.Row], int]:
-    """A page of ``statement``'s rows and how many rows it selects in all: two
-    statements. A page past the last is empty, as a listing's pager expects."""
-    total = db.session.scalar(
-        sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
-    )
-    rows = db.session.execute(statement.limit(per_page).offset((page - 1) * per_page)).all()
-    return rows, total
-
-
 def listed_page(statement: sa.Select, page: int, per_page: int) -> RowsPage:
     """A page of the rollouts ``statement`` (``visible_rollouts``, filtered and ordered)
     selects, as ``ListedRollout`` rows."""
@@ -394,13 +350,13 @@ def listed_page(statement: sa.Select, page: int, per_page: int) -> RowsPage:
         .join(Policy, Policy.id == PolicyVersion.policy_id)
         .join(User, User.id == Rollout.owner_id)
     )
-    rows, total = _rows_page(joined, page, per_page)
+    rows, total = rows_page(joined, page, per_page)
     return RowsPage([ListedRollout(*row) for row in rows], page, per_page, total)
 
 
 def my_items_page(user: User, page: int, per_page: int) -> RowsPage:
     """A page of ``my_items`` as ``MyItem`` rows."""
-    rows, total = _rows_page(my_items(user), page, per_page)
+    rows, total = rows_page(my_items(user), page, per_page)
     items = [
         MyItem(
             item_id,

@@ -176,34 +176,38 @@ def test_main_pages_and_digests_run_the_same_statements_at_6_and_520_sites(
     assert not differing, sorted(differing.items())
 
 
-def test_listings_read_plain_rows_not_rollouts_or_items(client, auth, rollout_world, token_for):
-    """The rollouts list, my items and the API's list write nothing, so they build no ORM
-    instance of what they list."""
+def test_listings_and_home_pages_read_plain_rows_not_orm_instances(
+    client, auth, rollout_world, token_for
+):
+    """The rollouts list, my items, the API's list and the home pages write nothing, so
+    they build no ORM instance of what they list."""
     pom, maria = rollout_world["pom"], rollout_world["maria"]
     token = token_for(pom)
     title = rollout_world["rollout"].title
     visits = [
-        (pom, "/rollouts"),
-        (pom, "/my-items"),
-        (maria, "/my-items"),
-        (None, "/api/v1/rollouts"),
+        (pom, "/rollouts", title),
+        (pom, "/my-items", title),
+        (maria, "/my-items", title),
+        (None, "/api/v1/rollouts", title),
+        (pom, "/", "Dublin"),
+        (maria, "/", "Cebu"),
     ]
     loaded: list[str] = []
 
     def keep(target, context):
         loaded.append(type(target).__name__)
 
-    listened = (Rollout, ChecklistItem, PolicyVersion, Policy)
+    listened = (Rollout, ChecklistItem, PolicyVersion, Policy, Site, Market, LineOfBusiness)
     for model in listened:
         sa.event.listen(model, "load", keep)
     try:
-        for who, path in visits:
+        for who, path, shown in visits:
             if who is not None:
                 auth.login(who)
             _db.session.expunge_all()
             response = client.get(path, headers={} if who else token)
             assert response.status_code == 200, path
-            assert title in response.get_data(as_text=True), path
+            assert shown in response.get_data(as_text=True), path
             assert not loaded, (path, loaded)
     finally:
         for model in listened:
