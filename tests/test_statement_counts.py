@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from calibration.models import CalibrationSession
 from rollcal.accounts.models import Role, User
 from rollcal.extensions import db as _db
 from rollcal.org.models import LineOfBusiness, Market, Region, Site, Vendor
@@ -16,7 +17,7 @@ from rollcal.types import utcnow
 from rollout import jobs as rollout_jobs
 from rollout import services
 from rollout.models import ChecklistItem, Policy, PolicyVersion, Rollout
-from tests.calibration_factories import run_session, split_answers
+from tests.calibration_factories import make_session, run_session, split_answers
 from tests.conftest import PASSWORD_HASH
 
 # 520 sites (5,200 checklist items, 1,040 labels) crosses the 500 rows at which
@@ -179,12 +180,14 @@ def test_main_pages_and_digests_run_the_same_statements_at_6_and_520_sites(
 def test_listings_and_home_pages_read_plain_rows_not_orm_instances(
     client, auth, rollout_world, token_for
 ):
-    """The rollouts list, my items, the API's list and the home pages write nothing, so
+    """The rollouts list, my items, the API's lists and the home pages write nothing, so
     they build no ORM instance of what they list."""
     pom, maria = rollout_world["pom"], rollout_world["maria"]
     token = token_for(pom)
     title = rollout_world["rollout"].title
+    make_session(pom, title="Plain round")
     visits = [
+        (None, "/api/v1/sessions", "Plain round"),
         (pom, "/rollouts", title),
         (pom, "/my-items", title),
         (maria, "/my-items", title),
@@ -197,7 +200,16 @@ def test_listings_and_home_pages_read_plain_rows_not_orm_instances(
     def keep(target, context):
         loaded.append(type(target).__name__)
 
-    listened = (Rollout, ChecklistItem, PolicyVersion, Policy, Site, Market, LineOfBusiness)
+    listened = (
+        Rollout,
+        ChecklistItem,
+        PolicyVersion,
+        Policy,
+        Site,
+        Market,
+        LineOfBusiness,
+        CalibrationSession,
+    )
     for model in listened:
         sa.event.listen(model, "load", keep)
     try:
