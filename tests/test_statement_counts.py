@@ -111,8 +111,10 @@ PAGES = [
     ("qa", "/calibration/sessions/{session}"),
     ("pom", "/calibration/sessions/{session}/results"),
     ("qa", "/calibration/sessions/{session}/results"),
+    ("pom", "/calibration/sessions/{session}/results/raters.csv"),
     ("api", "/api/v1/rollouts"),
     ("api", "/api/v1/rollouts/{rollout}"),
+    ("api", "/api/v1/rollouts/{rollout}?page=2&state=at_risk"),
     ("api", "/api/v1/sessions"),
     ("api", "/api/v1/sessions/{session}"),
 ]
