@@ -484,17 +484,23 @@ def results_chart(user: User, snapshot: AgreementSnapshot, report: dict) -> str 
     return snapshot.charts.get(key)
 
 
-def own_answers(rater: Rater) -> list[sa.Row]:
-    """The rater's labels with each case's reference, golden answer, in case order."""
-    return db.session.execute(
-        sa.select(
-            Case.id,
-            Case.reference,
-            Case.golden_label,
-            Label.option_key,
-            Label.comment,
-        )
+def own_answers(rater: Rater, limit: int) -> tuple[list[sa.Row], int, int]:
+    """The first ``limit`` of the rater's labels with each case's reference and golden
+    answer — those that differ from golden first, each group in case order — and how
+    many labels the rater gave and how many differ: two statements, whatever the number
+    of cases."""
+    differs = sa.and_(Case.golden_label.is_not(None), Case.golden_label != Label.option_key)
+    labelled = (
+        sa.select(Case.id, Case.reference, Case.golden_label, Label.option_key, Label.comment)
         .join(Label, sa.and_(Label.case_id == Case.id, Label.rater_id == rater.id))
         .where(Case.session_id == rater.session_id)
-        .order_by(Case.position, Case.id)
+    )
+    rows = db.session.execute(
+        labelled.order_by(sa.case((differs, 0), else_=1), Case.position, Case.id).limit(limit)
     ).all()
+    total, differing = db.session.execute(
+        labelled.with_only_columns(
+            sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((differs, 1), else_=0)), 0)
+        )
+    ).one()
+    return rows, total, differing

@@ -682,10 +682,10 @@ def results(session_id: int):
         .order_by(queries.STATUS_ORDER, queries.SEVERITY_ORDER, Flag.id)
     ).all()
     rater = queries.rater_for(current_user, session)
-    answers = queries.own_answers(rater) if rater else []
-    differs = [a for a in answers if a.golden_label and a.golden_label != a.option_key]
-    differing = {a.id for a in differs}
-    shown = (differs + [a for a in answers if a.id not in differing])[:ANSWERS_SHOWN]
+    shown, answers_total, differs_total = (
+        queries.own_answers(rater, ANSWERS_SHOWN) if rater else ([], 0, 0)
+    )
+    differs = [a for a in shown if a.golden_label and a.golden_label != a.option_key]
     splits = queries.case_splits(session, [a.id for a in shown]) if report and shown else {}
     own_figures = None
     if rater is not None and report is not None:
@@ -715,7 +715,8 @@ def results(session_id: int):
         flags=flags,
         rater=rater,
         answers=shown,
-        answers_total=len(answers),
+        answers_total=answers_total,
+        differs_total=differs_total,
         splits=splits,
         table_rows=TABLE_ROWS_SHOWN,
         own_figures=own_figures,

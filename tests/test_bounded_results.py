@@ -178,3 +178,26 @@ def test_the_calibration_report_is_built_from_the_stored_summary(revealed):
     finally:
         sa.event.remove(_db.engine, "before_cursor_execute", keep)
     assert not [s for s in statements if "agreement_snapshots.report" in s]
+
+
+def test_a_rater_who_missed_more_than_a_hundred_sees_the_count_and_the_first_hundred(
+    client, auth, create_user, create_site, create_vendor
+):
+    vendor = create_vendor()
+    site = create_site(vendor)
+    pom = create_user(Role.POM)
+    leads = [create_user(Role.QA_LEAD, vendor=vendor) for _ in range(2)]
+    session = run_session(
+        pom,
+        [(lead, site) for lead in leads],
+        cases=130,
+        golden=lambda i: "remove",
+        # The first rater misses golden on the first 110 cases.
+        answer=lambda rater, case: "allow" if rater == 0 and case < 110 else "remove",
+    )
+    auth.login(leads[0])
+    page = client.get(f"/calibration/sessions/{session.id}/results").get_data(as_text=True)
+    assert re.findall(r'<td class="(match|miss)">', page) == ["miss"] * 100
+    assert "You differed from the golden answer on 110 cases" in page
+    assert "C-100</a> and 10 more." in page
+    assert "all 130 of your labels" in page
