@@ -63,8 +63,8 @@ CONTESTED_SHOWN = 15
 # A rater's own labels on the results page: the cases they differed on first, then the
 # rest, this many at most; labels.csv has them all.
 ANSWERS_SHOWN = 100
-# Rows of each table of raters, sites, vendors and pairs on the results page; the
-# calibration report (PDF, with every rater in its CSV) has them all.
+# Rows of each table of vendors, sites, raters and pairs on the results page; each links
+# to all of its rows as CSV (``results_table``).
 TABLE_ROWS_SHOWN = 50
 
 
@@ -674,7 +674,7 @@ def results(session_id: int):
         ), 409
     snapshot = queries.latest_snapshot(session)
     # The stored summary, not the full report: the page costs the same at 50 cases or
-    # 50,000, and its tables link to the report and the labels download for the rest.
+    # 50,000; its tables link to all their rows as CSV, a rater's labels to labels.csv.
     report = queries.scoped_summary(current_user, snapshot) if snapshot else None
     flags = db.session.scalars(
         queries.visible_flags(current_user)
