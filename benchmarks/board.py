@@ -4,8 +4,10 @@ For each size the script adds a world — vendors of ten sites with their QA lea
 rollout to every site, and a revealed calibration session of the rollout with cases in
 proportion (50 at 20 sites … 5,000 at 2,000) and four raters — and measures, in
 process with Flask's test client, the median time and the SQL statements of one
-request of each main page: the board, the rollout list and API, the POM's home page,
-the results as a rater, and ``labels.csv`` (time and peak memory of the streamed file).
+request of each main page: the board, the rollout list, the API's list and rollout
+(a page of 50 sites, first and second page), the POM's home page, my items, the results
+and the session as a rater and as the POM, what the daily digest and weekly summary
+read, and ``labels.csv`` (time and peak memory of the streamed file).
 Beside them it prints the bare 50-row page (the admin site list) of the same run, and
 each page's time at a size as a multiple of its time at 20 sites.
 
@@ -45,6 +47,8 @@ from rollcal.accounts.models import Role, User
 from rollcal.accounts.services import create_token
 from rollcal.extensions import db
 from rollcal.org.models import LineOfBusiness, Market, Region, Site, Vendor
+from rollcal.types import utcnow
+from rollout import jobs as rollout_jobs
 from rollout import queries, services
 from rollout.models import Rollout
 
@@ -260,8 +264,11 @@ def run(url: str, sizes: list[int]) -> None:
             ("API rollout", None, f"/api/v1/rollouts/{rollout_id}", api),
             ("home (POM)", pom_id, "/", None),
             ("my items (POM)", pom_id, "/my-items", None),
+            ("API rollout p. 2", None, f"/api/v1/rollouts/{rollout_id}?page=2", api),
             ("results (rater)", rater_id, f"/calibration/sessions/{session_id}/results", None),
+            ("results (POM)", pom_id, f"/calibration/sessions/{session_id}/results", None),
             ("session (POM)", pom_id, f"/calibration/sessions/{session_id}", None),
+            ("session (rater)", rater_id, f"/calibration/sessions/{session_id}", None),
         ]
         for what, who, path, headers in pages:
             if who is not None:
@@ -275,6 +282,24 @@ def run(url: str, sizes: list[int]) -> None:
                 f"  {what:<17}{seconds * 1000:8.1f} ms {seconds / bare:6.1f}× bare "
                 f"{growth:5.1f}× its first size{'' if growth <= 3 else ' (over 3×)'}  "
                 f"{statements:3} statements ({same})  {size / 1024:7.0f} KiB"
+            )
+        for what, read in (
+            (
+                "daily digest",
+                lambda: rollout_jobs.pom_report(_pom(pom_pk), *_digest_day()),
+            ),
+            ("weekly summary", lambda: rollout_jobs.weekly_report(date.today(), utcnow())),
+        ):
+            with app.app_context():
+                seconds, statements = _read_figures(read)
+            first.setdefault(what, seconds)
+            first_statements.setdefault(what, statements)
+            growth = seconds / first[what]
+            same = "same" if statements == first_statements[what] else "GROWS"
+            print(
+                f"  {what:<17}{seconds * 1000:8.1f} ms {seconds / bare:6.1f}× bare "
+                f"{growth:5.1f}× its first size{'' if growth <= 3 else ' (over 3×)'}  "
+                f"{statements:3} statements ({same})"
             )
         sign_in(client, pom_id)
         seconds, peak, lines = streamed_peak(
@@ -294,6 +319,26 @@ def run(url: str, sizes: list[int]) -> None:
         f"\nlisting readiness of every rollout: recounted {recount * 1000:7.1f} ms, "
         f"stored {stored * 1000:7.1f} ms ({recount / stored:,.0f}× faster)"
     )
+
+
+def _pom(pom_pk: int) -> User:
+    return db.session.get(User, pom_pk)
+
+
+def _digest_day():
+    """Today, and the time since which the digest counts flags as new."""
+    return date.today(), utcnow() - timedelta(days=1)
+
+
+def _read_figures(read) -> tuple[float, int]:
+    """Median seconds of REPEATS runs of ``read`` and the statements of one."""
+    statements = []
+    listener = lambda *args: statements.append(1)  # noqa: E731
+    sa.event.listen(db.engine, "before_cursor_execute", listener)
+    db.session.expunge_all()
+    read()
+    sa.event.remove(db.engine, "before_cursor_execute", listener)
+    return _median(read), len(statements)
 
 
 def _listed() -> list[Rollout]:

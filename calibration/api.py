@@ -16,6 +16,7 @@ from calibration.report import calibration_source
 from rollcal import permissions, uow
 from rollcal.api import (
     NO_NUL,
+    PAGE_QUERY,
     api_blueprint,
     api_user,
     operation,
@@ -25,7 +26,8 @@ from rollcal.api import (
 )
 from rollcal.errors import NotFound
 from rollcal.extensions import db
-from rollcal.inputs import MAX_ID
+from rollcal.inputs import MAX_ID, page_arg
+from rollcal.paging import rows_page
 from rollcal.permissions import Action, require
 from rollcal.reports.queue import request_report
 
@@ -61,9 +63,12 @@ class SessionOut(BaseModel):
 
 
 class SessionList(BaseModel):
-    """Sessions visible to the caller, newest first."""
+    """A page of the sessions visible to the caller, newest first."""
 
     sessions: list[SessionOut]
+    page: int
+    pages: int
+    total: int
 
 
 class CaseOut(BaseModel):
@@ -171,9 +176,9 @@ class Agreement(BaseModel):
     flags: list[FlagOut]
 
 
-def _session_out(
-    session: CalibrationSession, cases: int, rater: Rater | None, own: int
-) -> SessionOut:
+def _session_out(session, cases: int, rater: Rater | bool | None, own: int) -> SessionOut:
+    """``session`` is a session or a plain row of its columns; ``rater`` says whether
+    the caller labels in it."""
     return SessionOut(
         id=session.id,
         title=session.title,
@@ -186,22 +191,43 @@ def _session_out(
         policy_version_id=session.policy_version_id,
         rollout_id=session.rollout_id,
         cases=cases,
-        you_label=rater is not None,
-        your_labels=own if rater is not None else None,
+        you_label=bool(rater),
+        your_labels=own if rater else None,
     )
+
+
+# Sessions a page at a time, read as plain rows: the listing writes nothing.
+SESSIONS_PER_PAGE = 50
 
 
 @operation(
     bp,
     "/sessions",
     "GET",
-    "Calibration sessions visible to the caller",
+    "Calibration sessions visible to the caller, a page at a time",
     response=SessionList,
+    query=PAGE_QUERY,
 )
 def list_sessions():
-    """Every session the caller may see, with their own progress."""
+    """The sessions the caller may see, newest first, with their own progress; ``?page=N``."""
     user = api_user()
-    found = db.session.scalars(queries.visible_sessions(user)).all()
+    page = page_arg()
+    found, total = rows_page(
+        queries.visible_sessions(user).with_only_columns(
+            CalibrationSession.id,
+            CalibrationSession.title,
+            CalibrationSession.description,
+            CalibrationSession.status,
+            CalibrationSession.label_level,
+            CalibrationSession.label_options,
+            CalibrationSession.opens_at,
+            CalibrationSession.closes_at,
+            CalibrationSession.policy_version_id,
+            CalibrationSession.rollout_id,
+        ),
+        page,
+        SESSIONS_PER_PAGE,
+    )
     ids = [session.id for session in found]
     cases = dict(
         db.session.execute(
@@ -210,16 +236,11 @@ def list_sessions():
             .group_by(Case.session_id)
         ).all()
     )
-    raters = {
-        rater.session_id: rater
-        for rater in db.session.scalars(
-            sa.select(Rater).where(Rater.session_id.in_(ids), Rater.user_id == user.id)
-        )
-    }
+    # The caller's raters with their labels counted (none: 0), in one statement.
     own = dict(
         db.session.execute(
             sa.select(Rater.session_id, sa.func.count(Label.id))
-            .join(Label, Label.rater_id == Rater.id)
+            .outerjoin(Label, Label.rater_id == Rater.id)
             .where(Rater.session_id.in_(ids), Rater.user_id == user.id)
             .group_by(Rater.session_id)
         ).all()
@@ -227,9 +248,11 @@ def list_sessions():
     return respond(
         SessionList(
             sessions=[
-                _session_out(s, cases.get(s.id, 0), raters.get(s.id), own.get(s.id, 0))
-                for s in found
-            ]
+                _session_out(s, cases.get(s.id, 0), s.id in own, own.get(s.id, 0)) for s in found
+            ],
+            page=page,
+            pages=-(-total // SESSIONS_PER_PAGE),
+            total=total,
         )
     )
 

@@ -45,6 +45,37 @@ def stored_charts(report: dict, subjects: dict, threshold: float) -> dict[str, s
     return charts
 
 
+# What the results page and the reports show beyond the headline, none of which grows
+# with the number of cases: the per-vendor, per-site, per-rater, pairwise and per-label
+# tables, the golden confusion matrix and the notes. Per-case figures are kept for the
+# most contested cases only.
+SUMMARY_TABLES = (
+    "n_labels",
+    "categories",
+    "labels",
+    "confusion",
+    "groups",
+    "sites",
+    "raters",
+    "cohen_kappa",
+    "notes",
+)
+CONTESTED_KEPT = 15
+
+
 def summary_of(report: dict) -> dict:
-    """The headline figures of a stored report."""
-    return {key: report.get(key) for key in SUMMARY_KEYS}
+    """The stored summary of a report: the headline figures, the tables whose size
+    depends on raters, sites and labels but not on cases, and the ``contested`` cases
+    (the most split first, ``CONTESTED_KEPT`` at most, those everyone agreed on left
+    out)."""
+    summary = {key: report.get(key) for key in (*SUMMARY_KEYS, *SUMMARY_TABLES)}
+    summary["contested"] = [item for item in report.get("items", []) if item["entropy"] > 0][
+        :CONTESTED_KEPT
+    ]
+    return summary
+
+
+def has_tables(summary: dict | None) -> bool:
+    """Whether a stored summary holds the tables (summaries stored before them hold the
+    headline only)."""
+    return summary is not None and "contested" in summary

@@ -41,6 +41,31 @@ def _owned_vendor_ids(user: User) -> sa.Select:
     return sa.select(vendor_owners.c.vendor_id).where(vendor_owners.c.user_id == user.id)
 
 
+def _flag_rows(statement: sa.Select, order, limit: int) -> list:
+    """Plain rows of the flags a ``visible_flags`` statement selects, with the session's
+    title and what the flag is about in words."""
+    visible = statement.order_by(None).subquery()
+    rows = db.session.execute(
+        sa.select(
+            visible.c.id,
+            visible.c.severity,
+            visible.c.scope,
+            visible.c.subject,
+            visible.c.message,
+            visible.c.site_id,
+            CalibrationSession.title.label("session_title"),
+        )
+        .join(CalibrationSession, CalibrationSession.id == visible.c.session_id)
+        .order_by(*order(visible))
+        .limit(limit)
+    ).all()
+    return [(row, Flag.title_of(row.scope, row.subject)) for row in rows]
+
+
+def _high_first(visible):
+    return (sa.case((visible.c.severity == Severity.HIGH.value, 0), else_=1),)
+
+
 def findings_on_my_vendors(user: User) -> dict | None:
     """Open high and medium findings on the vendors a POM owns, counted by cause."""
     if not may(user, Action.OWN_VENDORS):
@@ -57,13 +82,11 @@ def findings_on_my_vendors(user: User) -> dict | None:
         .group_by(found.c.kind)
         .order_by(sa.func.count().desc(), found.c.kind)
     ).all()
-    flags = db.session.scalars(
-        statement.order_by(
-            sa.case((Flag.severity == Severity.HIGH, 0), else_=1),
-            Flag.raised_at.desc(),
-            Flag.id.desc(),
-        ).limit(SHOWN)
-    ).all()
+    flags = _flag_rows(
+        statement,
+        lambda v: (*_high_first(v), v.c.raised_at.desc(), v.c.id.desc()),
+        SHOWN,
+    )
     return {
         "title": "Open findings on your vendors",
         "by_kind": by_kind,
@@ -83,11 +106,7 @@ def drift_alerts(user: User) -> dict | None:
     statement = queries.visible_flags(user).where(
         scope, Flag.kind.in_(DRIFT_KINDS.values()), Flag.status != FlagStatus.RESOLVED
     )
-    flags = db.session.scalars(
-        statement.order_by(
-            sa.case((Flag.severity == Severity.HIGH, 0), else_=1), Flag.updated_at.desc()
-        ).limit(SHOWN)
-    ).all()
+    flags = _flag_rows(statement, lambda v: (*_high_first(v), v.c.updated_at.desc()), SHOWN)
     total = db.session.scalar(
         sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
     )
@@ -134,8 +153,8 @@ def sessions_closing(user: User) -> dict | None:
     if not (may(user, Action.MANAGE_CALIBRATION) and may(user, Action.OWN_VENDORS)):
         return None
     now = utcnow()
-    sessions = db.session.scalars(
-        sa.select(CalibrationSession)
+    sessions = db.session.execute(
+        sa.select(CalibrationSession.id, CalibrationSession.title, CalibrationSession.closes_at)
         .where(
             CalibrationSession.status == SessionStatus.OPEN,
             CalibrationSession.created_by_id == user.id,
@@ -159,8 +178,8 @@ def sessions_to_label(user: User) -> dict | None:
     """A QA lead's open sessions, soonest closing first, with their own progress."""
     if not may(user, Action.LABEL_CASES):
         return None
-    sessions = db.session.scalars(
-        sa.select(CalibrationSession)
+    sessions = db.session.execute(
+        sa.select(CalibrationSession.id, CalibrationSession.title, CalibrationSession.closes_at)
         .join(Rater, Rater.session_id == CalibrationSession.id)
         .where(CalibrationSession.status == SessionStatus.OPEN, Rater.user_id == user.id)
         .order_by(CalibrationSession.closes_at.is_(None), CalibrationSession.closes_at)

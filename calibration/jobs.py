@@ -142,7 +142,7 @@ def _tell_pom_closed(session: CalibrationSession) -> None:
     total = sum(count for _, count in flags)
     high = sum(count for severity, count in flags if severity == "high")
     facts = [f"{_plural(snapshot.n_labels if snapshot else 0, 'label')} frozen."]
-    alpha = (snapshot.report or {}).get("alpha") if snapshot else None
+    alpha = queries.headline(snapshot).get("alpha") if snapshot else None
     if alpha is not None:
         facts.append(f"Krippendorff's alpha {alpha:.3f}.")
     elif snapshot is not None and snapshot.problem:

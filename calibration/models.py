@@ -303,9 +303,11 @@ class AgreementSnapshot(db.Model):
 
     ``charts`` holds the alpha-by-vendor chart drawn once when the results are stored:
     ``{"all": svg, "<vendor id>": svg}`` (the second for that vendor's QA leads, who see
-    their own bar only). ``summary`` holds the headline figures (``SUMMARY_KEYS``) for
-    pages that show no more than those. Results stored before they existed have neither.
-    ``report`` is loaded only when read: it can exceed a megabyte.
+    their own bar only). ``summary`` holds what pages and reports show
+    (``calibration.charts.summary_of``): the headline figures, the tables that grow with
+    raters and sites but not with cases, and the most contested cases. Results stored
+    before they existed have neither (or a headline-only summary). ``report`` is loaded
+    only when read (the API's agreement answer): it can exceed a megabyte.
     """
 
     __tablename__ = "agreement_snapshots"
@@ -435,6 +437,12 @@ class Flag(db.Model):
     @property
     def scope_title(self) -> str:
         """What the flag is about, as people say it."""
+        return Flag.title_of(self.scope, self.subject)
+
+    @staticmethod
+    def title_of(scope: str, subject: str | None) -> str:
+        """What a flag of ``scope`` about ``subject`` is about, as people say it (for
+        pages that read flags as plain rows)."""
         where = {
             "session": "Whole session",
             "overall": "Whole session",
@@ -442,8 +450,8 @@ class Flag(db.Model):
             "site": "Site",
             "rater": "Rater",
             "label": "Label option",
-        }.get(self.scope, self.scope.capitalize())
-        return f"{where}: {self.subject}" if self.subject else where
+        }.get(scope, scope.capitalize())
+        return f"{where}: {subject}" if subject else where
 
     @property
     def interval(self) -> tuple[float, float] | None:

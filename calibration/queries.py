@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from calibration.charts import vendor_chart
+from calibration.charts import has_tables, summary_of, vendor_chart
 from calibration.models import (
     AgreementSnapshot,
     CalibrationSession,
@@ -209,7 +209,9 @@ def raters_of(session: CalibrationSession) -> list[Rater]:
         .options(
             selectinload(Rater.user),
             selectinload(Rater.vendor),
-            selectinload(Rater.site).selectinload(Site.vendor),
+            # Joined: the sites' vendors are the raters' own, and a second select-in of
+            # the same vendors would repeat a statement.
+            selectinload(Rater.site).joinedload(Site.vendor),
         )
     ).all()
     return sorted(
@@ -239,6 +241,15 @@ def latest_snapshot(session: CalibrationSession) -> AgreementSnapshot | None:
     )
 
 
+def headline(snapshot: AgreementSnapshot) -> dict:
+    """The headline figures of stored results (``SUMMARY_KEYS``), read from the stored
+    summary without loading the full report; results stored before summaries were kept
+    are summarised from their report. Empty when there was nothing to analyse."""
+    if snapshot.summary is not None:
+        return snapshot.summary
+    return summary_of(snapshot.report) if snapshot.report is not None else {}
+
+
 # Flags -------------------------------------------------------------------------------
 
 # Most severe first and open before acknowledged before resolved (not alphabetical).
@@ -262,7 +273,7 @@ def visible_flags(user: User) -> sa.Select:
         .options(
             selectinload(Flag.session),
             selectinload(Flag.vendor),
-            selectinload(Flag.site).selectinload(Site.vendor),
+            selectinload(Flag.site).joinedload(Site.vendor),
         )
     )
     if not may_see_drafts(user):
@@ -368,7 +379,8 @@ def site_rater_warnings(session: CalibrationSession) -> list[str]:
 
 
 def scoped_report(user: User, snapshot: AgreementSnapshot) -> dict | None:
-    """The stored report as the person may read it.
+    """The full stored report as the person may read it (it can exceed a megabyte: the
+    API's agreement answer and the PDF read it; pages read ``scoped_summary``).
 
     Everyone who may see results reads the session-wide figures, the per-label figures
     and the per-case splits (aggregates, naming nobody). A QA lead reads only their own
@@ -379,8 +391,31 @@ def scoped_report(user: User, snapshot: AgreementSnapshot) -> dict | None:
         return None
     report = dict(snapshot.report)
     report["flags"] = []
+    return _scoped(user, snapshot, report)
+
+
+def stored_summary(snapshot: AgreementSnapshot) -> dict | None:
+    """The stored summary of the results (every vendor): the headline, the tables and
+    the most contested cases (``calibration.charts.summary_of``), without loading the
+    full report. Results stored before summaries held the tables are summarised from
+    their report. None when there was nothing to analyse."""
+    if has_tables(snapshot.summary):
+        return dict(snapshot.summary)
+    if snapshot.problem is not None or snapshot.report is None:
+        return None
+    return summary_of(snapshot.report)
+
+
+def scoped_summary(user: User, snapshot: AgreementSnapshot) -> dict | None:
+    """The stored summary as the person may read it, scoped as ``scoped_report`` is."""
+    summary = stored_summary(snapshot)
+    return None if summary is None else _scoped(user, snapshot, summary)
+
+
+def _scoped(user: User, snapshot: AgreementSnapshot, figures: dict) -> dict:
+    """A QA lead's rows only of the tables that name vendors, sites and raters."""
     if not bound_to_vendor(user):
-        return report
+        return figures
     subjects = snapshot.subjects or {}
     own_raters = {
         name
@@ -395,16 +430,47 @@ def scoped_report(user: User, snapshot: AgreementSnapshot) -> dict | None:
         for name, facts in subjects.get("sites", {}).items()
         if facts["vendor_id"] == user.vendor_id
     }
-    report["raters"] = [r for r in report["raters"] if r["rater"] in own_raters]
-    report["groups"] = [g for g in report["groups"] if g["group"] in own_groups]
-    report["sites"] = [s for s in report["sites"] if s["site"] in own_sites]
-    report["cohen_kappa"] = [
+    figures["raters"] = [r for r in figures["raters"] if r["rater"] in own_raters]
+    figures["groups"] = [g for g in figures["groups"] if g["group"] in own_groups]
+    figures["sites"] = [s for s in figures["sites"] if s["site"] in own_sites]
+    figures["cohen_kappa"] = [
         pair
-        for pair in report["cohen_kappa"]
+        for pair in figures["cohen_kappa"]
         if pair["rater_a"] in own_raters and pair["rater_b"] in own_raters
     ]
-    report["notes"] = []
-    return report
+    figures["notes"] = []
+    return figures
+
+
+def case_splits(session: CalibrationSession, case_ids: list[int]) -> dict[int, dict]:
+    """How the labels split on some cases of a closed session, by case id: ``labels``
+    (count per label, in the session's order), ``majority`` (None on a tie) and
+    ``majority_share`` — the figures the stored results hold per case, counted for these
+    cases only. Labels are frozen once a session closes, so the counts are those the
+    results were computed from."""
+    counts: dict[int, dict[str, int]] = {case_id: {} for case_id in case_ids}
+    rows = db.session.execute(
+        sa.select(Label.case_id, Label.option_key, sa.func.count())
+        .join(Case, Case.id == Label.case_id)
+        .where(Case.session_id == session.id, Label.case_id.in_(case_ids))
+        .group_by(Label.case_id, Label.option_key)
+    )
+    for case_id, option_key, n in rows:
+        counts[case_id][option_key] = n
+    order = {key: position for position, key in enumerate(session.option_keys)}
+    splits = {}
+    for case_id, given in counts.items():
+        if not given:
+            continue
+        labels = dict(sorted(given.items(), key=lambda pair: order.get(pair[0], len(order))))
+        top = max(labels.values())
+        leaders = [key for key, n in labels.items() if n == top]
+        splits[case_id] = {
+            "labels": labels,
+            "majority": leaders[0] if len(leaders) == 1 else None,
+            "majority_share": top / sum(labels.values()),
+        }
+    return splits
 
 
 def results_chart(user: User, snapshot: AgreementSnapshot, report: dict) -> str | None:
@@ -418,17 +484,23 @@ def results_chart(user: User, snapshot: AgreementSnapshot, report: dict) -> str 
     return snapshot.charts.get(key)
 
 
-def own_answers(rater: Rater) -> list[sa.Row]:
-    """The rater's labels with each case's reference, golden answer, in case order."""
-    return db.session.execute(
-        sa.select(
-            Case.id,
-            Case.reference,
-            Case.golden_label,
-            Label.option_key,
-            Label.comment,
-        )
+def own_answers(rater: Rater, limit: int) -> tuple[list[sa.Row], int, int]:
+    """The first ``limit`` of the rater's labels with each case's reference and golden
+    answer — those that differ from golden first, each group in case order — and how
+    many labels the rater gave and how many differ: two statements, whatever the number
+    of cases."""
+    differs = sa.and_(Case.golden_label.is_not(None), Case.golden_label != Label.option_key)
+    labelled = (
+        sa.select(Case.id, Case.reference, Case.golden_label, Label.option_key, Label.comment)
         .join(Label, sa.and_(Label.case_id == Case.id, Label.rater_id == rater.id))
         .where(Case.session_id == rater.session_id)
-        .order_by(Case.position, Case.id)
+    )
+    rows = db.session.execute(
+        labelled.order_by(sa.case((differs, 0), else_=1), Case.position, Case.id).limit(limit)
     ).all()
+    total, differing = db.session.execute(
+        labelled.with_only_columns(
+            sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((differs, 1), else_=0)), 0)
+        )
+    ).one()
+    return rows, total, differing

@@ -72,10 +72,14 @@ def calibration_source(session: CalibrationSession, reader: User | None) -> Repo
     if reader is not None and not permissions.may_see_results(reader, session):
         raise NotFound("The results of this session are not available to you yet.")
     snapshot = queries.latest_snapshot(session)
+    # The stored summary holds every figure the report shows, the most contested cases
+    # included: the full report (over a megabyte at thousands of cases) stays unread.
     report = None
-    if snapshot is not None and snapshot.report is not None:
+    if snapshot is not None:
         report = (
-            queries.scoped_report(reader, snapshot) if reader is not None else dict(snapshot.report)
+            queries.scoped_summary(reader, snapshot)
+            if reader is not None
+            else queries.stored_summary(snapshot)
         )
     flags_query = queries.visible_flags(reader) if reader is not None else db.select(Flag)
     flags = sorted(
@@ -87,7 +91,7 @@ def calibration_source(session: CalibrationSession, reader: User | None) -> Repo
     references = {}
     if report is not None:
         chart = vendor_chart(report, session.alpha_threshold)
-        contested = [item for item in report["items"] if item["entropy"] > 0][:CONTESTED_IN_REPORT]
+        contested = report["contested"][:CONTESTED_IN_REPORT]
         references = dict(
             db.session.execute(
                 db.select(Case.reference, Case.content_text).where(

@@ -73,6 +73,9 @@ CONTESTED_SHOWN = 15
 # A rater's own labels on the results page: the cases they differed on first, then the
 # rest, this many at most; labels.csv has them all.
 ANSWERS_SHOWN = 100
+# Rows of each table of vendors, sites, raters and pairs on the results page; each links
+# to all of its rows as CSV (``results_table``).
+TABLE_ROWS_SHOWN = 50
 
 
 @bp.context_processor
@@ -234,6 +237,8 @@ def session(session_id: int):
         # Progress by rater is for the POM: raters never see how far others have got.
         raters, counts = queries.raters_of(session), queries.label_counts(session)
     own = len(queries.own_labels(rater)) if rater else 0
+    results = permissions.may_see_results(current_user, session)
+    snapshot = queries.latest_snapshot(session) if results else None
     return render_template(
         "calibration/session.html",
         session=session,
@@ -244,8 +249,10 @@ def session(session_id: int):
         raters=raters,
         counts=counts,
         manage=manage,
-        results=permissions.may_see_results(current_user, session),
-        snapshot=queries.latest_snapshot(session) if manage else None,
+        results=results,
+        # The headline figures from the stored summary: the full report stays unread.
+        headline=queries.headline(snapshot) if snapshot else {},
+        snapshot=snapshot,
         action_form=ConfirmForm(),
     )
 
@@ -894,33 +901,36 @@ def results(session_id: int):
             "calibration/results_pending.html", session=session, message=message
         ), 409
     snapshot = queries.latest_snapshot(session)
-    report = queries.scoped_report(current_user, snapshot) if snapshot else None
+    # The stored summary, not the full report: the page costs the same at 50 cases or
+    # 50,000; its tables link to all their rows as CSV, a rater's labels to labels.csv.
+    report = queries.scoped_summary(current_user, snapshot) if snapshot else None
     flags = db.session.scalars(
         queries.visible_flags(current_user)
         .where(Flag.session_id == session.id)
         .order_by(queries.STATUS_ORDER, queries.SEVERITY_ORDER, Flag.id)
     ).all()
     rater = queries.rater_for(current_user, session)
-    answers = queries.own_answers(rater) if rater else []
-    items = {item["item"]: item for item in report["items"]} if report and answers else {}
-    differs = [a for a in answers if a.golden_label and a.golden_label != a.option_key]
-    differing = {a.id for a in differs}
+    shown, answers_total, differs_total = (
+        queries.own_answers(rater, ANSWERS_SHOWN) if rater else ([], 0, 0)
+    )
+    differs = [a for a in shown if a.golden_label and a.golden_label != a.option_key]
+    splits = queries.case_splits(session, [a.id for a in shown]) if report and shown else {}
     own_figures = None
     if rater is not None and report is not None:
         names = {facts["id"]: name for name, facts in snapshot.subjects["raters"].items()}
         own_figures = next((r for r in report["raters"] if r["rater"] == names.get(rater.id)), None)
-    contested = (
-        [item for item in report["items"] if item["entropy"] > 0][:CONTESTED_SHOWN]
-        if report
-        else []
-    )
-    contested_ids = dict(
-        db.session.execute(
-            sa.select(Case.reference, Case.id).where(
-                Case.session_id == session.id,
-                Case.reference.in_([item["item"] for item in contested]),
-            )
-        ).all()
+    contested = report["contested"][:CONTESTED_SHOWN] if report else []
+    contested_ids = (
+        dict(
+            db.session.execute(
+                sa.select(Case.reference, Case.id).where(
+                    Case.session_id == session.id,
+                    Case.reference.in_([item["item"] for item in contested]),
+                )
+            ).all()
+        )
+        if contested
+        else {}
     )
     stale = bool(
         snapshot and session.golden_changed_at and session.golden_changed_at > snapshot.computed_at
@@ -932,9 +942,11 @@ def results(session_id: int):
         report=report,
         flags=flags,
         rater=rater,
-        answers=(differs + [a for a in answers if a.id not in differing])[:ANSWERS_SHOWN],
-        answers_total=len(answers),
-        items=items,
+        answers=shown,
+        answers_total=answers_total,
+        differs_total=differs_total,
+        splits=splits,
+        table_rows=TABLE_ROWS_SHOWN,
         own_figures=own_figures,
         differs=differs,
         model_evaluations=model_queries.session_model_evaluations(current_user, session),
@@ -945,6 +957,70 @@ def results(session_id: int):
         manage=may(current_user, Action.MANAGE_CALIBRATION),
         action_form=ConfirmForm(),
         chart=queries.results_chart(current_user, snapshot, report) if report else None,
+    )
+
+
+def _interval_cells(ci) -> list:
+    return [ci[0], ci[1]] if ci else ["", ""]
+
+
+# The results page's tables in full, as CSV: column names, then a row of each entry.
+RESULTS_TABLES = {
+    "vendors": (
+        "groups",
+        ["vendor", "raters", "cases", "alpha", "alpha_low", "alpha_high", "agreement"]
+        + ["accuracy", "differs_from_majority", "evidence"],
+        lambda g: (
+            [g["group"], g["n_raters"], g["n_items"], g["alpha"]]
+            + _interval_cells(g["alpha_ci"])
+            + [g["percent_agreement"], g["accuracy"], g["majority_deviation"], g.get("evidence")]
+        ),
+    ),
+    "sites": (
+        "sites",
+        ["site", "raters", "cases", "alpha", "alpha_low", "alpha_high", "agreement"]
+        + ["accuracy", "differs_from_majority", "evidence"],
+        lambda s: (
+            [s["site"], s["n_raters"], s["n_items"], s["alpha"]]
+            + _interval_cells(s["alpha_ci"])
+            + [s["percent_agreement"], s["accuracy"], s["majority_deviation"], s.get("evidence")]
+        ),
+    ),
+    "raters": (
+        "raters",
+        ["rater", "vendor", "site", "cases", "agreement", "accuracy", "kappa_vs_golden"]
+        + ["alpha_without", "loo_delta"],
+        lambda r: (
+            [r["rater"], r.get("group"), r.get("site"), r["n"], r["agreement"]]
+            + [r["accuracy"], r["kappa_vs_golden"], r["alpha_without"], r["loo_delta"]]
+        ),
+    ),
+    "pairs": (
+        "cohen_kappa",
+        ["rater_a", "rater_b", "shared_cases", "kappa"],
+        lambda pair: [pair["rater_a"], pair["rater_b"], pair["n"], pair["kappa"]],
+    ),
+}
+
+
+@bp.get("/sessions/<int:session_id>/results/<table>.csv")
+@login_required
+def results_table(session_id: int, table: str):
+    """One table of the results in full (vendors, sites, raters or pairs of raters) as
+    CSV, scoped as the results page is; read from the stored summary."""
+    if table not in RESULTS_TABLES:
+        raise NotFound("There is no such table of results.")
+    session = queries.get_session(current_user, session_id)
+    if not permissions.may_see_results(current_user, session):
+        raise NotFound("The results of this session are not available to you yet.")
+    snapshot = queries.latest_snapshot(session)
+    figures = queries.scoped_summary(current_user, snapshot) if snapshot else None
+    key, header, row = RESULTS_TABLES[table]
+    entries = figures[key] if figures else []
+    return csv_response(
+        header,
+        (row(entry) for entry in entries),
+        f"calibration-{session.id}-{table}.csv",
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import sqlalchemy as sa
+from flask import abort, request, url_for
 from pydantic import BaseModel, ConfigDict, Field
 
 from rollcal import uow
@@ -17,12 +19,12 @@ from rollcal.api import (
     pdf_answer,
     respond,
 )
-from rollcal.extensions import db
-from rollcal.inputs import LONG_TEXT, MAX_ID, page_arg
+from rollcal.inputs import LONG_TEXT, MAX_ID, int_arg, page_arg
 from rollcal.reports.queue import request_report
 from rollcal.types import utcnow
 from rollout import queries, services
 from rollout.models import ChecklistItem, Rollout
+from rollout.readiness import State
 from rollout.report import readiness_source
 
 bp = api_blueprint("rollout_api", __name__)
@@ -95,13 +97,22 @@ class RolloutList(BaseModel):
 
 
 class RolloutOut(RolloutSummary):
-    """A rollout with every site the caller may see."""
+    """A rollout with the stored readiness of every site the caller may see, and one page
+    of those sites (worst readiness first) with their checklist items."""
 
     change_summary: str
     alpha_threshold: float
     accuracy_target: float
     gate_uses_lower_bound: bool
+    required_closed: int
+    required_total: int
     site_details: list[SiteOut]
+    page: int
+    pages: int
+    per_page: int
+    matching: int
+    next: str | None
+    previous: str | None
 
 
 class ItemPatch(BaseModel):
@@ -139,15 +150,15 @@ def _item(item: ChecklistItem) -> ItemOut:
 
 
 def _summary(summary: queries.Summary) -> dict:
-    rollout: Rollout = summary.rollout
+    rollout: queries.ListedRollout = summary.rollout
     return dict(
         id=rollout.id,
         title=rollout.title,
-        policy_code=rollout.policy_version.policy.code,
-        version=rollout.policy_version.version_label,
+        policy_code=rollout.policy_code,
+        version=rollout.version_label,
         status=rollout.status.value,
         go_live_date=rollout.go_live_date,
-        owner=rollout.owner.name,
+        owner=rollout.owner,
         sites=summary.sites,
         readiness={state.value: count for state, count in summary.counts.items()},
     )
@@ -164,13 +175,10 @@ def _summary(summary: queries.Summary) -> dict:
 def list_rollouts():
     """Rollouts the caller may see, newest go-live first; ``?page=N``."""
     user = api_user()
-    page = db.paginate(
-        queries.listed(
-            queries.visible_rollouts(user).order_by(Rollout.go_live_date.desc(), Rollout.id.desc())
-        ),
-        page=page_arg(),
-        per_page=50,
-        error_out=False,
+    page = queries.listed_page(
+        queries.visible_rollouts(user).order_by(Rollout.go_live_date.desc(), Rollout.id.desc()),
+        page_arg(),
+        50,
     )
     return respond(
         RolloutList(
@@ -182,50 +190,133 @@ def list_rollouts():
     )
 
 
+# The detail reads a page of sites, as the board does: the answer's size is bounded
+# however many sites the rollout has.
+PER_PAGE, MAX_PER_PAGE = 50, 100
+ROLLOUT_QUERY = {
+    **PAGE_QUERY,
+    "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": PER_PAGE},
+    "vendor": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+    "market": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+    "state": {"type": "string", "enum": [state.value for state in State]},
+}
+
+
+def _detail_arguments() -> dict:
+    """The detail's paging and filters from the address; 400 naming a bad one."""
+    per_page = int_arg("per_page", PER_PAGE, minimum=1)
+    if per_page > MAX_PER_PAGE:
+        abort(400, description=f"“per_page” in the address must be from 1 to {MAX_PER_PAGE}.")
+    state = request.args.get("state")
+    if state is not None and state not in {s.value for s in State}:
+        allowed = ", ".join(s.value for s in State)
+        abort(400, description=f"“state” in the address must be one of {allowed}.")
+    return {
+        "page": page_arg(),
+        "per_page": per_page,
+        "vendor_id": int_arg("vendor"),
+        "market_id": int_arg("market"),
+        "state": state,
+    }
+
+
+def _site(row: queries.BoardRow, details: dict[int, sa.Row]) -> SiteOut:
+    site = row.site
+    return SiteOut(
+        id=site.id,
+        name=site.name,
+        vendor=site.vendor,
+        markets=[code for _, code in site.markets],
+        readiness=ReadinessOut(
+            state=row.readiness.state.value,
+            reasons=list(row.readiness.reasons),
+            overridden=row.readiness.overridden,
+            override_justification=(
+                row.readiness.override.justification if row.readiness.override else None
+            ),
+        ),
+        gate=row.gate.state.value,
+        items=[
+            ItemOut(
+                id=cell.id,
+                version=details[cell.id].version,
+                site_id=site.id,
+                step=cell.title,
+                category=details[cell.id].category.value,
+                side=details[cell.id].side.value,
+                required=cell.required,
+                evidence_required=details[cell.id].evidence_required,
+                gate=cell.gate,
+                status=cell.status.value,
+                status_reason=details[cell.id].status_reason,
+                due_date=cell.due_date,
+                assignee=cell.assignee,
+                evidence_url=details[cell.id].evidence_url,
+                evidence_note=details[cell.id].evidence_note,
+            )
+            for cell in row.cells
+            if cell is not None
+        ],
+    )
+
+
 @operation(
     bp,
     "/rollouts/<int:rollout_id>",
     "GET",
-    "A rollout: its sites, checklist items and readiness with reasons",
+    "A rollout: the stored readiness of its sites, and a page of sites (worst first) "
+    "with their checklist items and readiness with reasons",
     response=RolloutOut,
+    query=ROLLOUT_QUERY,
     errors={404: "No such rollout, or not visible to the caller"},
 )
 def get_rollout(rollout_id: int):
-    """One rollout with every site the caller may see."""
+    """One rollout with a page of the sites the caller may see, worst readiness first;
+    ``?page=N&per_page=M`` (at most 100), ``vendor``, ``market`` and ``state`` filter."""
     user = api_user()
-    board = queries.build_board(user, queries.get_rollout(user, rollout_id), utcnow().date())
-    rollout = board.rollout
-    sites = [
-        SiteOut(
-            id=row.site.id,
-            name=row.site.name,
-            vendor=row.site.vendor.name,
-            markets=[m.code for m in row.site.markets],
-            readiness=ReadinessOut(
-                state=row.readiness.state.value,
-                reasons=list(row.readiness.reasons),
-                overridden=row.readiness.overridden,
-                override_justification=(
-                    row.readiness.override.justification if row.readiness.override else None
-                ),
-            ),
-            gate=row.gate.state.value,
-            items=[_item(cell) for cell in row.cells if cell is not None],
+    arguments = _detail_arguments()
+    rollout = queries.get_rollout(user, rollout_id)
+    board = queries.board_page(user, rollout, utcnow().date(), **arguments)
+    details = queries.item_details(rollout, [row.site.id for row in board.rows])
+    filters = {
+        name: value
+        for name, value in (
+            ("vendor", arguments["vendor_id"]),
+            ("market", arguments["market_id"]),
+            ("state", arguments["state"]),
         )
-        for row in board.rows
-    ]
+        if value
+    }
+
+    def page_url(page: int) -> str:
+        return url_for(
+            ".get_rollout", rollout_id=rollout.id, page=page, per_page=board.per_page, **filters
+        )
+
+    closed, required = board.progress
     return respond(
         RolloutOut(
             **_summary(
                 queries.Summary(
-                    rollout, sites=len(board.rows), progress=board.progress, counts=board.counts
+                    queries.ListedRollout.of(rollout),
+                    sites=len(board.sites),
+                    progress=board.progress,
+                    counts=board.counts,
                 )
             ),
             change_summary=rollout.policy_version.change_summary,
             alpha_threshold=rollout.alpha_threshold,
             accuracy_target=rollout.accuracy_target,
             gate_uses_lower_bound=rollout.gate_uses_lower_bound,
-            site_details=sites,
+            required_closed=closed,
+            required_total=required,
+            site_details=[_site(row, details) for row in board.rows],
+            page=board.page,
+            pages=board.pages,
+            per_page=board.per_page,
+            matching=board.total,
+            next=page_url(board.page + 1) if board.page < board.pages else None,
+            previous=page_url(board.page - 1) if board.page > 1 else None,
         )
     )
 

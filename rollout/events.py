@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Flask
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from calibration.models import CalibrationSession
 from rollcal import events
@@ -82,7 +82,16 @@ class RolloutSubjects:
 
     def rollout(self, rollout_id: int) -> RolloutFacts | None:
         """A rollout's name, policy version and gate thresholds, or None."""
-        rollout = db.session.get(Rollout, rollout_id)
+        # What the facts name, loaded with the rollout: loaded lazily, the policy version
+        # would be read again by id after ``policy_version`` had read it for the same page.
+        rollout = db.session.get(
+            Rollout,
+            rollout_id,
+            options=[
+                joinedload(Rollout.policy_version).joinedload(PolicyVersion.policy),
+                selectinload(Rollout.rollout_sites),
+            ],
+        )
         return _facts(rollout) if rollout is not None else None
 
     def first_rollout_of_policy(self, code: str) -> RolloutFacts | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
 
 from rollcal.accounts.models import User
 from rollcal.extensions import db
@@ -20,6 +19,7 @@ from rollcal.types import utcnow
 from rollout import queries, readiness
 from rollout.models import (
     ChecklistItem,
+    Policy,
     PolicyVersion,
     Rollout,
     RolloutSite,
@@ -32,12 +32,6 @@ from rollout.models import (
 SHOWN = 8
 REASONS_PER_ROLLOUT = 3
 _UNDER_WAY = (RolloutStatus.PLANNING, RolloutStatus.IN_PROGRESS, RolloutStatus.AWAITING_SIGNOFF)
-
-
-def _with_policy(statement: sa.Select) -> sa.Select:
-    return statement.options(
-        selectinload(Rollout.policy_version).selectinload(PolicyVersion.policy)
-    )
 
 
 def _troubled_sites(rollout_ids: list[int]) -> dict[int, list]:
@@ -89,15 +83,12 @@ def my_rollouts(user: User) -> dict | None:
     statement = queries.visible_rollouts(user).where(
         Rollout.owner_id == user.id, Rollout.status.in_(_UNDER_WAY)
     )
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery()))
-    rollouts = db.session.scalars(
-        _with_policy(statement.order_by(Rollout.go_live_date, Rollout.id).limit(SHOWN))
-    ).all()
+    listed = queries.listed_page(statement.order_by(Rollout.go_live_date, Rollout.id), 1, SHOWN)
     return {
         "title": "Your rollouts",
-        "summaries": queries.summaries(user, list(rollouts)),
-        "troubled": _troubled_sites([rollout.id for rollout in rollouts]),
-        "total": total,
+        "summaries": queries.summaries(user, listed.items),
+        "troubled": _troubled_sites([rollout.id for rollout in listed.items]),
+        "total": listed.total,
         "states": readiness.State,
     }
 
@@ -114,7 +105,7 @@ def items_due(user: User) -> dict | None:
     count, overdue = db.session.execute(
         sa.select(sa.func.count(), sa.func.sum(sa.case((due.c.due_date < today, 1), else_=0)))
     ).one()
-    items = db.session.scalars(statement.limit(SHOWN)).all()
+    items = queries.my_items_page(user, 1, SHOWN, statement=statement).items
     return {
         "title": "Your vendor's items due" if bound_to_vendor(user) else "Your items due",
         "items": items,
@@ -125,54 +116,90 @@ def items_due(user: User) -> dict | None:
     }
 
 
+def _rollout_columns():
+    return (Policy.code, PolicyVersion.version_label, Policy.title.label("policy_title"))
+
+
+def _title(row) -> str:
+    return f"{row.code} {row.version_label} — {row.policy_title}"
+
+
 def signoffs_waiting_on_others(user: User) -> dict | None:
     """Sign-off requests a POM made that stakeholders have not all decided."""
     if not may(user, Action.OWN_VENDORS):
         return None
-    requests = db.session.scalars(
-        sa.select(SignOffRequest)
+    requests = db.session.execute(
+        sa.select(
+            SignOffRequest.id,
+            SignOffRequest.rollout_id,
+            SignOffRequest.requested_at,
+            *_rollout_columns(),
+        )
+        .join(Rollout, Rollout.id == SignOffRequest.rollout_id)
+        .join(PolicyVersion, PolicyVersion.id == Rollout.policy_version_id)
+        .join(Policy, Policy.id == PolicyVersion.policy_id)
         .where(
             SignOffRequest.requested_by_id == user.id,
             SignOffRequest.status == SignOffStatus.PENDING,
         )
-        .options(
-            selectinload(SignOffRequest.sign_offs).selectinload(SignOff.stakeholder),
-            selectinload(SignOffRequest.rollout)
-            .selectinload(Rollout.policy_version)
-            .selectinload(PolicyVersion.policy),
-        )
-        .order_by(SignOffRequest.requested_at)
+        .order_by(SignOffRequest.requested_at, SignOffRequest.id)
         .limit(SHOWN)
     ).all()
-    return {"title": "Sign-offs waiting on others", "requests": requests}
+    waiting: dict[int, list[str]] = {}
+    if requests:
+        for request_id, name in db.session.execute(
+            sa.select(SignOff.request_id, User.name)
+            .join(User, User.id == SignOff.stakeholder_id)
+            .where(
+                SignOff.request_id.in_([row.id for row in requests]),
+                SignOff.decision.is_(None),
+            )
+            .order_by(User.name)
+        ):
+            waiting.setdefault(request_id, []).append(name)
+    return {
+        "title": "Sign-offs waiting on others",
+        "requests": [(row, _title(row), waiting.get(row.id, [])) for row in requests],
+    }
 
 
 def signoffs_for_me(user: User) -> dict | None:
     """A stakeholder's undecided sign-offs, oldest request first."""
     if not may(user, Action.SIGN_OFF):
         return None
-    statement = (
-        sa.select(SignOff)
-        .join(SignOffRequest, SignOffRequest.id == SignOff.request_id)
-        .where(
-            SignOff.stakeholder_id == user.id,
-            SignOff.decision.is_(None),
-            SignOffRequest.status == SignOffStatus.PENDING,
-        )
+    mine = sa.and_(
+        SignOff.stakeholder_id == user.id,
+        SignOff.decision.is_(None),
+        SignOffRequest.status == SignOffStatus.PENDING,
     )
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery()))
-    sign_offs = db.session.scalars(
-        statement.options(
-            selectinload(SignOff.request)
-            .selectinload(SignOffRequest.rollout)
-            .selectinload(Rollout.policy_version)
-            .selectinload(PolicyVersion.policy),
-            selectinload(SignOff.request).selectinload(SignOffRequest.requested_by),
+    total = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(SignOff)
+        .join(SignOffRequest, SignOffRequest.id == SignOff.request_id)
+        .where(mine)
+    )
+    rows = db.session.execute(
+        sa.select(
+            SignOff.id,
+            SignOffRequest.requested_at,
+            User.name.label("requested_by"),
+            Rollout.go_live_date,
+            *_rollout_columns(),
         )
-        .order_by(SignOffRequest.requested_at)
+        .join(SignOffRequest, SignOffRequest.id == SignOff.request_id)
+        .join(User, User.id == SignOffRequest.requested_by_id)
+        .join(Rollout, Rollout.id == SignOffRequest.rollout_id)
+        .join(PolicyVersion, PolicyVersion.id == Rollout.policy_version_id)
+        .join(Policy, Policy.id == PolicyVersion.policy_id)
+        .where(mine)
+        .order_by(SignOffRequest.requested_at, SignOff.id)
         .limit(SHOWN)
     ).all()
-    return {"title": "Sign-offs waiting for you", "sign_offs": sign_offs, "total": total}
+    return {
+        "title": "Sign-offs waiting for you",
+        "sign_offs": [(row, _title(row)) for row in rows],
+        "total": total,
+    }
 
 
 def go_lives_soon(user: User) -> dict | None:
@@ -180,20 +207,14 @@ def go_lives_soon(user: User) -> dict | None:
     if not may(user, Action.SIGN_OFF):
         return None
     today = utcnow().date()
-    rollouts = db.session.scalars(
-        _with_policy(
-            queries.visible_rollouts(user)
-            .where(
-                Rollout.status.in_((*_UNDER_WAY, RolloutStatus.SIGNED_OFF)),
-                Rollout.go_live_date.between(today, today + timedelta(days=14)),
-            )
-            .order_by(Rollout.go_live_date, Rollout.id)
-            .limit(SHOWN)
-        )
-    ).all()
+    statement = queries.visible_rollouts(user).where(
+        Rollout.status.in_((*_UNDER_WAY, RolloutStatus.SIGNED_OFF)),
+        Rollout.go_live_date.between(today, today + timedelta(days=14)),
+    )
+    listed = queries.listed_page(statement.order_by(Rollout.go_live_date, Rollout.id), 1, SHOWN)
     return {
         "title": "Go-lives in the next 14 days",
-        "summaries": queries.summaries(user, list(rollouts)),
+        "summaries": queries.summaries(user, listed.items),
         "states": readiness.State,
     }
 

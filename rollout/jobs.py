@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from calibration import queries as calibration_queries
 from calibration.models import AgreementSnapshot, CalibrationSession, Flag, FlagStatus
 from rollcal import permissions, uow
 from rollcal.accounts.models import User
@@ -39,7 +40,7 @@ from rollcal.notifications.services import (
     previous_digest,
     queue_email,
 )
-from rollcal.org.models import Site, vendor_owners
+from rollcal.org.models import Site, Vendor, vendor_owners
 from rollcal.permissions import Action
 from rollcal.types import utcnow
 from rollout import readiness, services
@@ -52,7 +53,7 @@ from rollout.models import (
     RolloutStatus,
     Side,
 )
-from rollout.queries import build_boards
+from rollout.queries import summaries
 
 log = logging.getLogger("rollcal.jobs")
 
@@ -391,25 +392,58 @@ def pom_report(pom: User, today: date, since: datetime) -> PomReport:
             .order_by(Rollout.go_live_date, Rollout.id)
         )
     )
-    for board in build_boards(None, rollouts, today):
-        risky = [
-            SiteRisk(row.site.label, row.readiness.state, row.readiness.reasons)
-            for row in board.rows
-            if row.readiness.state in (readiness.State.AT_RISK, readiness.State.BLOCKED)
-        ]
-        if risky:
-            link = path_for("rollout.board", rollout_id=board.rollout.id)
-            report.at_risk.append(RolloutRisk(board.rollout, link, risky))
-    overdue = sorted(
-        (
-            item
-            for rollout in rollouts
-            for item in rollout.items
-            if item.required and not item.gate and not item.is_closed and item.due_date < today
-        ),
-        key=lambda item: (item.due_date, item.rollout_id, item.position, item.site_id),
+    # Readiness as stored (kept current by every change and by the daily job), not
+    # recounted from every item of every rollout.
+    risky_sites = db.session.execute(
+        sa.select(
+            RolloutSite.rollout_id,
+            Vendor.name,
+            Site.name,
+            RolloutSite.readiness_state,
+            RolloutSite.readiness_reasons,
+        )
+        .join(Site, Site.id == RolloutSite.site_id)
+        .join(Vendor, Vendor.id == Site.vendor_id)
+        .where(
+            RolloutSite.rollout_id.in_([rollout.id for rollout in rollouts]),
+            RolloutSite.readiness_state.in_([readiness.State.AT_RISK, readiness.State.BLOCKED]),
+        )
+        .order_by(Vendor.name, Site.name)
     )
-    report.overdue, report.overdue_total = overdue[:DIGEST_LIST_LIMIT], len(overdue)
+    risks: dict[int, list[SiteRisk]] = defaultdict(list)
+    for rollout_id, vendor, site, state, reasons in risky_sites:
+        risks[rollout_id].append(
+            SiteRisk(f"{vendor} · {site}", readiness.State(state), tuple(reasons or ()))
+        )
+    for rollout in rollouts:
+        if risks[rollout.id]:
+            link = path_for("rollout.board", rollout_id=rollout.id)
+            report.at_risk.append(RolloutRisk(rollout, link, risks[rollout.id]))
+    overdue = sa.select(ChecklistItem).where(
+        ChecklistItem.rollout_id.in_([rollout.id for rollout in rollouts]),
+        ChecklistItem.required.is_(True),
+        ChecklistItem.gate.is_(False),
+        ChecklistItem.status.not_in([ItemStatus.DONE, ItemStatus.NOT_APPLICABLE]),
+        ChecklistItem.due_date < today,
+    )
+    report.overdue_total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(overdue.subquery())
+    )
+    report.overdue = list(
+        db.session.scalars(
+            overdue.options(
+                selectinload(ChecklistItem.site).selectinload(Site.vendor),
+                selectinload(ChecklistItem.assignee),
+            )
+            .order_by(
+                ChecklistItem.due_date,
+                ChecklistItem.rollout_id,
+                ChecklistItem.position,
+                ChecklistItem.site_id,
+            )
+            .limit(DIGEST_LIST_LIMIT)
+        )
+    )
     owned_vendors = sa.select(vendor_owners.c.vendor_id).where(vendor_owners.c.user_id == pom.id)
     flags = (
         sa.select(Flag)
@@ -550,10 +584,10 @@ def weekly_report(today: date, now: datetime) -> WeeklyReport:
             .order_by(Rollout.go_live_date, Rollout.id)
         )
     )
-    for board in build_boards(None, rollouts, today):
-        rollout = board.rollout
+    for summary in summaries(None, rollouts):
+        rollout = summary.rollout
         line = RolloutLine(
-            rollout, path_for("rollout.board", rollout_id=rollout.id), dict(board.counts)
+            rollout, path_for("rollout.board", rollout_id=rollout.id), dict(summary.counts)
         )
         if rollout.status == RolloutStatus.LIVE:
             report.went_live.append(line)
@@ -582,7 +616,7 @@ def weekly_report(today: date, now: datetime) -> WeeklyReport:
         }
     for session in closed:
         snapshot = latest.get(session.id)
-        alpha = (snapshot.report or {}).get("alpha") if snapshot else None
+        alpha = calibration_queries.headline(snapshot).get("alpha") if snapshot else None
         link = path_for("calibration.session", session_id=session.id)
         report.sessions.append(SessionLine(session, link, alpha))
     counts = dict(

@@ -14,6 +14,7 @@ from rollcal.accounts.models import User
 from rollcal.errors import NotFound
 from rollcal.extensions import db
 from rollcal.org.models import Market, Site, Vendor, site_markets
+from rollcal.paging import RowsPage, rows_page
 from rollcal.permissions import vendor_scope
 from rollcal.timefmt import format_short_day
 from rollout import readiness
@@ -209,7 +210,9 @@ def build_boards(user: User | None, rollouts: list[Rollout], today: date) -> lis
                 and site.vendor_id != user.vendor_id
             ):
                 continue
-            site_items = items_by_site[site.id]
+            # In checklist order: the database returns a rollout's items in no set order
+            # (PostgreSQL's changes after updates), and the reasons name items in turn.
+            site_items = sorted(items_by_site[site.id], key=lambda item: (item.position, item.id))
             by_column = {item.template_item_id: item for item in site_items}
             gate = gates.get((rollout.id, site.id), readiness.Gate.pending())
             state = readiness.site_readiness(
@@ -233,13 +236,13 @@ def build_boards(user: User | None, rollouts: list[Rollout], today: date) -> lis
 class Summary:
     """A rollout as listings show it: the stored readiness of the sites a person sees."""
 
-    rollout: Rollout
+    rollout: Rollout | ListedRollout
     sites: int = 0
     progress: tuple[int, int] = (0, 0)
     counts: dict = field(default_factory=dict)
 
 
-def summaries(user: User | None, rollouts: list[Rollout]) -> list[Summary]:
+def summaries(user: User | None, rollouts: list[Rollout] | list[ListedRollout]) -> list[Summary]:
     """Listing rows of several rollouts from their sites' stored readiness, in one
     statement whatever the number of sites and items (QA leads: their vendor's sites)."""
     by_id = {
@@ -280,6 +283,99 @@ def listed(statement: sa.Select) -> sa.Select:
     )
 
 
+# Listings ------------------------------------------------------------------------------
+#
+# The rollouts list, my items and the API's list write nothing: they read plain rows of
+# the columns they show, a page at a time, rather than ORM instances.
+
+
+@dataclass(frozen=True)
+class ListedRollout:
+    """A rollout as a listing row shows it."""
+
+    id: int
+    policy_code: str
+    version_label: str
+    policy_title: str
+    status: RolloutStatus
+    go_live_date: date
+    owner: str
+
+    @property
+    def title(self) -> str:
+        """What people call the rollout: the policy version it takes live."""
+        return f"{self.policy_code} {self.version_label} — {self.policy_title}"
+
+    @classmethod
+    def of(cls, rollout: Rollout) -> ListedRollout:
+        """The listing row of a rollout already loaded."""
+        version = rollout.policy_version
+        return cls(
+            rollout.id,
+            version.policy.code,
+            version.version_label,
+            version.policy.title,
+            rollout.status,
+            rollout.go_live_date,
+            rollout.owner.name,
+        )
+
+
+@dataclass(frozen=True)
+class MyItem:
+    """An open checklist item as *My items* lists it."""
+
+    id: int
+    title: str
+    due_date: date
+    status: ItemStatus
+    rollout_id: int
+    site_label: str
+    rollout_title: str
+
+
+def listed_page(statement: sa.Select, page: int, per_page: int) -> RowsPage:
+    """A page of the rollouts ``statement`` (``visible_rollouts``, filtered and ordered)
+    selects, as ``ListedRollout`` rows."""
+    columns = statement.with_only_columns(
+        Rollout.id,
+        Policy.code,
+        PolicyVersion.version_label,
+        Policy.title,
+        Rollout.status,
+        Rollout.go_live_date,
+        User.name,
+    ).select_from(Rollout)
+    joined = (
+        columns.join(PolicyVersion, PolicyVersion.id == Rollout.policy_version_id)
+        .join(Policy, Policy.id == PolicyVersion.policy_id)
+        .join(User, User.id == Rollout.owner_id)
+    )
+    rows, total = rows_page(joined, page, per_page)
+    return RowsPage([ListedRollout(*row) for row in rows], page, per_page, total)
+
+
+def my_items_page(
+    user: User, page: int, per_page: int, *, statement: sa.Select | None = None
+) -> RowsPage:
+    """A page of ``my_items`` (or of ``statement``, ``my_items`` narrowed) as ``MyItem``
+    rows."""
+    rows, total = rows_page(statement if statement is not None else my_items(user), page, per_page)
+    items = [
+        MyItem(
+            item_id,
+            title,
+            due,
+            status,
+            rollout_id,
+            f"{vendor} · {site}",
+            f"{code} {version} — {policy}",
+        )
+        for item_id, title, due, status, rollout_id, vendor, site, code, version, policy in rows
+    ]
+    return RowsPage(items, page, per_page, total)
+
+
 def build_board(user: User | None, rollout: Rollout, today: date) -> Board:
     """The board of one rollout, scoped to what the person may see."""
     return build_boards(user, [rollout], today)[0]
@@ -303,27 +399,58 @@ def filter_rows(
     return rows
 
 
+def item_details(rollout: Rollout, site_ids: list[int]) -> dict[int, sa.Row]:
+    """What the API tells of the checklist items of some sites beyond what the board
+    shows (version, category, side, evidence, reason), by item id: one statement over
+    the sites of a page."""
+    rows = db.session.execute(
+        sa.select(
+            ChecklistItem.id,
+            ChecklistItem.version,
+            ChecklistItem.category,
+            ChecklistItem.side,
+            ChecklistItem.evidence_required,
+            ChecklistItem.status_reason,
+            ChecklistItem.evidence_url,
+            ChecklistItem.evidence_note,
+        ).where(ChecklistItem.rollout_id == rollout.id, ChecklistItem.site_id.in_(site_ids))
+    )
+    return {row.id: row for row in rows}
+
+
 def my_items(user: User) -> sa.Select:
     """Open items assigned to the person (QA leads: also unassigned items of their vendor),
-    soonest due first, in rollouts still under way."""
+    soonest due first, in rollouts still under way: plain rows of what *My items* shows
+    (item, title, due date, status, rollout, vendor and site names, policy version)."""
     statement = (
-        visible_items(user)
+        sa.select(
+            ChecklistItem.id,
+            ChecklistItem.title,
+            ChecklistItem.due_date,
+            ChecklistItem.status,
+            ChecklistItem.rollout_id,
+            Vendor.name,
+            Site.name,
+            Policy.code,
+            PolicyVersion.version_label,
+            Policy.title,
+        )
+        .select_from(ChecklistItem)
+        .join(Site, Site.id == ChecklistItem.site_id)
+        .join(Vendor, Vendor.id == Site.vendor_id)
         .join(Rollout, Rollout.id == ChecklistItem.rollout_id)
+        .join(PolicyVersion, PolicyVersion.id == Rollout.policy_version_id)
+        .join(Policy, Policy.id == PolicyVersion.policy_id)
         .where(
             ChecklistItem.status.not_in(["done", "not_applicable"]),
             ChecklistItem.gate.is_(False),
             Rollout.status.not_in([RolloutStatus.CANCELLED, RolloutStatus.LIVE]),
         )
-        .options(
-            selectinload(ChecklistItem.site).selectinload(Site.vendor),
-            selectinload(ChecklistItem.rollout)
-            .selectinload(Rollout.policy_version)
-            .selectinload(PolicyVersion.policy),
-        )
         .order_by(ChecklistItem.due_date, ChecklistItem.position, ChecklistItem.id)
     )
     if permissions.bound_to_vendor(user):
         return statement.where(
+            vendor_scope(user, Site.vendor_id),
             ChecklistItem.side == "vendor",
             sa.or_(ChecklistItem.assignee_id == user.id, ChecklistItem.assignee_id.is_(None)),
         )

@@ -169,13 +169,17 @@ def _calibration(rollout: Rollout, reader: User | None) -> Calibration:
     if session is None:
         return Calibration(None)
     snapshot = calibration_queries.latest_snapshot(session)
-    if snapshot is None or snapshot.report is None:
+    # The stored summary holds every figure the report shows: the full report (over a
+    # megabyte at thousands of cases) stays unread.
+    report = None
+    if snapshot is not None:
+        report = (
+            calibration_queries.scoped_summary(reader, snapshot)
+            if reader is not None
+            else calibration_queries.stored_summary(snapshot)
+        )
+    if report is None:
         return Calibration(session)
-    report = (
-        calibration_queries.scoped_report(reader, snapshot)
-        if reader is not None
-        else dict(snapshot.report)
-    )
     flags_query = (
         calibration_queries.visible_flags(reader) if reader is not None else sa.select(Flag)
     )

@@ -109,11 +109,11 @@ def rollouts():
     )
     if status in {s.value for s in RolloutStatus}:
         statement = statement.where(Rollout.status == RolloutStatus(status))
-    page = _page(queries.listed(statement))
+    page = queries.listed_page(statement, page_arg(), current_app.config["ROLLCAL_PAGE_SIZE"])
     return render_template(
         "rollout/list.html",
         page=page,
-        summaries=queries.summaries(current_user, list(page.items)),
+        summaries=queries.summaries(current_user, page.items),
         status=status,
         statuses=list(RolloutStatus),
         states=list(State),
@@ -637,7 +637,7 @@ def reassign(item_id: int):
 @login_required
 def my_items():
     """Open items for the person, soonest due first."""
-    page = _page(queries.my_items(current_user))
+    page = queries.my_items_page(current_user, page_arg(), current_app.config["ROLLCAL_PAGE_SIZE"])
     return render_template("rollout/my_items.html", page=page, today=_today())
 
 

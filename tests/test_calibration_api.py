@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from calibration import services
 from calibration.models import Label
 from rollcal.accounts.models import Role
-from tests.calibration_factories import case_ids, run_session
+from tests.calibration_factories import case_ids, make_session, run_session
 
 GOLDEN = {0: "remove", 1: "allow"}
 
@@ -181,7 +181,7 @@ def test_another_vendors_qa_lead_gets_404_from_every_session_route(
     for tail in ("", "/cases", "/labels", "/agreement"):
         assert client.get(_url(world, tail), headers=headers).status_code == 404, tail
     listing = client.get("/api/v1/sessions", headers=headers).json
-    assert listing == {"sessions": []}
+    assert listing["sessions"] == [] and listing["total"] == 0
 
 
 def test_openapi_describes_the_calibration_routes(client):
@@ -193,3 +193,23 @@ def test_openapi_describes_the_calibration_routes(client):
     }
     assert "409" in labels["put"]["responses"]
     assert "/api/v1/sessions/{session_id}/agreement" in document["paths"]
+
+
+def test_the_session_list_answers_a_page_of_fifty_with_the_callers_progress(
+    client, world, token_for
+):
+    pom = world["pom"]
+    for n in range(51):
+        make_session(pom, title=f"Round {n}")
+    headers = token_for(pom)
+    first = client.get("/api/v1/sessions", headers=headers).json
+    assert len(first["sessions"]) == 50 and first["pages"] == 2 and first["total"] >= 52
+    second = client.get("/api/v1/sessions?page=2", headers=headers).json
+    seen = {s["id"] for s in first["sessions"]} | {s["id"] for s in second["sessions"]}
+    assert len(seen) == first["total"]
+    [labelled] = [
+        s for s in first["sessions"] + second["sessions"] if s["id"] == world["session"].id
+    ]
+    assert labelled["you_label"] is False and labelled["your_labels"] is None
+    [own] = client.get("/api/v1/sessions", headers=token_for(world["maria"])).json["sessions"]
+    assert own["you_label"] is True and own["your_labels"] == 0

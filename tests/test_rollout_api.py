@@ -33,6 +33,83 @@ def test_rollout_detail_has_sites_items_and_reasons(client, rollout_world, token
     assert len(sites["Cebu"]["items"]) == 10 and sites["Cebu"]["gate"] == "pending"
 
 
+def _block(world, site) -> None:
+    item = step(world["rollout"], site, "Trainers upskilled")
+    services.update_item(
+        world["pom"], item, version=item.version, status="blocked", reason="Trainer on leave"
+    )
+
+
+def test_rollout_detail_pages_sites_worst_first_with_links_between_pages(
+    client, rollout_world, token_for
+):
+    _block(rollout_world, rollout_world["dublin"])
+    headers = token_for(rollout_world["pom"])
+    path = f"/api/v1/rollouts/{rollout_world['rollout'].id}"
+    first = client.get(f"{path}?per_page=1", headers=headers).json
+    assert [site["name"] for site in first["site_details"]] == ["Dublin"]
+    assert {item["site_id"] for item in first["site_details"][0]["items"]} == {
+        rollout_world["dublin"].id
+    }
+    assert (first["page"], first["pages"], first["per_page"], first["matching"]) == (1, 2, 1, 2)
+    assert first["sites"] == 2
+    assert first["readiness"] == {"blocked": 1, "at_risk": 0, "on_track": 1, "ready": 0}
+    assert first["previous"] is None
+    second = client.get(first["next"], headers=headers).json
+    assert [site["name"] for site in second["site_details"]] == ["Cebu"]
+    assert second["next"] is None
+    assert client.get(second["previous"], headers=headers).json == first
+
+
+def test_rollout_detail_answers_fifty_sites_a_page_by_default(
+    client, db, create_user, create_site, create_vendor, make_version, token_for
+):
+    pom = create_user(Role.POM)
+    vendor = create_vendor()
+    sites = [create_site(vendor) for _ in range(55)]
+    rollout = services.create_rollout(
+        pom,
+        policy_version_id=make_version(pom).id,
+        template_id=1,
+        site_ids=[site.id for site in sites],
+        go_live_date=TODAY + timedelta(days=20),
+    )
+    body = client.get(f"/api/v1/rollouts/{rollout.id}", headers=token_for(pom)).json
+    assert len(body["site_details"]) == 50 and body["sites"] == 55 and body["pages"] == 2
+    assert sum(body["readiness"].values()) == 55
+    assert body["required_total"] % 55 == 0 and body["required_closed"] == 0
+    assert body["next"].endswith("page=2&per_page=50")
+
+
+def test_rollout_detail_filters_sites_as_the_board_does(client, rollout_world, token_for):
+    _block(rollout_world, rollout_world["dublin"])
+    headers = token_for(rollout_world["pom"])
+    path = f"/api/v1/rollouts/{rollout_world['rollout'].id}"
+    on_track = client.get(f"{path}?state=on_track", headers=headers).json
+    assert [site["name"] for site in on_track["site_details"]] == ["Cebu"]
+    assert on_track["matching"] == 1 and on_track["sites"] == 2
+    by_vendor = client.get(
+        f"{path}?vendor={rollout_world['dublin'].vendor_id}&per_page=1", headers=headers
+    ).json
+    assert [site["name"] for site in by_vendor["site_details"]] == ["Dublin"]
+    assert by_vendor["next"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "argument"),
+    [("per_page=101", "per_page"), ("per_page=0", "per_page"), ("state=late", "state")],
+)
+def test_rollout_detail_refuses_a_bad_page_size_or_state_naming_it(
+    client, rollout_world, token_for, query, argument
+):
+    response = client.get(
+        f"/api/v1/rollouts/{rollout_world['rollout'].id}?{query}",
+        headers=token_for(rollout_world["pom"]),
+    )
+    assert response.status_code == 400
+    assert f"“{argument}”" in response.json["error"]["message"]
+
+
 def test_qa_lead_reads_only_their_vendors_sites(client, rollout_world, token_for):
     body = client.get(
         f"/api/v1/rollouts/{rollout_world['rollout'].id}", headers=token_for(rollout_world["maria"])

@@ -171,6 +171,7 @@ EXPECTED = {
     ),
     "/calibration/sessions/<int:session_id>/results": ("GET", OTHER_VENDOR),
     "/calibration/sessions/<int:session_id>/labels.csv": ("GET", OTHER_VENDOR),
+    "/calibration/sessions/<int:session_id>/results/<table>.csv": ("GET", OTHER_VENDOR),
     "/calibration/flags": ("GET", SIGNED_IN),
     "/scorecards/": ("GET", SIGNED_IN),
     "/scorecards/alignment": ("GET", READERS),
@@ -314,6 +315,7 @@ def world(db, create_user, create_site, create_market, create_line):
         "token": report.token,
         "request_id": sign_off.request_id,
         "sign_off_id": sign_off.id,
+        "table": "raters",
     }
     arguments.update(permission_arguments(people[POM], other_site, create_user))
     arguments.update(_notification_arguments(db, stranger))

@@ -3,17 +3,21 @@ pages are bounded, and nothing is loaded one row at a time or by an IN list that
 
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import contextmanager
 from datetime import timedelta
 
 import sqlalchemy as sa
 
+from calibration.models import CalibrationSession
 from rollcal.accounts.models import Role, User
 from rollcal.extensions import db as _db
 from rollcal.org.models import LineOfBusiness, Market, Region, Site, Vendor
 from rollcal.types import utcnow
+from rollout import jobs as rollout_jobs
 from rollout import services
-from tests.calibration_factories import run_session, split_answers
+from rollout.models import ChecklistItem, Policy, PolicyVersion, Rollout
+from tests.calibration_factories import make_session, run_session, split_answers
 from tests.conftest import PASSWORD_HASH
 
 # 520 sites (5,200 checklist items, 1,040 labels) crosses the 500 rows at which
@@ -107,8 +111,10 @@ PAGES = [
     ("qa", "/calibration/sessions/{session}"),
     ("pom", "/calibration/sessions/{session}/results"),
     ("qa", "/calibration/sessions/{session}/results"),
+    ("pom", "/calibration/sessions/{session}/results/raters.csv"),
     ("api", "/api/v1/rollouts"),
     ("api", "/api/v1/rollouts/{rollout}"),
+    ("api", "/api/v1/rollouts/{rollout}?page=2&state=at_risk"),
     ("api", "/api/v1/sessions"),
     ("api", "/api/v1/sessions/{session}"),
 ]
@@ -133,7 +139,22 @@ def _count_pages(client, auth, people: dict, world: dict, token: dict) -> dict:
     return counts
 
 
-def test_main_pages_run_the_same_statements_at_6_and_520_sites(
+def _count_jobs(pom: User) -> dict:
+    """Statements of what the daily digest and the weekly summary read."""
+    counts = {}
+    now = utcnow()
+    for name, read in (
+        ("daily digest", lambda: rollout_jobs.pom_report(pom, now.date(), now - timedelta(days=1))),
+        ("weekly summary", lambda: rollout_jobs.weekly_report(now.date(), now)),
+    ):
+        _db.session.expire_all()
+        with _statements() as statements:
+            read()
+        counts[name] = len(statements)
+    return counts
+
+
+def test_main_pages_and_digests_run_the_same_statements_at_6_and_520_sites(
     client, auth, db, create_user, make_version, token_for
 ):
     pom = create_user(Role.POM)
@@ -146,11 +167,92 @@ def test_main_pages_run_the_same_statements_at_6_and_520_sites(
     db.session.commit()
     small = _grow(db, pom, make_version, SMALL, "a")
     small_counts = _count_pages(client, auth, {**people, "qa": small["qa"]}, small, token)
+    small_counts.update(_count_jobs(pom))
     large = _grow(db, pom, make_version, LARGE, "b")
     large_counts = _count_pages(client, auth, {**people, "qa": large["qa"]}, large, token)
+    large_counts.update(_count_jobs(pom))
     differing = {
         page: (small_counts[page], large_counts[page])
         for page in small_counts
         if small_counts[page] != large_counts[page]
     }
     assert not differing, sorted(differing.items())
+
+
+def test_listings_and_home_pages_read_plain_rows_not_orm_instances(
+    client, auth, rollout_world, token_for
+):
+    """The rollouts list, my items, the API's lists and the home pages write nothing, so
+    they build no ORM instance of what they list."""
+    pom, maria = rollout_world["pom"], rollout_world["maria"]
+    token = token_for(pom)
+    title = rollout_world["rollout"].title
+    make_session(pom, title="Plain round")
+    visits = [
+        (None, "/api/v1/sessions", "Plain round"),
+        (pom, "/rollouts", title),
+        (pom, "/my-items", title),
+        (maria, "/my-items", title),
+        (None, "/api/v1/rollouts", title),
+        (pom, "/", "Dublin"),
+        (maria, "/", "Cebu"),
+    ]
+    loaded: list[str] = []
+
+    def keep(target, context):
+        loaded.append(type(target).__name__)
+
+    listened = (
+        Rollout,
+        ChecklistItem,
+        PolicyVersion,
+        Policy,
+        Site,
+        Market,
+        LineOfBusiness,
+        CalibrationSession,
+    )
+    for model in listened:
+        sa.event.listen(model, "load", keep)
+    try:
+        for who, path, shown in visits:
+            if who is not None:
+                auth.login(who)
+            _db.session.expunge_all()
+            response = client.get(path, headers={} if who else token)
+            assert response.status_code == 200, path
+            assert shown in response.get_data(as_text=True), path
+            assert not loaded, (path, loaded)
+    finally:
+        for model in listened:
+            sa.event.remove(model, "load", keep)
+
+
+def test_no_main_page_runs_the_same_statement_twice(
+    client, auth, db, create_user, make_version, token_for
+):
+    pom = create_user(Role.POM)
+    people = {
+        "admin": create_user(Role.ADMIN),
+        "pom": pom,
+        "stakeholder": create_user(Role.STAKEHOLDER),
+    }
+    token = token_for(pom)
+    db.session.commit()
+    world = _grow(db, pom, make_version, SMALL, "a")
+    people["qa"] = world["qa"]
+    repeated = {}
+    signed_in = None
+    for who, page in PAGES:
+        path = page.format(**world)
+        headers = token if who == "api" else {}
+        if who != "api" and signed_in != who:
+            auth.login(people[who])
+            signed_in = who
+        client.get(path, headers=headers)
+        with _statements() as statements:
+            assert client.get(path, headers=headers).status_code == 200, path
+        twice = [text for text, n in Counter(statements).items() if n > 1]
+        if twice:
+            repeated[f"{who} {page}"] = [" ".join(text.split())[:160] for text in twice]
+    assert not repeated, repeated

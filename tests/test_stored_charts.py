@@ -29,7 +29,10 @@ def test_results_keep_a_chart_per_audience_and_their_headline_figures(revealed):
     assert set(snapshot.charts) == {"all", *(str(vendor.id) for vendor in revealed["vendors"])}
     assert snapshot.charts["all"].count("Meridian CX") >= 1
     assert "Harbor Review" not in snapshot.charts[str(revealed["vendors"][0].id)]
-    assert snapshot.summary == {key: snapshot.report[key] for key in charts.SUMMARY_KEYS}
+    for key in (*charts.SUMMARY_KEYS, *charts.SUMMARY_TABLES):
+        assert snapshot.summary[key] == snapshot.report[key], key
+    contested = [item for item in snapshot.report["items"] if item["entropy"] > 0]
+    assert snapshot.summary["contested"] == contested[: charts.CONTESTED_KEPT]
 
 
 def test_results_page_shows_the_stored_chart_without_drawing_it(

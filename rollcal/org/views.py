@@ -14,7 +14,7 @@ from rollcal.errors import NotFound, ValidationError, flash_refusal
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.inputs import int_arg, local_path, page_arg
-from rollcal.org import services
+from rollcal.org import queries, services
 from rollcal.org.forms import LineOfBusinessForm, MarketForm, SiteForm, VendorForm
 from rollcal.org.models import LineOfBusiness, Market, Site, Vendor
 from rollcal.permissions import Action, requires
@@ -52,19 +52,16 @@ def home():
     """What each person needs first: their vendor for QA leads, the organisation otherwise.
 
     Bounded whatever the organisation's size: a page of vendors, each with its first
-    sites and how many it has, read in a fixed number of statements.
+    sites and how many it has, read as plain rows in a fixed number of statements.
     """
-    page = db.paginate(
-        permissions.visible_vendors(current_user).options(selectinload(Vendor.owners)),
-        page=page_arg(),
-        per_page=HOME_VENDORS,
-        error_out=False,
-    )
-    vendors = list(page.items)
-    sites, site_counts = _first_sites([vendor.id for vendor in vendors], HOME_SITES)
+    page = queries.home_vendors(current_user, page_arg(), HOME_VENDORS)
+    vendors = page.items
+    sites, site_counts = queries.first_sites([vendor.id for vendor in vendors], HOME_SITES)
     markets = []
     if not permissions.bound_to_vendor(current_user):
-        markets = db.session.scalars(sa.select(Market).order_by(Market.region, Market.code)).all()
+        markets = db.session.execute(
+            sa.select(Market.code, Market.name, Market.region).order_by(Market.region, Market.code)
+        ).all()
     return render_template(
         "org/home.html",
         panels=registry.home_panels(current_user),
@@ -74,35 +71,6 @@ def home():
         site_counts=site_counts,
         markets=markets,
     )
-
-
-def _first_sites(vendor_ids: list[int], shown: int) -> tuple[dict[int, list[Site]], dict[int, int]]:
-    """The first ``shown`` sites of each vendor by name, with their markets and lines of
-    business, and each vendor's number of sites."""
-    counts = dict(
-        db.session.execute(
-            sa.select(Site.vendor_id, sa.func.count(Site.id))
-            .where(Site.vendor_id.in_(vendor_ids))
-            .group_by(Site.vendor_id)
-        ).all()
-    )
-    place = (
-        sa.func.row_number()
-        .over(partition_by=Site.vendor_id, order_by=(Site.name, Site.id))
-        .label("place")
-    )
-    ranked = sa.select(Site.id, place).where(Site.vendor_id.in_(vendor_ids)).subquery()
-    first = db.session.scalars(
-        sa.select(Site)
-        .join(ranked, ranked.c.id == Site.id)
-        .where(ranked.c.place <= shown)
-        .order_by(Site.name, Site.id)
-        .options(selectinload(Site.markets), selectinload(Site.lines_of_business))
-    ).all()
-    by_vendor: dict[int, list[Site]] = {vendor_id: [] for vendor_id in vendor_ids}
-    for site in first:
-        by_vendor[site.vendor_id].append(site)
-    return by_vendor, counts
 
 
 @bp.get("/vendors/<int:vendor_id>")
