@@ -23,6 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from calibration import queries as calibration_queries
 from calibration.models import AgreementSnapshot, CalibrationSession, Flag, FlagStatus
+from calibration.quality import DRIFT_KINDS
 from rollcal import permissions, uow
 from rollcal.accounts.models import User
 from rollcal.errors import Conflict
@@ -365,6 +366,9 @@ class PomReport:
     overdue_total: int = 0
     new_flags: list[Flag] = field(default_factory=list)
     new_flags_total: int = 0
+    # Sites drifting at the POM's vendors, however long ago it was found: told in every
+    # digest while it lasts, though it alone does not make a digest worth sending.
+    drifting: list[tuple[Flag, str]] = field(default_factory=list)
 
     @property
     def has_news(self) -> bool:
@@ -470,6 +474,19 @@ def pom_report(pom: User, today: date, since: datetime) -> PomReport:
             .limit(DIGEST_LIST_LIMIT)
         )
     )
+    report.drifting = [
+        (flag, path_for("scorecards.site", site_id=flag.site_id))
+        for flag in db.session.scalars(
+            sa.select(Flag)
+            .where(
+                Flag.kind.in_(DRIFT_KINDS.values()),
+                Flag.status != FlagStatus.RESOLVED,
+                Flag.vendor_id.in_(owned_vendors),
+            )
+            .order_by(SEVERITY_ORDER, Flag.updated_at.desc(), Flag.id)
+            .limit(DIGEST_LIST_LIMIT)
+        )
+    ]
     return report
 
 

@@ -425,6 +425,41 @@ def test_the_digest_tells_rollouts_at_risk_overdue_items_and_new_flags(
     assert _digests(db, pom)[-1].summary.endswith("0 new flags")
 
 
+def test_the_digest_lists_sites_drifting_at_the_poms_vendors_while_they_drift(
+    db, at_noon, rollout_world
+):
+    from calibration.models import Flag, Severity
+
+    pom, cebu, dublin = rollout_world["pom"], rollout_world["cebu"], rollout_world["dublin"]
+    cebu.vendor.owners.append(pom)
+    session = make_session(pom, title="Round 9")
+    for site, status in ((cebu, "open"), (dublin, "open")):
+        db.session.add(
+            Flag(
+                session_id=session.id,
+                scope="site",
+                subject=site.label,
+                kind="accuracy_drift",
+                cause=f"site|{site.id}|drift|accuracy|-",
+                severity=Severity.HIGH,
+                message=f"{site.label}'s accuracy against golden fell from 93% to 76%.",
+                vendor_id=site.vendor_id,
+                site_id=site.id,
+                status=status,
+            )
+        )
+    db.session.commit()
+    at_noon.move_to(_at(GO_LIVE - timedelta(days=11), 8, 30), tick=False)
+
+    rollout_jobs.send_daily_digests()
+
+    text = _digests(db, pom)[-1].email.text_body
+    assert "SITES DRIFTING (1)" in text  # Dublin's vendor is not Dana's
+    assert "Meridian CX · Cebu's accuracy against golden fell from 93% to 76%." in text
+    assert f"/scorecards/sites/{cebu.id}" in text
+    assert "Sites drifting (1)" in _digests(db, pom)[-1].email.html_body
+
+
 def test_notifications_chosen_for_the_digest_arrive_in_it_and_only_once(db, at_noon, create_user):
     maria = create_user(Role.QA_LEAD, timezone="Europe/London")
     db.session.add(
