@@ -15,6 +15,7 @@ from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent
 from rollcal.errors import Conflict
 from rollcal.extensions import db
+from rollcal.notifications.models import EmailMessage, Notification
 from rollcal.org.models import Site, Vendor
 from rollcal.uow import unit_of_work
 
@@ -81,6 +82,9 @@ def _remove_world(world: dict) -> None:
             )
         )
     )
+    # New high flags are told to the POM: their notifications and e-mails go too.
+    db.session.execute(sa.delete(Notification).where(Notification.user_id.in_(world["user_ids"])))
+    db.session.execute(sa.delete(EmailMessage).where(EmailMessage.user_id.in_(world["user_ids"])))
     db.session.execute(
         sa.delete(CalibrationSession).where(CalibrationSession.id == world["session_id"])
     )
