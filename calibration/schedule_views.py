@@ -127,7 +127,8 @@ def edit(schedule_id: int):
     return _render_form(form, f"Edit “{schedule.name}”", schedule)
 
 
-@bp.post("/schedules/<int:schedule_id>/<any(pause, resume):step>")
+@bp.post("/schedules/<int:schedule_id>/pause", defaults={"step": "pause"})
+@bp.post("/schedules/<int:schedule_id>/resume", defaults={"step": "resume"})
 @login_required
 @requires(Action.SCHEDULE_CALIBRATION)
 def state(schedule_id: int, step: str):
