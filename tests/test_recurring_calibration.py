@@ -360,3 +360,15 @@ def test_round_that_cannot_be_made_is_skipped_and_its_pom_told(db, rollout_world
     assert told.user_id == world["pom"].id and "skipped a round" in told.title
     others = sa.select(sa.func.count(Rater.id)).where(Rater.session_id != draft.id)
     assert db.session.scalar(others) == 0
+
+
+def test_demo_has_a_fortnightly_schedule_on_the_counterfeit_policy(runner, db):
+    from calibration.demo import SCHEDULE
+
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    [schedule] = db.session.scalars(
+        sa.select(CalibrationSchedule).where(CalibrationSchedule.name == SCHEDULE)
+    ).all()
+    assert schedule.cadence_days == 14 and schedule.active
+    assert schedule.source == "contested" and len(schedule.site_ids) >= 2
