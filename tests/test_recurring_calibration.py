@@ -317,10 +317,7 @@ def test_drift_flag_schedules_one_extra_round_for_its_site(
         == 1
     )
     assert "An extra round for this site exists" in client.get(f"/calibration/flags/{flag.id}").text
-    assert (
-        "Schedule an extra round"
-        not in client.get(f"/calibration/scorecards/sites/{world['cebu'].id}").text
-    )
+    assert "Schedule an extra round" not in client.get(f"/scorecards/sites/{world['cebu'].id}").text
 
 
 def test_extra_round_is_refused_with_a_message_for_a_flag_that_is_not_drift(
@@ -372,3 +369,64 @@ def test_demo_has_a_fortnightly_schedule_on_the_counterfeit_policy(runner, db):
     ).all()
     assert schedule.cadence_days == 14 and schedule.active
     assert schedule.source == "contested" and len(schedule.site_ids) >= 2
+
+
+def test_the_same_round_asked_for_twice_is_created_once(db, rollout_world, previous):
+    world = rollout_world
+    schedule = schedules.create_schedule(
+        world["pom"], **_fields(world, source_session_id=previous.id)
+    )
+    round_at = schedule.next_run_at
+    assert schedules.create_round(schedule, round_at) is not None
+    assert schedules.create_round(schedule, round_at) is None
+    assert len(_rounds(schedule)) == 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(CalibrationRound.id)).where(
+                CalibrationRound.schedule_id == schedule.id
+            )
+        )
+        == 1
+    )
+
+
+def test_editing_a_schedule_changes_its_cadence_and_keeps_its_csv(client, auth, db, rollout_world):
+    world = rollout_world
+    csv = b"reference,text\nA-1,First listing\nA-2,Second listing\n"
+    schedule = schedules.create_schedule(
+        world["pom"], **_fields(world, source="csv", cases_csv=csv)
+    )
+    db.session.commit()
+    auth.login(world["pom"])
+    form = client.get(f"/calibration/schedules/{schedule.id}/edit").text
+    assert "A CSV is uploaded already" in form
+    answer = client.post(
+        f"/calibration/schedules/{schedule.id}/edit",
+        data={
+            "name": "Counterfeit weekly",
+            "policy_version": world["version"].id,
+            "sites": [world["cebu"].id],
+            "cadence_days": "7",
+            "open_days": "2",
+            "next_run_at": "2099-01-05T09:00",
+            "source": "csv",
+            "source_session": "0",
+        },
+    )
+    assert answer.status_code == 302
+    db.session.refresh(schedule)
+    assert (schedule.name, schedule.cadence_days, schedule.site_ids) == (
+        "Counterfeit weekly",
+        7,
+        [world["cebu"].id],
+    )
+    assert "A-2" in schedule.cases_csv
+
+
+def test_site_scorecard_offers_the_extra_round_on_its_drift_flag(
+    client, auth, db, rollout_world, previous
+):
+    flag = _drift_flag(db, previous, rollout_world["cebu"])
+    auth.login(rollout_world["pom"])
+    page = client.get(f"/scorecards/sites/{rollout_world['cebu'].id}").text
+    assert f"/calibration/flags/{flag.id}/extra-round" in page
