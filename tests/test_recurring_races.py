@@ -20,7 +20,9 @@ from calibration.models import (
     CalibrationSchedule,
     CalibrationSession,
     Case,
+    Flag,
     Rater,
+    Severity,
 )
 from rollcal.accounts.models import Role, User
 from rollcal.audit import AuditEvent
@@ -108,7 +110,10 @@ def _sessions_made(world) -> list[int]:
         db.session.scalars(
             sa.select(CalibrationSession.id).where(
                 CalibrationSession.id != world["source_id"],
-                CalibrationSession.title.like("Cadence race%"),
+                sa.or_(
+                    CalibrationSession.title.like("Cadence race%"),
+                    CalibrationSession.title.like("Extra round:%Cadence source"),
+                ),
             )
         )
     )
@@ -205,5 +210,54 @@ def test_two_schedulers_creating_the_same_round_keep_one(app):
             assert not errors, errors
             assert sorted(result is None for result in results) == [False, True]
             _assert_one_round(world)
+        finally:
+            _remove_world(world)
+
+
+def test_two_clicks_at_once_on_a_drift_flag_make_one_extra_round(app):
+    with app.app_context():
+        world = _build_world()
+        try:
+            site = db.session.get(Site, world["site_id"])
+            with unit_of_work():
+                flag = Flag(
+                    session_id=world["source_id"],
+                    scope="site",
+                    subject=site.label,
+                    kind="accuracy_drift",
+                    cause=f"site|{site.id}|drift|accuracy|-",
+                    severity=Severity.HIGH,
+                    message="Accuracy fell below the site's own history.",
+                    vendor_id=site.vendor_id,
+                    site_id=site.id,
+                )
+                db.session.add(flag)
+            flag_id = flag.id
+            db.session.rollback()
+
+            def click() -> tuple[int, bool]:
+                with unit_of_work():
+                    pom = db.session.get(User, world["user_ids"][0])
+                    session, created = schedules.schedule_extra_round(
+                        pom, db.session.get(Flag, flag_id)
+                    )
+                    return session.id, created
+
+            results, errors = _race(app, click)
+            assert not errors, errors
+            assert sorted(created for _, created in results) == [False, True]
+            assert len({session_id for session_id, _ in results}) == 1
+            rounds = db.session.scalar(
+                sa.select(sa.func.count(CalibrationRound.id)).where(
+                    CalibrationRound.flag_id == flag_id
+                )
+            )
+            assert rounds == 1
+            extra = db.session.scalars(
+                sa.select(CalibrationSession.id).where(
+                    CalibrationSession.title.like("Extra round:%Cadence source")
+                )
+            ).all()
+            assert extra == [results[0][0]]
         finally:
             _remove_world(world)
