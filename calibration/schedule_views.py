@@ -70,7 +70,7 @@ def index():
         "calibration/schedules/index.html",
         schedules=found,
         latest=schedules.latest_rounds([s.id for s in found]),
-        sites={s.id: schedules.site_names(s.site_ids or []) for s in found},
+        sites=schedules.site_names(found),
         versions=dict(calibration_subjects().policy_version_choices()),
         action_form=ConfirmForm(),
     )

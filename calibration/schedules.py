@@ -272,7 +272,10 @@ def all_schedules() -> list[CalibrationSchedule]:
     return list(
         db.session.scalars(
             sa.select(CalibrationSchedule)
-            .options(selectinload(CalibrationSchedule.created_by))
+            .options(
+                selectinload(CalibrationSchedule.created_by),
+                selectinload(CalibrationSchedule.source_session),
+            )
             .order_by(CalibrationSchedule.active.desc(), CalibrationSchedule.next_run_at)
         )
     )
@@ -301,12 +304,17 @@ def extra_round_of(flag: Flag) -> CalibrationRound | None:
     return db.session.scalar(sa.select(CalibrationRound).where(CalibrationRound.flag_id == flag.id))
 
 
-def site_names(site_ids: Sequence[int]) -> list[str]:
-    """The sites' labels, sorted."""
+def site_names(found: Sequence[CalibrationSchedule]) -> dict[int, list[str]]:
+    """Each schedule's sites by label, sorted, read in one statement for them all."""
+    ids = {site_id for schedule in found for site_id in schedule.site_ids or []}
     sites = db.session.scalars(
-        sa.select(Site).where(Site.id.in_(list(site_ids))).options(selectinload(Site.vendor))
+        sa.select(Site).where(Site.id.in_(ids)).options(selectinload(Site.vendor))
     )
-    return sorted(site.label for site in sites)
+    labels = {site.id: site.label for site in sites}
+    return {
+        schedule.id: sorted(labels[i] for i in schedule.site_ids or [] if i in labels)
+        for schedule in found
+    }
 
 
 def raters_for_sites(site_ids: Sequence[int]) -> list[tuple[User, Site]]:
