@@ -430,3 +430,37 @@ def test_site_scorecard_offers_the_extra_round_on_its_drift_flag(
     auth.login(rollout_world["pom"])
     page = client.get(f"/scorecards/sites/{rollout_world['cebu'].id}").text
     assert f"/calibration/flags/{flag.id}/extra-round" in page
+
+
+def test_schedules_page_runs_as_many_statements_for_eight_schedules_as_for_one(
+    client, auth, db, rollout_world, create_site, previous
+):
+    from tests.test_statement_counts import _statements
+
+    world = rollout_world
+    auth.login(world["pom"])
+
+    def add(count: int) -> None:
+        for number in range(count):
+            site = create_site(world["cebu"].vendor, f"Extra {count}-{number}")
+            schedule = schedules.create_schedule(
+                world["pom"],
+                **_fields(
+                    world,
+                    name=f"Schedule {number}",
+                    site_ids=[site.id, world["dublin"].id],
+                    source_session_id=previous.id,
+                ),
+            )
+            schedules.create_round(schedule, schedule.next_run_at)
+        db.session.commit()
+
+    add(1)
+    with _statements() as few:
+        assert client.get("/calibration/schedules").status_code == 200
+    db.session.execute(sa.delete(CalibrationSchedule))
+    add(8)
+    with _statements() as many:
+        page = client.get("/calibration/schedules")
+    assert page.status_code == 200 and "Schedule 7" in page.text
+    assert len(many) == len(few)
