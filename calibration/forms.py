@@ -170,4 +170,5 @@ class ScheduleForm(FlaskForm):
         description="For a CSV: the columns of the cases import. On edit, leave empty to keep "
         "the file already uploaded.",
     )
+    version = HiddenField()
     submit = SubmitField("Save schedule")

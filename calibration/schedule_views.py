@@ -16,6 +16,7 @@ from rollcal.errors import Conflict, Forbidden, ValidationError, flash_refusal
 from rollcal.events import calibration_subjects
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
+from rollcal.inputs import whole_number
 from rollcal.org.models import Site, Vendor
 from rollcal.permissions import Action, may_schedule_extra_round, requires
 
@@ -118,9 +119,17 @@ def edit(schedule_id: int):
         form.source_session.data = schedule.source_session_id or 0
     if form.validate_on_submit():
         try:
-            schedules.update_schedule(current_user, schedule, **_fields(form))
-        except (ValidationError, Conflict) as error:
+            schedules.update_schedule(
+                current_user,
+                schedule,
+                version=whole_number(str(form.version.data or "")),
+                **_fields(form),
+            )
+        except ValidationError as error:
             apply_errors(form, error)
+        except Conflict as error:
+            flash_refusal(error)
+            return redirect(url_for("schedules.edit", schedule_id=schedule.id))
         else:
             flash(f"“{schedule.name}” is saved.", "success")
             return redirect(url_for("schedules.index"))

@@ -36,7 +36,7 @@ from calibration.models import (
 from rollcal import uow
 from rollcal.accounts.models import User
 from rollcal.audit import record
-from rollcal.errors import DomainError, Forbidden, NotFound, ValidationError
+from rollcal.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
 from rollcal.events import calibration_subjects
 from rollcal.extensions import db
 from rollcal.jobs.scheduler import claim_rows
@@ -200,9 +200,19 @@ def create_schedule(actor: User, **fields) -> CalibrationSchedule:
     return schedule
 
 
-def update_schedule(actor: User, schedule: CalibrationSchedule, **fields) -> CalibrationSchedule:
-    """Change a schedule; rounds already created keep what they were made with."""
+def update_schedule(
+    actor: User, schedule: CalibrationSchedule, *, version: int | None = None, **fields
+) -> CalibrationSchedule:
+    """Change a schedule; rounds already created keep what they were made with.
+
+    ``version`` is the one the form was read at: if someone (or the scheduler) changed
+    the schedule since, the change is refused rather than overwriting theirs."""
     _manager(actor)
+    if version is not None and version != schedule.version:
+        raise Conflict(
+            "Someone else changed this schedule since you opened it (or a round was "
+            "created). Reload it and make your change again."
+        )
     before = _facts(schedule)
     moved = fields.get("next_run_at") != schedule.next_run_at
     _apply(schedule, **fields)

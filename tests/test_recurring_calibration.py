@@ -464,3 +464,37 @@ def test_schedules_page_runs_as_many_statements_for_eight_schedules_as_for_one(
         page = client.get("/calibration/schedules")
     assert page.status_code == 200 and "Schedule 7" in page.text
     assert len(many) == len(few)
+
+
+def test_editing_a_schedule_someone_changed_since_is_refused_with_a_message(
+    client, auth, db, rollout_world
+):
+    world = rollout_world
+    schedule = schedules.create_schedule(
+        world["pom"], **_fields(world, source="contested", contested_count=5, contested_rounds=2)
+    )
+    db.session.commit()
+    read_at = schedule.version
+    schedules.set_active(world["pom"], schedule, False)
+    db.session.commit()
+    auth.login(world["pom"])
+    answer = client.post(
+        f"/calibration/schedules/{schedule.id}/edit",
+        data={
+            "name": "Renamed",
+            "policy_version": world["version"].id,
+            "sites": [world["cebu"].id],
+            "cadence_days": "7",
+            "open_days": "2",
+            "next_run_at": "2099-01-05T09:00",
+            "source": "contested",
+            "source_session": "0",
+            "contested_count": "5",
+            "contested_rounds": "2",
+            "version": str(read_at),
+        },
+        follow_redirects=True,
+    )
+    assert "Someone else changed this schedule since you opened it" in answer.text
+    db.session.refresh(schedule)
+    assert schedule.name == "Counterfeit fortnightly" and schedule.cadence_days == 14
