@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
         quality,
         quick_demo,
         report,
+        schedule_views,
         scorecard_api,
         scorecard_views,
         views,
@@ -42,6 +43,7 @@ def init_app(app: Flask) -> None:
     register_report_subject("calibration", report.may_read_calibration)
     register_report_origin("calibration", "calibration.session", "session_id", "the session")
     app.register_blueprint(views.bp)
+    app.register_blueprint(schedule_views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(scorecard_views.bp)
     app.register_blueprint(scorecard_api.bp)

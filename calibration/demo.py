@@ -488,3 +488,37 @@ def seed() -> None:
     _seed_revealed(pom, password_hash)
     _seed_open(pom, password_hash)
     _seed_draft(pom, password_hash)
+    _seed_schedule(pom)
+
+
+SCHEDULE = "Counterfeit listings — every two weeks"
+
+
+def _seed_schedule(pom: User) -> None:
+    """A fortnightly round on the counterfeit policy for its rollout's sites, on the most
+    contested cases of the last three rounds."""
+    from calibration import schedules
+    from calibration.models import CalibrationSchedule
+
+    linked = _rollout_for("SHOP-CF")
+    if linked is None or not linked.site_ids:
+        return
+    if db.session.scalar(
+        sa.select(CalibrationSchedule.id).where(CalibrationSchedule.name == SCHEDULE)
+    ):
+        return
+    schedules.create_schedule(
+        pom,
+        name=SCHEDULE,
+        policy_version_id=linked.policy_version_id,
+        site_ids=sorted(linked.site_ids),
+        cadence_days=14,
+        open_days=3,
+        next_run_at=utcnow().replace(hour=8, minute=0, second=0, microsecond=0)
+        + timedelta(days=14),
+        source="contested",
+        source_session_id=None,
+        contested_count=20,
+        contested_rounds=3,
+        cases_csv=None,
+    )

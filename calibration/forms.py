@@ -7,14 +7,16 @@ from wtforms import (
     DateTimeLocalField,
     FloatField,
     HiddenField,
+    IntegerField,
+    RadioField,
     SelectField,
     StringField,
     SubmitField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from calibration.models import RootCause
-from rollcal.forms import TextAreaField, choices
+from calibration.models import CaseSource, RootCause
+from rollcal.forms import MultiCheckboxField, TextAreaField, choices
 
 LEVEL_CHOICES = choices(
     [("nominal", "Nominal (unordered categories)"), ("ordinal", "Ordinal (an ordered scale)")]
@@ -163,3 +165,50 @@ class FlagActionForm(FlaskForm):
 
     text = StringField("New action item", validators=[Optional()], render_kw={"maxlength": 500})
     submit = SubmitField("Add action")
+
+
+class ScheduleForm(FlaskForm):
+    """Recurring calibration: what is calibrated, by whom, how often, on which cases."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    policy_version = SelectField("Policy version", coerce=int)
+    sites = MultiCheckboxField(
+        "Sites whose QA leads rate",
+        coerce=int,
+        description="Every active QA lead of a chosen site's vendor rates for that site.",
+    )
+    cadence_days = IntegerField(
+        "Every (days)", validators=[Optional()], description="For example 14: every two weeks."
+    )
+    open_days = IntegerField(
+        "Open for (days)", validators=[Optional()], description="How long each round stays open."
+    )
+    next_run_at = DateTimeLocalField(
+        "Next round opens at",
+        validators=[Optional()],
+        description="In your time zone. The round is created as a draft a day before.",
+    )
+    source = RadioField(
+        "Cases",
+        choices=choices((source.value, source.title) for source in CaseSource),
+        default=CaseSource.CONTESTED.value,
+    )
+    source_session = SelectField(
+        "Session to copy", coerce=int, description="For a copy of a previous session's cases."
+    )
+    contested_count = IntegerField(
+        "How many contested cases",
+        validators=[Optional()],
+        default=20,
+        description="For the most contested cases: the cases whose labels split the most.",
+    )
+    contested_rounds = IntegerField(
+        "From the last (revealed rounds)", validators=[Optional()], default=3
+    )
+    cases_file = FileField(
+        "Cases CSV",
+        description="For a CSV: the columns of the cases import. On edit, leave empty to keep "
+        "the file already uploaded.",
+    )
+    version = HiddenField()
+    submit = SubmitField("Save schedule")

@@ -282,6 +282,18 @@ def remind_raters() -> str:
     return f"reminded {_plural(reminded, 'rater')} in {_plural(len(sessions), 'closing session')}"
 
 
+def calibration_rounds() -> str:
+    """Create the rounds of recurring schedules that open within a day, as drafts; the
+    session deadline job opens them at their start and tells their raters."""
+    from calibration import schedules
+
+    created, already = schedules.run_due_rounds()
+    summary = f"created {_plural(created, 'round')}"
+    if already:
+        summary += f", {already} already made or skipped"
+    return summary
+
+
 # What the scheduler runs of this module (registered by the domain's ``init_app``).
 JOBS = (
     Job(
@@ -293,6 +305,15 @@ JOBS = (
         "Every minute",
         EVERY_MINUTE,
         session_deadlines,
+    ),
+    Job(
+        "calibration_rounds",
+        "Create recurring calibration rounds",
+        "A day before a schedule's next round opens, creates it as a draft session with "
+        "its raters and cases (once, however many schedulers run).",
+        "Every 15 minutes",
+        EVERY_QUARTER,
+        calibration_rounds,
     ),
     Job(
         "session_reminders",

@@ -647,3 +647,90 @@ class ModelEvaluation(db.Model):
     session: Mapped[CalibrationSession] = relationship()
     rater: Mapped[Rater] = relationship()
     ai_version: Mapped[AIModelVersion | None] = relationship()
+
+
+class CaseSource(StrEnum):
+    """Where a scheduled round's cases come from."""
+
+    SESSION = "session"
+    CONTESTED = "contested"
+    CSV = "csv"
+
+    @property
+    def title(self) -> str:
+        """The source as people read it."""
+        return {
+            "session": "A copy of a previous session's cases",
+            "contested": "The most contested cases of the last rounds",
+            "csv": "A CSV file uploaded with the schedule",
+        }[self.value]
+
+
+class CalibrationSchedule(db.Model):
+    """Recurring calibration: every ``cadence_days`` a round of the same policy version
+    for the QA leads of ``site_ids``, open for ``open_days``.
+
+    ``next_run_at`` is when the next round opens; the scheduler creates it then and moves
+    this on by the cadence. ``site_ids`` is a list of site ids (every active QA lead of a
+    site's vendor rates for that site). Cases come from ``source``: a copy of
+    ``source_session_id``'s cases, the ``contested_count`` most contested cases of the last
+    ``contested_rounds`` revealed sessions of the policy, or the CSV kept in ``cases_csv``.
+    """
+
+    __tablename__ = "calibration_schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    policy_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("policy_versions.id", ondelete="SET NULL"), index=True
+    )
+    site_ids: Mapped[list] = mapped_column(sa.JSON, default=list)
+    cadence_days: Mapped[int] = mapped_column()
+    open_days: Mapped[int] = mapped_column()
+    next_run_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    source: Mapped[CaseSource] = mapped_column(enum_type(CaseSource, "case_source"))
+    source_session_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("calibration_sessions.id", ondelete="SET NULL")
+    )
+    contested_count: Mapped[int | None] = mapped_column()
+    contested_rounds: Mapped[int | None] = mapped_column()
+    cases_csv: Mapped[str | None] = mapped_column(sa.Text, deferred=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    created_by: Mapped[User | None] = relationship()
+    source_session: Mapped[CalibrationSession | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CalibrationRound(db.Model):
+    """A session the scheduler or a drift flag created: one per schedule and round time,
+    one per flag. The unique rules are what make a round exactly once when two schedulers
+    (or two clicks) create it at the same instant."""
+
+    __tablename__ = "calibration_rounds"
+    __table_args__ = (
+        sa.UniqueConstraint("schedule_id", "round_at", name="uq_calibration_rounds_schedule_at"),
+        sa.UniqueConstraint("flag_id", name="uq_calibration_rounds_flag"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("calibration_schedules.id", ondelete="CASCADE")
+    )
+    flag_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("calibration_flags.id", ondelete="CASCADE")
+    )
+    round_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    session_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("calibration_sessions.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    session: Mapped[CalibrationSession | None] = relationship()

@@ -44,6 +44,8 @@ class Action(StrEnum):
     EDIT_VENDOR_ITEMS = "edit_vendor_items"
     MANAGE_TEMPLATES = "manage_templates"
     MANAGE_CALIBRATION = "manage_calibration"
+    # Set the cadence of recurring calibration rounds, and ask for an extra one.
+    SCHEDULE_CALIBRATION = "schedule_calibration"
     LABEL_CASES = "label_cases"
     VIEW_RESULTS = "view_results"
     SIGN_OFF = "sign_off"
@@ -72,6 +74,7 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.EDIT_VENDOR_ITEMS: frozenset({Role.ADMIN, Role.POM, Role.QA_LEAD}),
     Action.MANAGE_TEMPLATES: frozenset({Role.ADMIN}),
     Action.MANAGE_CALIBRATION: frozenset({Role.ADMIN, Role.POM}),
+    Action.SCHEDULE_CALIBRATION: frozenset({Role.ADMIN, Role.POM}),
     Action.LABEL_CASES: frozenset({Role.QA_LEAD}),
     Action.VIEW_RESULTS: EVERYONE,
     Action.SIGN_OFF: frozenset({Role.STAKEHOLDER}),
@@ -375,3 +378,12 @@ def may_edit_version(user: User, version) -> bool:
 def may_archive_version(user: User, version) -> bool:
     """A published policy version is archived (or unarchived) instead of deleted."""
     return may(user, Action.MANAGE_ROLLOUTS) and not version.is_draft
+
+
+def may_schedule_extra_round(user: User, flag) -> bool:
+    """POMs and admins ask for an extra round on a drift flag about one site."""
+    return (
+        may(user, Action.SCHEDULE_CALIBRATION)
+        and flag.site_id is not None
+        and flag.kind in ("accuracy_drift", "alpha_drift")
+    )

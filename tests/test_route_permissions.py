@@ -190,6 +190,14 @@ EXPECTED = {
         "POST",
         {ANON: LOGIN, ADMIN: 302, POM: 302, QA: 404, STAKEHOLDER: 403},
     ),
+    "/calibration/flags/<int:flag_id>/extra-round": ("POST", MANAGERS_POST),
+    "/calibration/schedules": ("GET", MANAGERS),
+    "/calibration/schedules/new": ("GET", MANAGERS),
+    "/calibration/schedules/<int:schedule_id>/edit": ("GET", MANAGERS),
+    "/calibration/schedules/<int:schedule_id>/pause": ("POST", MANAGERS_POST),
+    "/calibration/schedules/<int:schedule_id>/resume": ("POST", MANAGERS_POST),
+    # Last of the schedule's routes: it deletes the schedule the others use.
+    "/calibration/schedules/<int:schedule_id>/delete": ("POST", MANAGERS_POST),
     # Steps on a revealed session change nothing and redirect back with a message.
     "/calibration/sessions/<int:session_id>/open": ("POST", MANAGERS_POST),
     "/calibration/sessions/<int:session_id>/close": ("POST", MANAGERS_POST),
@@ -318,8 +326,34 @@ def world(db, create_user, create_site, create_market, create_line):
         "table": "raters",
     }
     arguments.update(permission_arguments(people[POM], other_site, create_user))
+    arguments["schedule_id"] = _schedule_of(db, people[POM], version, other_site).id
     arguments.update(_notification_arguments(db, stranger))
     return people, arguments
+
+
+def _schedule_of(db, pom, version, site):
+    """A recurring schedule of the policy version at ``site``."""
+    from datetime import timedelta
+
+    from calibration import schedules
+    from rollcal.types import utcnow
+
+    schedule = schedules.create_schedule(
+        pom,
+        name="Every fortnight",
+        policy_version_id=version.id,
+        site_ids=[site.id],
+        cadence_days=14,
+        open_days=3,
+        next_run_at=utcnow() + timedelta(days=1),
+        source="contested",
+        source_session_id=None,
+        contested_count=10,
+        contested_rounds=3,
+        cases_csv=None,
+    )
+    db.session.commit()
+    return schedule
 
 
 def _notification_arguments(db, stranger) -> dict:

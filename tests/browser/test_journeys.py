@@ -124,3 +124,31 @@ def test_unbroken_text_wraps_inside_the_item_page(new_page):
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], f"the page scrolls sideways: {width[0]}px in {width[1]}px"
     check_accessibility(page)
+
+
+def test_pom_schedules_recurring_calibration_from_the_sessions_page(new_page):
+    """Dana reaches the schedules from the sessions page, sees the demo's fortnightly
+    schedule, and sets up a weekly one through the form."""
+    from calibration.demo import SCHEDULE
+
+    page = new_page()
+    sign_in(page, "pom@example.com")
+    page.goto("/calibration/sessions")
+    page.get_by_role("link", name="Recurring").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Recurring calibration")
+    expect(page.get_by_role("link", name=SCHEDULE)).to_be_visible()
+    check_accessibility(page)
+    page.get_by_role("link", name="New schedule").click()
+    check_accessibility(page)
+    page.get_by_label("Name").fill("Counterfeit weekly")
+    page.get_by_label("Policy version").select_option(index=1)
+    page.locator("input[name=sites]").first.check()
+    page.get_by_label("Every (days)").fill("7")
+    page.get_by_label("Open for (days)").fill("10")
+    page.get_by_label("Next round opens at").fill("2099-01-05T09:00")
+    page.get_by_role("button", name="Save schedule").click()
+    expect(page.get_by_text("cannot stay open longer than the days between rounds")).to_be_visible()
+    check_accessibility(page)
+    page.get_by_label("Open for (days)").fill("2")
+    page.get_by_role("button", name="Save schedule").click()
+    expect(page.get_by_role("link", name="Counterfeit weekly")).to_be_visible()
