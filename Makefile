@@ -34,6 +34,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/calibration.py
 	$(BIN)/python benchmarks/diagnosis.py --quick
 	$(BIN)/python benchmarks/inputs.py
+	$(BIN)/python benchmarks/drift.py
+	$(BIN)/python benchmarks/models.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
