@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
         quality,
         quick_demo,
         report,
+        review,
         scorecard_api,
         scorecard_views,
         views,
@@ -36,6 +37,7 @@ def init_app(app: Flask) -> None:
     from rollcal.reports.commands import report_command
 
     register_report_subject("calibration", report.may_read_calibration)
+    register_report_subject(review.KIND, review.may_read_review)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(scorecard_views.bp)
