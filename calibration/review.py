@@ -208,15 +208,14 @@ def build(reader: User, request: ReviewRequest, vendor: Vendor | None) -> dict:
         review.findings.sort(
             key=lambda f: (SEVERITY_ORDER.get(f.flag.severity.value, 3), f.flag.raised_at)
         )
-        review.accuracy_chart = scorecards.trend_svg(
-            review.series,
-            figure="accuracy",
-            title=f"{review.name}: accuracy against golden",
-            zone=zone,
-        )
-        review.alpha_chart = scorecards.trend_svg(
-            review.series, figure="alpha", title=f"{review.name}: agreement (alpha)", zone=zone
-        )
+        for figure, title in (
+            ("accuracy", f"{review.name}: accuracy against golden"),
+            ("alpha", f"{review.name}: agreement (alpha)"),
+        ):
+            # A figure never computed in the period gets no chart (it would be empty).
+            if any(getattr(point, figure) is not None for point in review.series.points):
+                svg = scorecards.trend_svg(review.series, figure=figure, title=title, zone=zone)
+                setattr(review, f"{figure}_chart", svg)
     # Every vendor's review lists those with something in the period; a vendor's own
     # review always shows it, empty or not.
     shown = [
