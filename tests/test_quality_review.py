@@ -233,3 +233,44 @@ def test_the_review_shows_times_in_the_readers_zone(client, auth, review_world, 
     )
 
     assert "Manila, UTC+8" in text
+
+
+def test_sign_offs_of_the_rollouts_show_to_pom_not_to_qa_leads(
+    client, auth, review_world, render_reports, create_user
+):
+    from rollout import services as rollout_services
+    from rollout import signoff
+
+    world = review_world
+    for site in (world["cebu"], world["dublin"]):
+        rollout_services.override_site(
+            world["pom"], world["rollout"], site.id, "Identical rule already live at this site"
+        )
+    stakeholder = create_user(Role.STAKEHOLDER, name="Priya Natarajan")
+    request = signoff.request_signoff(
+        world["pom"], world["rollout"], stakeholder_ids=[stakeholder.id]
+    )
+    _db.session.commit()
+    assert render_reports() == 1  # the frozen readiness report
+    signoff.decide(stakeholder, request.sign_offs[0], "approve", "Training evidence is complete")
+    _db.session.commit()
+
+    auth.login(world["pom"])
+    text = pdf_text(
+        fetch(
+            client, f"/scorecards/review.pdf?vendor={world['cebu'].vendor_id}", render_reports
+        ).data
+    )
+    assert "Priya Natarajan" in text and "Approved" in text
+    assert "Training evidence is complete" in text
+    assert "(overridden by a POM)" in text
+
+    auth.logout()
+    auth.login(world["maria"])
+    text = pdf_text(
+        fetch(
+            client, f"/scorecards/review.pdf?vendor={world['cebu'].vendor_id}", render_reports
+        ).data
+    )
+    assert "Meridian CX · Cebu" in text
+    assert "Priya Natarajan" not in text and "Harbor" not in text
