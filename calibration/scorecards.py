@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 
 import sqlalchemy as sa
 
@@ -299,8 +300,19 @@ def trend_svg(
         lines.append(TrendLine("Drift alarm limit", tuple(limits), dashed=True))
     latest = series.latest
     target = latest.accuracy_target if figure == "accuracy" else latest.alpha_threshold
+    return _drawn(tuple(lines), tuple(labels), title, target, figure == "accuracy")
+
+
+# Drawing a chart of two years of sessions costs about 20 ms, most of a scorecard page.
+# The same figures always give the same SVG (its id is made from them), and a subject's
+# figures change only when a session is revealed or recomputed, so each process keeps
+# the charts it drew lately; new figures are a new key, never a stale chart.
+@lru_cache(maxsize=256)
+def _drawn(
+    lines: tuple[TrendLine, ...], labels: tuple[str, ...], title: str, target, percent: bool
+) -> str:
     return trend_chart(
-        lines, x_labels=labels, title=title, target=target, percent=figure == "accuracy"
+        list(lines), x_labels=list(labels), title=title, target=target, percent=percent
     )
 
 

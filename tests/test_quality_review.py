@@ -274,3 +274,29 @@ def test_sign_offs_of_the_rollouts_show_to_pom_not_to_qa_leads(
     )
     assert "Meridian CX · Cebu" in text
     assert "Priya Natarajan" not in text and "Harbor" not in text
+
+
+def test_a_trend_chart_is_drawn_again_when_a_figure_changes(app):
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from calibration import scorecards
+
+    def series(accuracy: float) -> scorecards.Series:
+        point = SimpleNamespace(
+            session_id=1,
+            revealed_at=datetime(2026, 6, 1, tzinfo=UTC),
+            accuracy=accuracy,
+            accuracy_low=accuracy - 0.02,
+            accuracy_high=accuracy + 0.02,
+            accuracy_target=0.9,
+            alpha_threshold=0.667,
+        )
+        return scorecards.Series("v1", "Meridian CX", 1, None, [point])
+
+    before = scorecards.trend_svg(series(0.91), figure="accuracy", title="Meridian CX")
+    again = scorecards.trend_svg(series(0.91), figure="accuracy", title="Meridian CX")
+    after = scorecards.trend_svg(series(0.72), figure="accuracy", title="Meridian CX")
+
+    assert before == again
+    assert after != before and "72%" in after and "72%" not in before
