@@ -298,11 +298,14 @@ def test_changes_after_sign_off_are_shown_and_printed_with_the_signed_hash(
     assert db.session.get(SignOffRequest, request.id).report_pdf == frozen
 
 
-def test_report_status_page_says_preparing_and_refreshes(client, auth, rollout_world):
+def test_report_status_page_says_preparing_and_checks_again(client, auth, rollout_world):
     auth.login(rollout_world["pom"])
     asked = client.get(f"/rollouts/{rollout_world['rollout'].id}/report.pdf")
     page = client.get(asked.headers["Location"]).get_data(as_text=True)
-    assert "Preparing…" in page and 'http-equiv="refresh"' in page
+    assert "Preparing…" in page and 'hx-trigger="every 2s"' in page
+    # No meta refresh (it reloads the page under a screen reader); a link without script.
+    assert 'http-equiv="refresh"' not in page
+    assert f'href="{asked.headers["Location"].split("rollcal.test")[-1]}">Check again' in page
 
 
 def test_cli_writes_the_readiness_report(runner, rollout_world, tmp_path):

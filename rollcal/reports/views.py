@@ -41,7 +41,7 @@ def answer_report(report: ReportFile):
 @bp.get("/reports/<token>")
 @login_required
 def status(token: str):
-    """A report being prepared (the page refreshes itself), ready, or failed."""
+    """A report being prepared (the page checks again by itself), ready, or failed."""
     return render_template("reports/status.html", report=readable_report(token))
 
 
