@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
         quality,
         quick_demo,
         report,
+        review,
         schedule_views,
         scorecard_api,
         scorecard_views,
@@ -42,6 +43,7 @@ def init_app(app: Flask) -> None:
 
     register_report_subject("calibration", report.may_read_calibration)
     register_report_origin("calibration", "calibration.session", "session_id", "the session")
+    register_report_subject(review.KIND, review.may_read_review)
     app.register_blueprint(views.bp)
     app.register_blueprint(schedule_views.bp)
     app.register_blueprint(api.bp)

@@ -7,10 +7,12 @@ from datetime import datetime
 from flask import request
 from pydantic import BaseModel
 
-from calibration import scorecards
-from rollcal.api import MAX_ID, api_blueprint, api_user, operation, respond
+from calibration import review, scorecards
+from rollcal import uow
+from rollcal.api import MAX_ID, api_blueprint, api_user, operation, pdf_answer, respond
 from rollcal.inputs import page_arg
 from rollcal.permissions import Action, require
+from rollcal.reports.queue import request_report
 
 bp = api_blueprint("scorecards_api", __name__)
 
@@ -112,3 +114,27 @@ def list_points():
             until=filters.until.isoformat() if filters.until else None,
         )
     )
+
+
+@operation(
+    bp,
+    "/scorecards/review.pdf",
+    "GET",
+    "The quality review of a vendor, or of every vendor, over a period, as PDF "
+    "(202 while it is being prepared)",
+    binary="application/pdf",
+    errors={
+        202: "Being prepared; ask again after Retry-After seconds",
+        404: "No such vendor, or not one the caller may review (QA leads review their own "
+        "vendor only)",
+        422: "A filter is not valid (the message names it)",
+    },
+    query={"vendor": _ID, "since": _DAY, "until": _DAY},
+)
+@uow.commits_on_read
+def review_pdf():
+    """The quality review as the caller may see it; without ``vendor``, every vendor."""
+    user = api_user()
+    require(user, Action.VIEW_RESULTS)
+    request_ = review.parse_request(request.args)
+    return pdf_answer(request_report(review.review_source(user, request_)))

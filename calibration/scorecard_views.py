@@ -6,8 +6,9 @@ import sqlalchemy as sa
 from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
-from calibration import drift, scorecards
+from calibration import drift, review, scorecards
 from calibration.scorecards import Filters
+from rollcal import uow
 from rollcal.errors import ValidationError
 from rollcal.events import calibration_subjects
 from rollcal.extensions import db
@@ -16,14 +17,17 @@ from rollcal.org.models import LineOfBusiness, Market, Region
 from rollcal.permissions import (
     Action,
     may,
+    may_review_every_vendor,
     requires,
     visible_site,
     visible_vendor,
     visible_vendors,
 )
-from rollcal.reports.charts import TrendLine, data_uri, trend_chart
+from rollcal.reports.charts import data_uri
 from rollcal.reports.downloads import csv_response
-from rollcal.timefmt import export_time, format_day
+from rollcal.reports.queue import request_report
+from rollcal.reports.views import answer_report
+from rollcal.timefmt import export_time
 
 bp = Blueprint("scorecards", __name__, url_prefix="/scorecards")
 
@@ -54,34 +58,9 @@ def _choices() -> dict:
 
 
 def _chart(series: scorecards.Series, *, figure: str, title: str, limits=None) -> str | None:
-    """A trend chart of one figure of one or more series, as a data URI."""
-    if not series.points:
-        return None
-    labels = [format_day(point.revealed_at) for point in series.points]
-    lines = [
-        TrendLine(
-            "Accuracy against golden" if figure == "accuracy" else "Alpha",
-            tuple(getattr(p, figure) for p in series.points),
-            tuple(
-                (getattr(p, f"{figure}_low"), getattr(p, f"{figure}_high"))
-                if getattr(p, f"{figure}_low") is not None
-                else None
-                for p in series.points
-            ),
-        )
-    ]
-    if limits:
-        lines.append(TrendLine("Drift alarm limit", tuple(limits), dashed=True))
-    latest = series.latest
-    target = latest.accuracy_target if figure == "accuracy" else latest.alpha_threshold
-    svg = trend_chart(
-        lines,
-        x_labels=labels,
-        title=title,
-        target=target,
-        percent=figure == "accuracy",
-    )
-    return data_uri(svg)
+    """A trend chart of one figure of a series, as a data URI."""
+    svg = scorecards.trend_svg(series, figure=figure, title=title, limits=limits)
+    return data_uri(svg) if svg else None
 
 
 def _limits(series: scorecards.Series, verdict: drift.Drift) -> list[float | None]:
@@ -107,6 +86,7 @@ def index():
         drifting=scorecards.open_drift(current_user, filters),
         choices=_choices(),
         every_vendor=may(current_user, Action.SEE_EVERY_VENDOR),
+        review_args=_review_args(filters),
     )
 
 
@@ -141,6 +121,7 @@ def vendor(vendor_id: int):
         labels=labels,
         recall=recall,
         choices=_choices(),
+        review_args=_review_args(filters),
     )
 
 
@@ -248,4 +229,40 @@ def alignment():
         trend=trend,
         trend_sessions=list(reversed(sessions)),
         market_names={row.market_id: row.market_code for row in rows if row.market_id},
+    )
+
+
+def _review_args(filters: Filters) -> dict[str, str] | None:
+    """The quality review's arguments for the vendor and period shown, or None when the
+    person may not review what is shown (every vendor, for a QA lead)."""
+    if filters.vendor is None and not may_review_every_vendor(current_user):
+        return None
+    return {
+        name: value for name, value in filters.as_args().items() if name in review.REQUEST_NAMES
+    }
+
+
+@bp.get("/review.pdf")
+@uow.commits_on_read
+@login_required
+@requires(Action.VIEW_RESULTS)
+def review_pdf():
+    """The quality review of a vendor (or every vendor) over a period, rendered once per
+    content: the PDF when ready, else its "preparing…" page."""
+    request_ = review.parse_request(request.args)
+    return answer_report(request_report(review.review_source(current_user, request_)))
+
+
+@bp.get("/review.csv")
+@login_required
+@requires(Action.VIEW_RESULTS)
+def review_csv():
+    """The quality review's tables as CSV."""
+    request_ = review.parse_request(request.args)
+    vendor = review.subject_of(current_user, request_)
+    context = review.build(current_user, request_, vendor)
+    return csv_response(
+        review.CSV_HEADER,
+        list(review.csv_rows(context)),
+        f"{review.file_stem(vendor, request_)}.csv",
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 
 import sqlalchemy as sa
 
@@ -22,6 +23,8 @@ from rollcal.extensions import db
 from rollcal.inputs import MAX_ID
 from rollcal.org.models import Market, Region, Site, Vendor, site_lines_of_business, site_markets
 from rollcal.permissions import vendor_scope
+from rollcal.reports.charts import TrendLine, trend_chart
+from rollcal.timefmt import format_day
 from rollcal.types import utcnow
 
 # The default period: the last year, which a monthly business review looks back over.
@@ -270,6 +273,51 @@ def drift_of(site_id: int, name: str, policy_id: int | None) -> dict[str, drift.
     """The drift charts (accuracy and alpha) of a site over its whole history on a policy."""
     rows = site_history([site_id], policy_id)[site_id]
     return {metric: judge(rows, metric, name) for metric in (drift.ACCURACY, drift.ALPHA)}
+
+
+def trend_svg(
+    series: Series,
+    *,
+    figure: str,
+    title: str,
+    limits: list[float | None] | None = None,
+    zone: str | None = None,
+) -> str | None:
+    """The trend chart (SVG) of one figure ("accuracy" or "alpha") of a series, days in
+    ``zone``; the scorecard pages and the quality review draw the same one."""
+    if not series.points:
+        return None
+    labels = [format_day(point.revealed_at, zone) for point in series.points]
+    lines = [
+        TrendLine(
+            "Accuracy against golden" if figure == "accuracy" else "Alpha",
+            tuple(getattr(p, figure) for p in series.points),
+            tuple(
+                (getattr(p, f"{figure}_low"), getattr(p, f"{figure}_high"))
+                if getattr(p, f"{figure}_low") is not None
+                else None
+                for p in series.points
+            ),
+        )
+    ]
+    if limits:
+        lines.append(TrendLine("Drift alarm limit", tuple(limits), dashed=True))
+    latest = series.latest
+    target = latest.accuracy_target if figure == "accuracy" else latest.alpha_threshold
+    return _drawn(tuple(lines), tuple(labels), title, target, figure == "accuracy")
+
+
+# Drawing a chart of two years of sessions costs about 20 ms, most of a scorecard page.
+# The same figures always give the same SVG (its id is made from them), and a subject's
+# figures change only when a session is revealed or recomputed, so each process keeps
+# the charts it drew lately; new figures are a new key, never a stale chart.
+@lru_cache(maxsize=256)
+def _drawn(
+    lines: tuple[TrendLine, ...], labels: tuple[str, ...], title: str, target, percent: bool
+) -> str:
+    return trend_chart(
+        list(lines), x_labels=list(labels), title=title, target=target, percent=percent
+    )
 
 
 def labels_over_time(series: Series) -> tuple[dict[str, str], list[tuple]]:

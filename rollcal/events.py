@@ -24,12 +24,14 @@ Signals (the sender is the object named; keyword arguments as listed):
 
 Providers answer a question a domain cannot answer from its own tables: calibration asks
 ``calibration_subjects()`` for the policy versions and rollouts a session may calibrate,
-which rollout provides.
+and for the rollouts (with their stored readiness and sign-offs) a quality review
+covers, which rollout provides.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Protocol
 
 from blinker import Namespace
@@ -80,6 +82,45 @@ class RolloutFacts:
     site_ids: frozenset[int]
 
 
+@dataclass(frozen=True)
+class SiteReadinessFacts:
+    """One site of a rollout with its stored readiness, as a quality review shows it."""
+
+    site_id: int
+    vendor_id: int
+    site: str
+    state: str
+    reasons: tuple[str, ...]
+    required_closed: int
+    required_total: int
+    overridden: bool
+
+
+@dataclass(frozen=True)
+class SignOffFacts:
+    """One stakeholder's answer (or pending answer) to a sign-off request."""
+
+    stakeholder_id: int
+    stakeholder: str
+    requested_at: datetime
+    decision: str | None
+    decided_at: datetime | None
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class RolloutReviewFacts:
+    """A rollout as a quality review reads it: its sites' stored readiness and its
+    sign-offs."""
+
+    id: int
+    name: str
+    status: str
+    go_live_date: date
+    sites: tuple[SiteReadinessFacts, ...]
+    sign_offs: tuple[SignOffFacts, ...]
+
+
 class CalibrationSubjects(Protocol):
     """What calibration may be about, as the domain that owns policies answers it."""
 
@@ -100,6 +141,12 @@ class CalibrationSubjects(Protocol):
 
     def policy_choices(self) -> list[tuple[int, str]]:
         """(id, "CODE — title") of every policy, for filters that follow a policy."""
+
+    def rollouts_for_review(
+        self, vendor_ids: list[int] | None, since: date, until: date | None
+    ) -> list[RolloutReviewFacts]:
+        """Rollouts with a site of these vendors (None: any vendor) whose go-live falls in
+        the period or that are not live yet, each with only those vendors' sites."""
 
 
 class NoSubjects:
@@ -127,6 +174,12 @@ class NoSubjects:
 
     def policy_choices(self) -> list[tuple[int, str]]:
         """None to choose from."""
+        return []
+
+    def rollouts_for_review(
+        self, vendor_ids: list[int] | None, since: date, until: date | None
+    ) -> list[RolloutReviewFacts]:
+        """No rollouts."""
         return []
 
 

@@ -213,6 +213,12 @@ def report_audience(user: User | None) -> str:
     return "all"
 
 
+def may_review_every_vendor(user: User) -> bool:
+    """Whether the person may ask for a quality review of every vendor at once: only
+    people who see every vendor (a QA lead reviews their own vendor)."""
+    return may(user, Action.VIEW_RESULTS) and not bound_to_vendor(user)
+
+
 def may_read_report(user: User, report) -> bool:
     """Whether the person may read this rendered report: it is their audience's copy and
     they may, now, see what it is about. Asked on every page, download and verification

@@ -3,15 +3,34 @@ when checklists, sign-offs and calibration results change."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import joinedload, selectinload
 
 from calibration.models import CalibrationSession
 from rollcal import events
-from rollcal.events import PolicyVersionFacts, RolloutFacts
+from rollcal.events import (
+    PolicyVersionFacts,
+    RolloutFacts,
+    RolloutReviewFacts,
+    SignOffFacts,
+    SiteReadinessFacts,
+)
 from rollcal.extensions import db
-from rollout.models import Policy, PolicyVersion, Rollout, RolloutStatus, VersionStatus
+from rollcal.org.models import Site
+from rollout.models import (
+    Policy,
+    PolicyVersion,
+    Rollout,
+    RolloutSite,
+    RolloutStatus,
+    SignOff,
+    SignOffRequest,
+    VersionStatus,
+)
+from rollout.readiness import State
 
 # Rollouts a new calibration session may still feed the gate of.
 _CALIBRATING = (RolloutStatus.PLANNING, RolloutStatus.IN_PROGRESS, RolloutStatus.AWAITING_SIGNOFF)
@@ -105,6 +124,81 @@ class RolloutSubjects:
             .limit(1)
         )
         return _facts(rollout) if rollout is not None else None
+
+    def rollouts_for_review(
+        self, vendor_ids: list[int] | None, since: date, until: date | None
+    ) -> list[RolloutReviewFacts]:
+        """Rollouts with a site of these vendors whose go-live is in the period, or that
+        are not live yet, by go-live; a fixed number of statements however many."""
+        touching = sa.select(RolloutSite.rollout_id).join(Site, Site.id == RolloutSite.site_id)
+        if vendor_ids is not None:
+            touching = touching.where(Site.vendor_id.in_(vendor_ids))
+        in_period = Rollout.go_live_date >= since
+        if until is not None:
+            in_period = sa.and_(in_period, Rollout.go_live_date <= until)
+        rollouts = db.session.scalars(
+            sa.select(Rollout)
+            .where(
+                Rollout.id.in_(touching),
+                Rollout.status != RolloutStatus.CANCELLED,
+                sa.or_(in_period, Rollout.status.in_(_CALIBRATING)),
+            )
+            .options(
+                selectinload(Rollout.policy_version).selectinload(PolicyVersion.policy),
+                selectinload(Rollout.rollout_sites)
+                .selectinload(RolloutSite.site)
+                .selectinload(Site.vendor),
+            )
+            .order_by(Rollout.go_live_date, Rollout.id)
+        ).all()
+        requests: dict[int, list[SignOffRequest]] = {}
+        if rollouts:
+            for request in db.session.scalars(
+                sa.select(SignOffRequest)
+                .where(SignOffRequest.rollout_id.in_([r.id for r in rollouts]))
+                .options(selectinload(SignOffRequest.sign_offs).selectinload(SignOff.stakeholder))
+                .order_by(SignOffRequest.requested_at, SignOffRequest.id)
+            ):
+                requests.setdefault(request.rollout_id, []).append(request)
+        found = []
+        for rollout in rollouts:
+            sites = tuple(
+                SiteReadinessFacts(
+                    site_id=row.site_id,
+                    vendor_id=row.site.vendor_id,
+                    site=row.site.label,
+                    state=State(row.readiness_state).title,
+                    reasons=tuple(row.readiness_reasons or ()),
+                    required_closed=row.required_closed,
+                    required_total=row.required_total,
+                    overridden=row.override_justification is not None,
+                )
+                for row in sorted(rollout.rollout_sites, key=lambda row: row.site.label)
+                if vendor_ids is None or row.site.vendor_id in vendor_ids
+            )
+            sign_offs = tuple(
+                SignOffFacts(
+                    stakeholder_id=sign_off.stakeholder_id,
+                    stakeholder=sign_off.stakeholder.name,
+                    requested_at=request.requested_at,
+                    decision=sign_off.decision.past.capitalize() if sign_off.decision else None,
+                    decided_at=sign_off.decided_at,
+                    comment=sign_off.comment,
+                )
+                for request in requests.get(rollout.id, [])
+                for sign_off in request.sign_offs
+            )
+            found.append(
+                RolloutReviewFacts(
+                    id=rollout.id,
+                    name=rollout.title,
+                    status=rollout.status.title,
+                    go_live_date=rollout.go_live_date,
+                    sites=sites,
+                    sign_offs=sign_offs,
+                )
+            )
+        return found
 
 
 def _facts(rollout: Rollout) -> RolloutFacts:

@@ -176,6 +176,9 @@ EXPECTED = {
     "/scorecards/": ("GET", SIGNED_IN),
     "/scorecards/alignment": ("GET", READERS),
     "/scorecards/scorecards.csv": ("GET", SIGNED_IN),
+    # Without a vendor, the review of every vendor: not for QA leads.
+    "/scorecards/review.pdf": ("GET", REPORT_ASKED),
+    "/scorecards/review.csv": ("GET", OTHER_VENDOR),
     "/scorecards/vendors/<int:vendor_id>": ("GET", OTHER_VENDOR),
     "/scorecards/sites/<int:site_id>": ("GET", OTHER_VENDOR),
     "/calibration/flags/acknowledge": ("POST", MANAGERS_POST),
@@ -209,6 +212,7 @@ EXPECTED = {
     ),
     "/api/v1/sessions": ("GET", API_SIGNED_IN),
     "/api/v1/scorecards": ("GET", API_SIGNED_IN),
+    "/api/v1/scorecards/review.pdf": ("GET", API_REPORT_ASKED),
     "/api/v1/sessions/<int:session_id>": ("GET", API_OTHER_VENDOR),
     "/api/v1/sessions/<int:session_id>/cases": ("GET", API_OTHER_VENDOR),
     # GET here; the PUT of the same path is pinned in tests/test_calibration_api.py.
