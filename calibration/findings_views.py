@@ -20,10 +20,12 @@ from rollcal.permissions import Action, may, may_work_on_flag, requires
 
 
 def work_context(flag) -> dict:
-    """What the flag page shows of the finding as work, and the forms to change it."""
+    """What the flag page shows of the finding as work, and the forms to change it.
+
+    Each form has a prefix of its own, so the page's element ids stay unique."""
     owner_form = None
     if may(current_user, Action.MANAGE_CALIBRATION) and flag.status != FlagStatus.RESOLVED:
-        owner_form = FlagOwnerForm(formdata=None)
+        owner_form = FlagOwnerForm(formdata=None, prefix="owner")
         owner_form.owner.choices = [("", "Nobody yet")] + [
             (str(person_id), name) for person_id, name in findings_work.owner_choices(flag)
         ]
@@ -33,7 +35,7 @@ def work_context(flag) -> dict:
     works = may_work_on_flag(current_user, flag)
     return {
         "owner_form": owner_form,
-        "action_form": FlagActionForm(formdata=None)
+        "action_form": FlagActionForm(formdata=None, prefix="action")
         if works and flag.status != FlagStatus.RESOLVED
         else None,
         "tick_form": ConfirmForm(formdata=None) if works else None,
@@ -51,7 +53,7 @@ def _back(flag_id: int):
 def assign_flag(flag_id: int):
     """Set who owns a finding and by when."""
     flag = queries.get_flag(current_user, flag_id)
-    form = FlagOwnerForm()
+    form = FlagOwnerForm(prefix="owner")
     form.owner.choices = [("", "")] + [
         (str(person_id), name) for person_id, name in findings_work.owner_choices(flag)
     ]
@@ -82,7 +84,7 @@ def assign_flag(flag_id: int):
 def add_flag_action(flag_id: int):
     """Add an action item to a finding."""
     flag = queries.get_flag(current_user, flag_id)
-    form = FlagActionForm()
+    form = FlagActionForm(prefix="action")
     if not form.validate_on_submit():
         abort(400, description="The form expired; reload the page and try again.")
     try:

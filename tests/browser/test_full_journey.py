@@ -113,7 +113,7 @@ def _choose(page, label: str, contains: str) -> None:
 
 
 def _submit(page, name: str) -> None:
-    page.get_by_role("button", name=name).click()
+    page.get_by_role("button", name=name, exact=True).click()
     page.wait_for_load_state()
 
 
