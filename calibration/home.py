@@ -41,52 +41,63 @@ def _owned_vendor_ids(user: User) -> sa.Select:
     return sa.select(vendor_owners.c.vendor_id).where(vendor_owners.c.user_id == user.id)
 
 
-def _flag_rows(statement: sa.Select, order, limit: int) -> list:
-    """Plain rows of the flags a ``visible_flags`` statement selects, with the session's
+_FLAG_COLUMNS = (
+    Flag.id,
+    Flag.severity,
+    Flag.scope,
+    Flag.subject,
+    Flag.message,
+    Flag.site_id,
+    CalibrationSession.title.label("session_title"),
+)
+
+
+def _visible(user: User, *where) -> list:
+    """The WHERE clauses of the flags ``user`` may see, and ``where``."""
+    return [*queries.visible_flag_rules(user), *where]
+
+
+def _flag_rows(user: User, where: list, order, limit: int) -> list:
+    """Plain rows of the flags ``user`` may see matching ``where``, with the session's
     title and what the flag is about in words."""
-    visible = statement.order_by(None).subquery()
     rows = db.session.execute(
-        sa.select(
-            visible.c.id,
-            visible.c.severity,
-            visible.c.scope,
-            visible.c.subject,
-            visible.c.message,
-            visible.c.site_id,
-            CalibrationSession.title.label("session_title"),
-        )
-        .join(CalibrationSession, CalibrationSession.id == visible.c.session_id)
-        .order_by(*order(visible))
+        sa.select(*_FLAG_COLUMNS)
+        .join(CalibrationSession, CalibrationSession.id == Flag.session_id)
+        .where(*_visible(user, *where))
+        .order_by(*order)
         .limit(limit)
     ).all()
     return [(row, Flag.title_of(row.scope, row.subject)) for row in rows]
 
 
-def _high_first(visible):
-    return (sa.case((visible.c.severity == Severity.HIGH.value, 0), else_=1),)
+_HIGH_FIRST = sa.case((Flag.severity == Severity.HIGH, 0), else_=1)
+
+
+def _count(user: User, where: list, *group) -> sa.Select:
+    return (
+        sa.select(*group, sa.func.count())
+        .select_from(Flag)
+        .join(CalibrationSession, CalibrationSession.id == Flag.session_id)
+        .where(*_visible(user, *where))
+    )
 
 
 def findings_on_my_vendors(user: User) -> dict | None:
     """Open high and medium findings on the vendors a POM owns, counted by cause."""
     if not may(user, Action.OWN_VENDORS):
         return None
-    statement = queries.visible_flags(user).where(
+    where = [
         Flag.vendor_id.in_(_owned_vendor_ids(user)),
         Flag.status != FlagStatus.RESOLVED,
         Flag.severity.in_([Severity.HIGH, Severity.MEDIUM]),
         Flag.kind.not_in(DRIFT_KINDS.values()),
-    )
-    found = statement.order_by(None).subquery()
+    ]
     by_kind = db.session.execute(
-        sa.select(found.c.kind, sa.func.count())
-        .group_by(found.c.kind)
-        .order_by(sa.func.count().desc(), found.c.kind)
+        _count(user, where, Flag.kind)
+        .group_by(Flag.kind)
+        .order_by(sa.func.count().desc(), Flag.kind)
     ).all()
-    flags = _flag_rows(
-        statement,
-        lambda v: (*_high_first(v), v.c.raised_at.desc(), v.c.id.desc()),
-        SHOWN,
-    )
+    flags = _flag_rows(user, where, (_HIGH_FIRST, Flag.raised_at.desc(), Flag.id.desc()), SHOWN)
     return {
         "title": "Open findings on your vendors",
         "by_kind": by_kind,
@@ -103,13 +114,9 @@ def drift_alerts(user: User) -> dict | None:
         title, scope = "Vendors whose quality is drifting", sa.true()
     else:
         return None
-    statement = queries.visible_flags(user).where(
-        scope, Flag.kind.in_(DRIFT_KINDS.values()), Flag.status != FlagStatus.RESOLVED
-    )
-    flags = _flag_rows(statement, lambda v: (*_high_first(v), v.c.updated_at.desc()), SHOWN)
-    total = db.session.scalar(
-        sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
-    )
+    where = [scope, Flag.kind.in_(DRIFT_KINDS.values()), Flag.status != FlagStatus.RESOLVED]
+    flags = _flag_rows(user, where, (_HIGH_FIRST, Flag.updated_at.desc(), Flag.id), SHOWN)
+    total = db.session.scalar(_count(user, where))
     return {"title": title, "flags": flags, "total": total}
 
 

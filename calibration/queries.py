@@ -267,20 +267,27 @@ def visible_flags(user: User) -> sa.Select:
     POMs and admins see every flag; others only flags of revealed sessions, and QA leads
     only those about their own vendor.
     """
-    statement = (
+    return (
         sa.select(Flag)
         .join(CalibrationSession, CalibrationSession.id == Flag.session_id)
+        .where(*visible_flag_rules(user))
         .options(
             selectinload(Flag.session),
             selectinload(Flag.vendor),
             selectinload(Flag.site).joinedload(Site.vendor),
         )
     )
+
+
+def visible_flag_rules(user: User) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of ``visible_flags``, for queries of flag columns joined to their
+    session (plain rows, without building a subquery of the whole flag)."""
+    rules: list[sa.ColumnElement[bool]] = []
     if not may_see_drafts(user):
-        statement = statement.where(CalibrationSession.status == SessionStatus.REVEALED)
+        rules.append(CalibrationSession.status == SessionStatus.REVEALED)
     if bound_to_vendor(user):
-        statement = statement.where(Flag.vendor_id == user.vendor_id)
-    return statement
+        rules.append(Flag.vendor_id == user.vendor_id)
+    return rules
 
 
 def get_flag(user: User, flag_id: int) -> Flag:
