@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/inputs.py
 	$(BIN)/python benchmarks/drift.py
 	$(BIN)/python benchmarks/models.py
+	$(BIN)/python benchmarks/scorecards.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
