@@ -1,11 +1,9 @@
 """Each person's home page says what needs their attention, links to the page behind it,
 shows nothing of another vendor, and costs the same whatever the history."""
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from calibration import services as calibration_services
 from rollcal.accounts.models import Role
@@ -17,6 +15,7 @@ from rollout import services
 from tests.calibration_factories import run_session
 from tests.test_reports import make_ready, request_and_freeze
 from tests.test_rollout import step
+from tests.test_statement_counts import _statements
 
 GOLDEN = ("violating", "authentic")
 
@@ -191,20 +190,6 @@ def test_an_admin_sees_vendors_missing_people_failing_jobs_and_failing_emails(
     assert "Orphan Review</a>:\n    no active QA lead, no owning POM" in page
     assert "Jobs failing" in page and "SMTP connection refused" in page
     assert "E-mails failing" in page and "550 mailbox unavailable" in page
-
-
-@contextmanager
-def _statements():
-    found = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        found.append(statement)
-
-    sa.event.listen(_db.engine, "before_cursor_execute", count)
-    try:
-        yield found
-    finally:
-        sa.event.remove(_db.engine, "before_cursor_execute", count)
 
 
 def test_home_pages_cost_the_same_statements_whatever_the_history(client, auth, world):

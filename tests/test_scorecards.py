@@ -1,14 +1,11 @@
 """Scorecards: quality per vendor and site across revealed sessions, for the people who
 may see it, in pages, CSV and the API, at a cost that does not grow with history."""
 
-from contextlib import contextmanager
-
 import pytest
-import sqlalchemy as sa
 
 from rollcal.accounts.models import Role
-from rollcal.extensions import db as _db
 from tests.calibration_factories import run_session
+from tests.test_statement_counts import _statements
 
 GOLDEN = ("remove", "allow")
 OPTIONS = "remove | Remove\nallow | Allow"
@@ -131,20 +128,6 @@ def test_the_csv_has_one_row_per_vendor_and_site_per_session_with_iso_times(clie
     assert lines[0].startswith("revealed_at,session_id,session,vendor,site,alpha")
     assert len(lines) == 1 + 4
     assert all("+00:00" in line.split(",")[0] for line in lines[1:])
-
-
-@contextmanager
-def _statements():
-    found = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        found.append(statement)
-
-    sa.event.listen(_db.engine, "before_cursor_execute", count)
-    try:
-        yield found
-    finally:
-        sa.event.remove(_db.engine, "before_cursor_execute", count)
 
 
 def test_scorecard_pages_cost_the_same_statements_whatever_the_history(client, auth, history):

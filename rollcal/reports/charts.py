@@ -63,6 +63,25 @@ class AlphaBar:
         return cls(label, entry["alpha"], low, high, reason)
 
 
+def _style(**sizes_and_colours) -> Style:
+    """The charts' common look — white, dark ink, light dotted grid, the target as a
+    dashed red major guide — with each chart's sizes and colours."""
+    return Style(
+        background="white",
+        plot_background="white",
+        foreground="#1d232b",
+        foreground_strong="#1d232b",
+        foreground_subtle="#c9ced6",
+        font_family="DejaVu Sans, Helvetica, Arial, sans-serif",
+        title_font_size=14,
+        guide_stroke_color="#e3e6ea",
+        guide_stroke_dasharray="1,3",
+        major_guide_stroke_color=COLOURS["misaligned"],
+        major_guide_stroke_dasharray="6,3",
+        **sizes_and_colours,
+    )
+
+
 def band(alpha: float | None, threshold: float = TENTATIVE) -> str:
     """Krippendorff's reading of an alpha: reliable, tentative or misaligned."""
     if alpha is None:
@@ -85,22 +104,8 @@ def alpha_chart(
     not be computed gets no bar (a 0.000 bar would read as a measured zero) but "—" and
     the reason beside its name.
     """
-    style = Style(
-        background="white",
-        plot_background="white",
-        foreground="#1d232b",
-        foreground_strong="#1d232b",
-        foreground_subtle="#c9ced6",
-        font_family="DejaVu Sans, Helvetica, Arial, sans-serif",
-        title_font_size=14,
-        label_font_size=11,
-        major_label_font_size=11,
-        value_font_size=10,
-        colors=("#2457c5",),
-        guide_stroke_color="#e3e6ea",
-        guide_stroke_dasharray="1,3",
-        major_guide_stroke_color=COLOURS["misaligned"],
-        major_guide_stroke_dasharray="6,3",
+    style = _style(
+        label_font_size=11, major_label_font_size=11, value_font_size=10, colors=("#2457c5",)
     )
     low_end = min(0.0, *(b.low or b.alpha or 0 for b in bars)) if bars else 0.0
     grid = {round(low_end + step * 0.2, 3) for step in range(int((1.0 - low_end) / 0.2) + 1)}
@@ -184,22 +189,11 @@ def trend_chart(
     The target is the dashed red major guide, as on the alpha chart; intervals are
     whiskers on each point. Percent charts label the axis 0–100%.
     """
-    style = Style(
-        background="white",
-        plot_background="white",
-        foreground="#1d232b",
-        foreground_strong="#1d232b",
-        foreground_subtle="#c9ced6",
-        font_family="DejaVu Sans, Helvetica, Arial, sans-serif",
-        title_font_size=14,
+    style = _style(
         label_font_size=10,
         major_label_font_size=10,
         legend_font_size=11,
         colors=("#2457c5", "#1f7a46", "#8a4fbf", "#c08a00", "#6b7280", "#b3261e"),
-        guide_stroke_color="#e3e6ea",
-        guide_stroke_dasharray="1,3",
-        major_guide_stroke_color=COLOURS["misaligned"],
-        major_guide_stroke_dasharray="6,3",
     )
     known = [v for line in lines for v in line.values if v is not None]
     known += [i[0] for line in lines for i in line.intervals if i]
