@@ -11,6 +11,11 @@ measured before and after the pages in the same run.
 The load generator is ``wrk`` when it is installed (``apt-get install -y wrk``), else a
 bounded Python loop (threads, a fixed number of requests and a time limit per page).
 
+Each page is measured twice, from two rollcal servers on the same database: one as
+configured (a page read again while nothing was written is served from what the worker
+drew, ``rollcal/pagecache.py``) and one with ``ROLLCAL_PAGE_CACHE_BYTES=0``, drawing
+every page on every request, which is what the first read after any write costs.
+
 Targets (printed, never asserted): every page at 50% or more of the bare page's
 throughput with a p99 under 60 ms.
 
@@ -305,14 +310,24 @@ def main() -> None:
         bare.build(env["BARE_DATABASE"])
         ids = demo_ids(url.replace("postgresql://", "postgresql+psycopg://"))
 
-        app_port, bare_port = free_port(), free_port()
+        app_port, drawn_port, bare_port = free_port(), free_port(), free_port()
         processes.append(
             serve("rollcal:create_app()", app_port, options.workers, env, workdir / "app.log")
+        )
+        processes.append(
+            serve(
+                "rollcal:create_app()",
+                drawn_port,
+                options.workers,
+                {**env, "ROLLCAL_PAGE_CACHE_BYTES": "0"},
+                workdir / "drawn.log",
+            )
         )
         processes.append(
             serve("benchmarks.bare:create_app()", bare_port, options.workers, env, workdir / "b")
         )
         wait_for(app_port, "/login")
+        wait_for(drawn_port, "/login")
         wait_for(bare_port, "/ping")
         headers = {role: {"Cookie": sign_in(app_port, email)} for role, email in PEOPLE.items()}
         headers["pom-api"] = {"Authorization": f"Bearer {api_token}"}
@@ -333,7 +348,9 @@ def main() -> None:
             if status != 200:
                 raise RuntimeError(f"{path} as {who} answered {status}")
             measure(app_port, path, headers[who])  # warm-up: templates, caches
-            rows.append((what, who, path, measure(app_port, path, headers[who])))
+            served = measure(app_port, path, headers[who])
+            measure(drawn_port, path, headers[who])
+            rows.append((what, who, served, measure(drawn_port, path, headers[who])))
         bare_after = measure(bare_port, "/sites", {})
         baseline = statistics.mean(
             [bare_before.requests_per_second, bare_after.requests_per_second]
@@ -343,20 +360,28 @@ def main() -> None:
             f"and {bare_after.requests_per_second:,.0f} req/s (before and after), "
             f"p99 {bare_before.p99_ms:.1f} / {bare_after.p99_ms:.1f} ms"
         )
-        print(f"{'page':<14}{'as':<13}{'req/s':>8}{'share':>8}{'p99 ms':>9}{'errors':>8}  target")
-        met = 0
-        for what, who, _path, figures in rows:
-            share = figures.requests_per_second / baseline
-            ok = share >= TARGET_SHARE and figures.p99_ms < TARGET_P99_MS
-            met += ok
-            print(
-                f"{what:<14}{who:<13}{figures.requests_per_second:>8,.0f}{share:>8.0%}"
-                f"{figures.p99_ms:>9.1f}{figures.errors:>8}  {'met' if ok else 'missed'}"
-            )
+        print(f"{'':<27}{'served again':^33}  {'drawn on every request':^33}")
         print(
-            f"{met} of {len(rows)} pages at ≥ {TARGET_SHARE:.0%} of the bare page with "
-            f"p99 < {TARGET_P99_MS:.0f} ms"
+            f"{'page':<14}{'as':<13}"
+            + f"{'req/s':>8}{'share':>7}{'p99 ms':>8}{'err':>4}  {'target':<6}" * 2
         )
+        met = {"served": 0, "drawn": 0}
+        for what, who, *figures in rows:
+            line = f"{what:<14}{who:<13}"
+            for kind, measured in zip(met, figures, strict=True):
+                share = measured.requests_per_second / baseline
+                ok = share >= TARGET_SHARE and measured.p99_ms < TARGET_P99_MS
+                met[kind] += ok
+                line += (
+                    f"{measured.requests_per_second:>8,.0f}{share:>7.0%}{measured.p99_ms:>8.1f}"
+                    f"{measured.errors:>4}  {'met' if ok else 'missed':<6}"
+                )
+            print(line)
+        for kind, count in met.items():
+            print(
+                f"{kind}: {count} of {len(rows)} pages at ≥ {TARGET_SHARE:.0%} of the bare page "
+                f"with p99 < {TARGET_P99_MS:.0f} ms"
+            )
     finally:
         for process in processes:
             stop(process)

@@ -27,6 +27,7 @@ from rollcal.api import (
 from rollcal.errors import NotFound
 from rollcal.extensions import db
 from rollcal.inputs import MAX_ID, page_arg
+from rollcal.pagecache import cached_page
 from rollcal.paging import rows_page
 from rollcal.permissions import Action, require
 from rollcal.reports.queue import request_report
@@ -208,6 +209,7 @@ SESSIONS_PER_PAGE = 50
     response=SessionList,
     query=PAGE_QUERY,
 )
+@cached_page
 def list_sessions():
     """The sessions the caller may see, newest first, with their own progress; ``?page=N``."""
     user = api_user()
@@ -393,6 +395,7 @@ def save_labels(session_id: int):
     response=Agreement,
     errors={404: "No such session, or its results are not available to the caller yet"},
 )
+@cached_page
 def agreement(session_id: int):
     """The stored results once the caller may see them (POMs after close, others after
     reveal), scoped like the results page."""

@@ -60,6 +60,7 @@ from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
 from rollcal.org.models import Site, Vendor
+from rollcal.pagecache import cached_page
 from rollcal.permissions import Action, may, requires
 from rollcal.reports.downloads import csv_response
 from rollcal.reports.queue import request_report
@@ -122,6 +123,7 @@ def _session_url(session: CalibrationSession) -> str:
 
 @bp.get("/sessions")
 @login_required
+@cached_page
 def sessions():
     """The sessions the person may see, newest first, with their progress."""
     status = request.args.get("status")
@@ -226,6 +228,7 @@ def new_session():
 
 @bp.get("/sessions/<int:session_id>")
 @login_required
+@cached_page
 def session(session_id: int):
     """A session: what it asks, its timing, and the progress the person may see."""
     session = queries.get_session(current_user, session_id)
@@ -887,6 +890,7 @@ def _labelling_page(
 
 @bp.get("/sessions/<int:session_id>/results")
 @login_required
+@cached_page
 def results(session_id: int):
     """The stored results, as the person may read them; never recomputed on read."""
     session = queries.get_session(current_user, session_id)

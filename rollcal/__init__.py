@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_login import current_user
 
-from rollcal import uow
+from rollcal import pagecache, uow
 from rollcal.config import (
     ALPHA_RELIABLE,
     POSTGRESQL_POOL,
@@ -64,6 +64,7 @@ def create_app(config: dict | None = None) -> Flask:
     inputs.init_app(app)
     _init_extensions(app)
     _init_rooms(app)
+    pagecache.init_app(app)
     _init_templates(app)
 
     from rollcal import errors

@@ -42,6 +42,9 @@ class Config:
     ROLLCAL_INVITATION_HOURS = 72
     ROLLCAL_RESET_MINUTES = 60
     ROLLCAL_PAGE_SIZE = 50
+    # What each process keeps of the main pages it drew, served again while nothing has
+    # been written since (rollcal/pagecache.py); 0 draws every page on every request.
+    ROLLCAL_PAGE_CACHE_BYTES = 32 * 1024 * 1024
     ROLLCAL_ALPHA_THRESHOLD = DEFAULT_ALPHA_THRESHOLD
     ROLLCAL_ACCURACY_TARGET = DEFAULT_ACCURACY_TARGET
     ROLLCAL_RUN_SCHEDULER = False

@@ -20,6 +20,7 @@ from rollcal.api import (
     respond,
 )
 from rollcal.inputs import LONG_TEXT, MAX_ID, int_arg, page_arg
+from rollcal.pagecache import cached_page
 from rollcal.reports.queue import request_report
 from rollcal.types import utcnow
 from rollout import queries, services
@@ -172,6 +173,7 @@ def _summary(summary: queries.Summary) -> dict:
     response=RolloutList,
     query=PAGE_QUERY,
 )
+@cached_page
 def list_rollouts():
     """Rollouts the caller may see, newest go-live first; ``?page=N``."""
     user = api_user()
@@ -270,6 +272,7 @@ def _site(row: queries.BoardRow, details: dict[int, sa.Row]) -> SiteOut:
     query=ROLLOUT_QUERY,
     errors={404: "No such rollout, or not visible to the caller"},
 )
+@cached_page
 def get_rollout(rollout_id: int):
     """One rollout with a page of the sites the caller may see, worst readiness first;
     ``?page=N&per_page=M`` (at most 100), ``vendor``, ``market`` and ``state`` filter."""

@@ -26,6 +26,7 @@ from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
 from rollcal.org.models import LineOfBusiness, Market, Site, Vendor
+from rollcal.pagecache import cached_page
 from rollcal.permissions import Action, may, requires, visible_sites
 from rollcal.reports.downloads import csv_response
 from rollcal.reports.pdf import send_pdf
@@ -101,6 +102,7 @@ def _page(statement: sa.Select):
 
 @bp.get("/rollouts")
 @login_required
+@cached_page
 def rollouts():
     """Every rollout the person may see, newest go-live last, with progress and readiness."""
     status = request.args.get("status")
@@ -241,6 +243,7 @@ def new_rollout():
 
 @bp.get("/rollouts/<int:rollout_id>")
 @login_required
+@cached_page
 def board(rollout_id: int):
     """The rollout board: a page of sites × checklist steps, worst readiness first, with
     reasons, filters and the figures of every site."""
@@ -635,6 +638,7 @@ def reassign(item_id: int):
 
 @bp.get("/my-items")
 @login_required
+@cached_page
 def my_items():
     """Open items for the person, soonest due first."""
     page = queries.my_items_page(current_user, page_arg(), current_app.config["ROLLCAL_PAGE_SIZE"])

@@ -392,3 +392,10 @@ def smtp(app, smtp_server, monkeypatch) -> Inbox:
     monkeypatch.setitem(app.config, "ROLLCAL_SMTP_HOST", "127.0.0.1")
     monkeypatch.setitem(app.config, "ROLLCAL_SMTP_PORT", port)
     return inbox
+
+
+@pytest.fixture
+def pages_drawn(app, monkeypatch):
+    """Every page drawn on every request, as with ``ROLLCAL_PAGE_CACHE_BYTES=0``: for tests
+    that count what drawing a page costs rather than serving it again."""
+    monkeypatch.setattr(app.extensions["rollcal.pagecache"], "budget", 0)

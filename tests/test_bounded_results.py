@@ -69,7 +69,9 @@ def revealed(create_user, create_site, create_vendor):
 
 
 @pytest.mark.parametrize("who", ["pom", "lead"])
-def test_results_and_session_pages_never_load_the_full_stored_report(client, auth, revealed, who):
+def test_results_and_session_pages_never_load_the_full_stored_report(
+    pages_drawn, client, auth, revealed, who
+):
     auth.login(revealed[who])
     session_id = revealed["session"].id
     for path in (

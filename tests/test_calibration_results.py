@@ -186,7 +186,7 @@ def _count_statements():
 
 @pytest.mark.parametrize("viewer", ["pom", "qa_lead"])
 def test_results_page_uses_the_same_number_of_statements_at_any_session_size(
-    client, auth, db, teams, viewer
+    pages_drawn, client, auth, db, teams, viewer
 ):
     counts = []
     for per_site, cases in ((2, 30), (4, 60)):

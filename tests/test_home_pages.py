@@ -192,7 +192,7 @@ def test_an_admin_sees_vendors_missing_people_failing_jobs_and_failing_emails(
     assert "E-mails failing" in page and "550 mailbox unavailable" in page
 
 
-def test_home_pages_cost_the_same_statements_whatever_the_history(client, auth, world):
+def test_home_pages_cost_the_same_statements_whatever_the_history(pages_drawn, client, auth, world):
     _revealed(world, title="Round 1")
     counts = {}
     for who in ("pom", "maria", "sam"):

@@ -224,7 +224,7 @@ def _count_statements(app, callable_):
 
 
 def test_board_loads_in_the_same_number_of_statements_at_5_and_50_sites(
-    app, client, auth, db, create_user, create_site, create_vendor, make_version
+    pages_drawn, app, client, auth, db, create_user, create_site, create_vendor, make_version
 ):
     pom = create_user(Role.POM)
     counts = []

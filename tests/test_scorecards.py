@@ -130,7 +130,9 @@ def test_the_csv_has_one_row_per_vendor_and_site_per_session_with_iso_times(clie
     assert all("+00:00" in line.split(",")[0] for line in lines[1:])
 
 
-def test_scorecard_pages_cost_the_same_statements_whatever_the_history(client, auth, history):
+def test_scorecard_pages_cost_the_same_statements_whatever_the_history(
+    pages_drawn, client, auth, history
+):
     pages = [
         "/scorecards/",
         f"/scorecards/vendors/{history['cebu'].vendor_id}",

@@ -17,6 +17,7 @@ from rollcal.inputs import int_arg, local_path, page_arg
 from rollcal.org import queries, services
 from rollcal.org.forms import LineOfBusinessForm, MarketForm, SiteForm, VendorForm
 from rollcal.org.models import LineOfBusiness, Market, Site, Vendor
+from rollcal.pagecache import cached_page
 from rollcal.permissions import Action, requires
 from rollcal.types import utcnow
 
@@ -48,6 +49,7 @@ HOME_SITES = 6
 
 @bp.get("/")
 @login_required
+@cached_page
 def home():
     """What each person needs first: their vendor for QA leads, the organisation otherwise.
 
