@@ -64,6 +64,10 @@ PEOPLE = {
     "stakeholder": "stakeholder@example.com",
     "qa": "qa@meridian-cx.example.com",
 }
+# Sign-in and load say the same User-Agent, as one browser would: Flask-Login ties a
+# session to the address and agent it was signed in from, and marks it no longer fresh
+# (a changed cookie) on a request from any other.
+AGENT = "rollcal-pages-benchmark"
 TARGET_SHARE = 0.5
 TARGET_P99_MS = 60.0
 
@@ -135,6 +139,7 @@ def sign_in(port: int, email: str) -> str:
     """The Cookie header of a signed-in browser session."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.addheaders = [("User-Agent", AGENT)]
     base = f"http://127.0.0.1:{port}"
     page = opener.open(f"{base}/login").read().decode()
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
@@ -142,6 +147,9 @@ def sign_in(port: int, email: str) -> str:
     if token:
         form["csrf_token"] = token.group(1)
     opener.open(f"{base}/login", urllib.parse.urlencode(form).encode()).read()
+    # As a browser does, keep the cookie the first page after signing in sets (it holds
+    # the session's CSRF secret, which the pages' forms are signed with).
+    opener.open(f"{base}/").read()
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
     if not cookie:
         raise RuntimeError(f"signing in as {email} gave no cookie")
@@ -329,8 +337,11 @@ def main() -> None:
         wait_for(app_port, "/login")
         wait_for(drawn_port, "/login")
         wait_for(bare_port, "/ping")
-        headers = {role: {"Cookie": sign_in(app_port, email)} for role, email in PEOPLE.items()}
-        headers["pom-api"] = {"Authorization": f"Bearer {api_token}"}
+        headers = {
+            role: {"Cookie": sign_in(app_port, email), "User-Agent": AGENT}
+            for role, email in PEOPLE.items()
+        }
+        headers["pom-api"] = {"Authorization": f"Bearer {api_token}", "User-Agent": AGENT}
 
         print(
             f"{load.__name__.removeprefix('load_')}, {options.workers} gunicorn workers, "

@@ -28,8 +28,12 @@ worker_class = "sync"
 timeout = 60
 graceful_timeout = 30
 keepalive = 5
-max_requests = 5000
-max_requests_jitter = 500
+# Recycled now and then as a guard against slow leaks, but rarely: a new worker takes a
+# second or more to load the application, and starts with an empty page cache and cold
+# statement caches, so a worker that serves several hundred requests a second should not
+# be recycled every few seconds.
+max_requests = 200_000
+max_requests_jitter = 20_000
 
 # (young generation, middle, old): a young collection after 50,000 new container objects
 # instead of 700, a middle one every 20 young ones, a full one every 100 middle ones.
