@@ -11,14 +11,17 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
+from calibration import services as calibration_services
+from calibration.models import CalibrationSession
 from rollcal.accounts import services as account_services
-from rollcal.accounts.models import ApiToken
+from rollcal.accounts.models import ApiToken, Role
 from rollcal.extensions import db as _db
 from rollcal.pagecache import PageCache, _Answer, current_token
 from rollcal.types import utcnow
 from rollcal.uow import unit_of_work
 from rollout import services
 from rollout.models import ChecklistItem, ItemStatus
+from tests.calibration_factories import run_session, split_answers
 from tests.conftest import DATABASE
 from tests.test_statement_counts import _statements
 
@@ -229,3 +232,27 @@ def test_writers_committing_at_the_same_instant_all_commit_and_renew_the_token(a
                     sa.text("DELETE FROM lines_of_business WHERE name LIKE 'Instant %'")
                 )
             _db.session.remove()
+
+
+def test_a_rater_sees_results_only_once_revealed_and_straight_after(
+    client, auth, db, create_user, create_site, create_vendor
+):
+    pom = create_user(Role.POM)
+    vendor = create_vendor("Meridian CX")
+    site = create_site(vendor)
+    leads = [create_user(Role.QA_LEAD, vendor=vendor) for _ in range(2)]
+    session = run_session(
+        pom, [(lead, site) for lead in leads], cases=4, answer=split_answers, until="closed"
+    )
+    db.session.commit()
+    auth.login(leads[0])
+    results = f"/calibration/sessions/{session.id}/results"
+    session_page = f"/calibration/sessions/{session.id}"
+    for _ in range(2):
+        assert client.get(results).status_code == 409  # not revealed yet
+        page = client.get(session_page).get_data(as_text=True)
+        assert "You will see your results when the session is revealed" in page
+    calibration_services.reveal_session(pom, _db.session.get(CalibrationSession, session.id))
+    db.session.commit()
+    assert "See your results against golden" in client.get(session_page).get_data(as_text=True)
+    assert client.get(results).status_code == 200
