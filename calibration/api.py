@@ -272,7 +272,7 @@ def get_session(session_id: int):
     user = api_user()
     session = queries.get_session(user, session_id)
     rater = queries.rater_for(user, session)
-    own = len(queries.own_labels(rater)) if rater else 0
+    own = queries.own_label_count(rater) if rater else 0
     return respond(_session_out(session, queries.case_count(session), rater, own))
 
 

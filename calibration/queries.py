@@ -171,6 +171,11 @@ def case_count(session: CalibrationSession) -> int:
     return db.session.scalar(sa.select(sa.func.count(Case.id)).where(Case.session_id == session.id))
 
 
+def own_label_count(rater: Rater) -> int:
+    """How many cases the rater has labelled."""
+    return db.session.scalar(sa.select(sa.func.count(Label.id)).where(Label.rater_id == rater.id))
+
+
 def own_labels(rater: Rater) -> dict[int, Label]:
     """The rater's labels by case id."""
     labels = db.session.scalars(sa.select(Label).where(Label.rater_id == rater.id))

@@ -239,7 +239,7 @@ def session(session_id: int):
     if manage:
         # Progress by rater is for the POM: raters never see how far others have got.
         raters, counts = queries.raters_of(session), queries.label_counts(session)
-    own = len(queries.own_labels(rater)) if rater else 0
+    own = queries.own_label_count(rater) if rater else 0
     results = permissions.may_see_results(current_user, session)
     snapshot = queries.latest_snapshot(session) if results else None
     return render_template(
@@ -875,7 +875,7 @@ def _labelling_page(
         mine=mine,
         previous=previous,
         following=following,
-        labelled=len(queries.own_labels(rater)),
+        labelled=queries.own_label_count(rater),
         total=queries.case_count(session),
         position=db.session.scalar(
             sa.select(sa.func.count(Case.id)).where(

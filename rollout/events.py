@@ -106,10 +106,7 @@ class RolloutSubjects:
         rollout = db.session.get(
             Rollout,
             rollout_id,
-            options=[
-                joinedload(Rollout.policy_version).joinedload(PolicyVersion.policy),
-                selectinload(Rollout.rollout_sites),
-            ],
+            options=[joinedload(Rollout.policy_version).joinedload(PolicyVersion.policy)],
         )
         return _facts(rollout) if rollout is not None else None
 
@@ -202,13 +199,18 @@ class RolloutSubjects:
 
 
 def _facts(rollout: Rollout) -> RolloutFacts:
+    # The site ids as plain values: a rollout of 2,000 sites would otherwise load 2,000
+    # rollout-site rows as ORM instances for a session page that shows the rollout's name.
+    site_ids = db.session.scalars(
+        sa.select(RolloutSite.site_id).where(RolloutSite.rollout_id == rollout.id)
+    )
     return RolloutFacts(
         id=rollout.id,
         name=rollout.title,
         policy_version_id=rollout.policy_version_id,
         alpha_threshold=rollout.alpha_threshold,
         accuracy_target=rollout.accuracy_target,
-        site_ids=frozenset(rollout_site.site_id for rollout_site in rollout.rollout_sites),
+        site_ids=frozenset(site_ids),
     )
 
 

@@ -35,8 +35,9 @@ def bound_version(rollout: Rollout) -> AIModelVersion | None:
     return db.session.get(AIModelVersion, rollout.model_gate_version_id)
 
 
-def bind_form(rollout: Rollout) -> BindModelGateForm:
-    """The binding form of a rollout, with its steps and every model version."""
+def bind_form(rollout: Rollout, steps: list[queries.Column] | None = None) -> BindModelGateForm:
+    """The binding form of a rollout, with its steps (``steps``, or read here) other than
+    the calibration gate, and every model version."""
     form = BindModelGateForm(
         prefix="modelgate",
         data={
@@ -44,10 +45,9 @@ def bind_form(rollout: Rollout) -> BindModelGateForm:
             "model_version": rollout.model_gate_version_id or 0,
         },
     )
-    steps = {item.template_item_id: item for item in rollout.items if not item.gate}
+    steps = queries.rollout_steps(rollout.id) if steps is None else steps
     form.step.choices = [(0, "None")] + [
-        (step_id, item.title)
-        for step_id, item in sorted(steps.items(), key=lambda pair: pair[1].position)
+        (step.template_item_id, step.title) for step in steps if not step.gate
     ]
     form.model_version.choices = [(0, "None")] + model_version_choices()
     return form

@@ -603,6 +603,33 @@ class BoardPage:
         )
 
 
+def rollout_steps(rollout_id: int) -> list[Column]:
+    """The steps of a rollout's checklist, in order: one statement reading one site's
+    items, since every site of a rollout has every step (not a DISTINCT over the items
+    of all its sites, which grows with them)."""
+    first_site = (
+        sa.select(sa.func.min(RolloutSite.site_id))
+        .where(RolloutSite.rollout_id == rollout_id)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        sa.select(
+            ChecklistItem.template_item_id,
+            ChecklistItem.position,
+            ChecklistItem.title,
+            ChecklistItem.side,
+            ChecklistItem.category,
+            ChecklistItem.gate,
+        )
+        .where(ChecklistItem.rollout_id == rollout_id, ChecklistItem.site_id == first_site)
+        .order_by(ChecklistItem.position, ChecklistItem.template_item_id)
+    )
+    return [
+        Column(step, position, title, side.value, category.value, gate)
+        for step, position, title, side, category, gate in rows
+    ]
+
+
 def board_page(
     user: User,
     rollout: Rollout,
@@ -627,7 +654,6 @@ def board_page(
             RolloutSite.override_justification,
             User.name,
             RolloutSite.readiness_state,
-            RolloutSite.readiness_reasons,
             RolloutSite.required_closed,
             RolloutSite.required_total,
         )
@@ -639,17 +665,17 @@ def board_page(
     )
     if scoped:
         site_rows = site_rows.where(vendor_scope(user, Site.vendor_id))
+    # Every site's stored state orders, filters and counts the board; the reasons are
+    # not read here, since the rows of the page carry readiness computed from their items.
     sites: dict[int, BoardSite] = {}
-    stored: dict[int, readiness.Readiness] = {}
+    stored: dict[int, readiness.State] = {}
     closed = required_total = 0
     for row in db.session.execute(site_rows):
         site_id, name, site_vendor_id, vendor, justification, by = row[:6]
-        state_value, reasons, required_closed, required = row[6:]
+        state_value, required_closed, required = row[6:]
         override = readiness.Override(justification, by or "a POM") if justification else None
         sites[site_id] = BoardSite(site_id, name, site_vendor_id, vendor, override)
-        stored[site_id] = readiness.Readiness(
-            readiness.State(state_value), tuple(reasons or ()), override
-        )
+        stored[site_id] = readiness.State(state_value)
         closed += required_closed
         required_total += required
     markets = (
@@ -662,15 +688,15 @@ def board_page(
     for site_id, market, code in db.session.execute(markets):
         if site_id in sites:
             sites[site_id].markets.append((market, code))
-    counts = readiness.summarise(stored.values())
+    counts = readiness.count_states(stored.values())
     matching = list(sites.values())
     if vendor_id:
         matching = [site for site in matching if site.vendor_id == vendor_id]
     if market_id:
         matching = [site for site in matching if any(m == market_id for m, _ in site.markets)]
     if state:
-        matching = [site for site in matching if stored[site.id].state.value == state]
-    matching.sort(key=lambda site: (STATE_ORDER[stored[site.id].state], site.vendor, site.name))
+        matching = [site for site in matching if stored[site.id].value == state]
+    matching.sort(key=lambda site: (STATE_ORDER[stored[site.id]], site.vendor, site.name))
     pages = max(1, -(-len(matching) // per_page))
     page = min(max(page, 1), pages)
     shown = matching[(page - 1) * per_page : page * per_page]
@@ -697,27 +723,8 @@ def board_page(
             ChecklistItem.site_id.in_([site.id for site in shown]),
         )
     )
-    # Every site of a rollout has every step: the columns come from the rollout's steps,
-    # read once here even when the page has no site.
-    steps = (
-        sa.select(
-            ChecklistItem.template_item_id,
-            ChecklistItem.position,
-            ChecklistItem.title,
-            ChecklistItem.side,
-            ChecklistItem.category,
-            ChecklistItem.gate,
-        )
-        .where(ChecklistItem.rollout_id == rollout.id)
-        .distinct()
-    )
-    columns = sorted(
-        (
-            Column(step, position, title, side.value, category.value, gate)
-            for step, position, title, side, category, gate in db.session.execute(steps)
-        ),
-        key=lambda column: column.position,
-    )
+    # The columns are read even when the page has no site.
+    columns = rollout_steps(rollout.id)
     cells_by_site: dict[int, dict[int, BoardCell]] = defaultdict(dict)
     inputs_by_site: dict[int, list[readiness.Item]] = defaultdict(list)
     for row in db.session.execute(items):
@@ -749,11 +756,10 @@ def board_page(
         )
         for site in shown
     ]
-    all_sites = sorted(sites.values(), key=lambda site: (site.vendor, site.name))
     return BoardPage(
         columns,
         rows,
-        all_sites,
+        list(sites.values()),
         counts,
         (closed, required_total),
         page,

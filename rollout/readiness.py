@@ -202,9 +202,14 @@ def site_readiness(
 
 def summarise(readiness: Iterable[Readiness]) -> dict[State, int]:
     """How many sites are in each state, worst first, zeros included."""
+    return count_states(site.state for site in readiness)
+
+
+def count_states(states: Iterable[State]) -> dict[State, int]:
+    """How many of ``states`` are each state, worst first, zeros included."""
     counts = {state: 0 for state in State}
-    for site in readiness:
-        counts[site.state] += 1
+    for state in states:
+        counts[state] += 1
     return counts
 
 

@@ -276,7 +276,7 @@ def board(rollout_id: int):
             "bulk": bulk,
             "override": OverrideForm(prefix="override"),
             "cancel": CancelForm(prefix="cancel"),
-            "model_gate": model_gate_views.bind_form(rollout),
+            "model_gate": model_gate_views.bind_form(rollout, board.columns),
         }
         chosen = int_arg("override")
         override_site = next((row for row in board.rows if row.site.id == chosen), None)
