@@ -355,6 +355,13 @@ class RolloutRisk:
     rollout: Rollout
     link: str
     sites: list[SiteRisk]
+    # How many sites are at risk or blocked in all; ``sites`` holds the first of them.
+    sites_total: int = 0
+
+    @property
+    def more(self) -> int:
+        """How many more sites are at risk or blocked than the digest lists."""
+        return max(0, self.sites_total - len(self.sites))
 
 
 @dataclass
@@ -397,14 +404,20 @@ def pom_report(pom: User, today: date, since: datetime) -> PomReport:
         )
     )
     # Readiness as stored (kept current by every change and by the daily job), not
-    # recounted from every item of every rollout.
-    risky_sites = db.session.execute(
+    # recounted from every item of every rollout; the first sites of each rollout with
+    # how many there are, as a rollout of 2,000 sites at risk would otherwise list them
+    # all in one e-mail.
+    by_rollout = dict(partition_by=RolloutSite.rollout_id)
+    by_name = (Vendor.name, Site.name)
+    ranked = (
         sa.select(
             RolloutSite.rollout_id,
-            Vendor.name,
-            Site.name,
+            Vendor.name.label("vendor"),
+            Site.name.label("site"),
             RolloutSite.readiness_state,
             RolloutSite.readiness_reasons,
+            sa.func.row_number().over(**by_rollout, order_by=by_name).label("place"),
+            sa.func.count().over(**by_rollout).label("in_all"),
         )
         .join(Site, Site.id == RolloutSite.site_id)
         .join(Vendor, Vendor.id == Site.vendor_id)
@@ -412,17 +425,28 @@ def pom_report(pom: User, today: date, since: datetime) -> PomReport:
             RolloutSite.rollout_id.in_([rollout.id for rollout in rollouts]),
             RolloutSite.readiness_state.in_([readiness.State.AT_RISK, readiness.State.BLOCKED]),
         )
-        .order_by(Vendor.name, Site.name)
+        .subquery()
+    )
+    risky_sites = db.session.execute(
+        sa.select(ranked).where(ranked.c.place <= DIGEST_LIST_LIMIT).order_by(ranked.c.place)
     )
     risks: dict[int, list[SiteRisk]] = defaultdict(list)
-    for rollout_id, vendor, site, state, reasons in risky_sites:
-        risks[rollout_id].append(
-            SiteRisk(f"{vendor} · {site}", readiness.State(state), tuple(reasons or ()))
+    risky_totals: dict[int, int] = {}
+    for row in risky_sites:
+        risks[row.rollout_id].append(
+            SiteRisk(
+                f"{row.vendor} · {row.site}",
+                readiness.State(row.readiness_state),
+                tuple(row.readiness_reasons or ()),
+            )
         )
+        risky_totals[row.rollout_id] = row.in_all
     for rollout in rollouts:
         if risks[rollout.id]:
             link = path_for("rollout.board", rollout_id=rollout.id)
-            report.at_risk.append(RolloutRisk(rollout, link, risks[rollout.id]))
+            report.at_risk.append(
+                RolloutRisk(rollout, link, risks[rollout.id], risky_totals[rollout.id])
+            )
     overdue = sa.select(ChecklistItem).where(
         ChecklistItem.rollout_id.in_([rollout.id for rollout in rollouts]),
         ChecklistItem.required.is_(True),

@@ -25,7 +25,9 @@ from rollcal.notifications.models import (
 )
 from rollcal.notifications.services import notify
 from rollout import jobs as rollout_jobs
-from rollout.models import ChecklistItem, ItemStatus, RolloutStatus
+from rollout import services as rollout_services
+from rollout.models import ChecklistItem, ItemStatus, RolloutSite, RolloutStatus
+from rollout.readiness import State
 from tests.calibration_factories import flags_of, label_all, make_session, split_answers
 
 # A Monday in winter: New York is UTC-5, London UTC+0, Singapore UTC+8.
@@ -586,3 +588,34 @@ def test_the_demo_session_closes_by_itself_minutes_after_the_demo_starts(db, at_
     assert told.title == f"“{scheduler_demo.TITLE}” closed: {len(flags)} flags"
     [email] = _emails(db, session.created_by, Kind.SESSION_CLOSED.value)
     assert email.status == "held"
+
+
+def test_the_digest_lists_the_first_sites_at_risk_of_a_rollout_and_counts_the_rest(
+    db, create_user, create_vendor, create_site, make_version
+):
+    pom = create_user(Role.POM)
+    vendor = create_vendor("Meridian CX")
+    sites = [
+        create_site(vendor, f"Site {n:02d}") for n in range(rollout_jobs.DIGEST_LIST_LIMIT + 3)
+    ]
+    rollout = rollout_services.create_rollout(
+        pom,
+        policy_version_id=make_version(pom).id,
+        template_id=1,
+        site_ids=[site.id for site in sites],
+        go_live_date=date.today() + timedelta(days=30),
+    )
+    db.session.execute(
+        sa.update(RolloutSite)
+        .where(RolloutSite.rollout_id == rollout.id)
+        .values(readiness_state=State.AT_RISK.value, readiness_reasons=["Training overdue"])
+    )
+    db.session.commit()
+
+    now = datetime.now(UTC)
+    [risk] = rollout_jobs.pom_report(pom, now.date(), now - timedelta(days=1)).at_risk
+
+    assert [site.site for site in risk.sites] == [
+        f"Meridian CX · Site {n:02d}" for n in range(rollout_jobs.DIGEST_LIST_LIMIT)
+    ]
+    assert risk.sites_total == rollout_jobs.DIGEST_LIST_LIMIT + 3 and risk.more == 3
