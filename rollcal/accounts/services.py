@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from zoneinfo import available_timezones
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from rollcal.accounts.models import AccountLink, ApiToken, LinkPurpose, Role, User
@@ -205,8 +206,11 @@ def revoke_token(actor: User, token_id: int) -> ApiToken:
 def token_for(token: str) -> ApiToken | None:
     """The live token row a bearer token names (its person active), or None. Reads only:
     recording the use is ``record_token_use``'s, after the answer is sent."""
+    # The person in the same statement: every API request reads both.
     row = db.session.scalar(
-        sa.select(ApiToken).where(ApiToken.token_hash == _token_digest(token or ""))
+        sa.select(ApiToken)
+        .where(ApiToken.token_hash == _token_digest(token or ""))
+        .options(joinedload(ApiToken.user))
     )
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
