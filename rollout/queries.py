@@ -359,19 +359,47 @@ def my_items_page(
     user: User, page: int, per_page: int, *, statement: sa.Select | None = None
 ) -> RowsPage:
     """A page of ``my_items`` (or of ``statement``, ``my_items`` narrowed) as ``MyItem``
-    rows."""
-    rows, total = rows_page(statement if statement is not None else my_items(user), page, per_page)
+    rows: two statements. The page and the count of all items are chosen on the items
+    and their rollouts alone; only the page's items are joined to the names they show,
+    so a POM with 10,000 open items does not have 10,000 rows joined to be shown 50."""
+    listing = statement if statement is not None else my_items(user)
+    chosen, total = rows_page(listing, page, per_page)
+    ids = [row.id for row in chosen]
+    named = {
+        row.id: row
+        for row in db.session.execute(
+            sa.select(
+                ChecklistItem.id,
+                ChecklistItem.title,
+                ChecklistItem.due_date,
+                ChecklistItem.status,
+                ChecklistItem.rollout_id,
+                Vendor.name.label("vendor"),
+                Site.name.label("site"),
+                Policy.code,
+                PolicyVersion.version_label,
+                Policy.title.label("policy"),
+            )
+            .select_from(ChecklistItem)
+            .join(Site, Site.id == ChecklistItem.site_id)
+            .join(Vendor, Vendor.id == Site.vendor_id)
+            .join(Rollout, Rollout.id == ChecklistItem.rollout_id)
+            .join(PolicyVersion, PolicyVersion.id == Rollout.policy_version_id)
+            .join(Policy, Policy.id == PolicyVersion.policy_id)
+            .where(ChecklistItem.id.in_(ids))
+        )
+    }
     items = [
         MyItem(
-            item_id,
-            title,
-            due,
-            status,
-            rollout_id,
-            f"{vendor} · {site}",
-            f"{code} {version} — {policy}",
+            row.id,
+            row.title,
+            row.due_date,
+            row.status,
+            row.rollout_id,
+            f"{row.vendor} · {row.site}",
+            f"{row.code} {row.version_label} — {row.policy}",
         )
-        for item_id, title, due, status, rollout_id, vendor, site, code, version, policy in rows
+        for row in (named[item_id] for item_id in ids)
     ]
     return RowsPage(items, page, per_page, total)
 
@@ -420,27 +448,11 @@ def item_details(rollout: Rollout, site_ids: list[int]) -> dict[int, sa.Row]:
 
 def my_items(user: User) -> sa.Select:
     """Open items assigned to the person (QA leads: also unassigned items of their vendor),
-    soonest due first, in rollouts still under way: plain rows of what *My items* shows
-    (item, title, due date, status, rollout, vendor and site names, policy version)."""
+    soonest due first, in rollouts still under way: each item's id and due date, joined
+    to no more than the rules need (``my_items_page`` names a page of them)."""
     statement = (
-        sa.select(
-            ChecklistItem.id,
-            ChecklistItem.title,
-            ChecklistItem.due_date,
-            ChecklistItem.status,
-            ChecklistItem.rollout_id,
-            Vendor.name,
-            Site.name,
-            Policy.code,
-            PolicyVersion.version_label,
-            Policy.title,
-        )
-        .select_from(ChecklistItem)
-        .join(Site, Site.id == ChecklistItem.site_id)
-        .join(Vendor, Vendor.id == Site.vendor_id)
+        sa.select(ChecklistItem.id, ChecklistItem.due_date)
         .join(Rollout, Rollout.id == ChecklistItem.rollout_id)
-        .join(PolicyVersion, PolicyVersion.id == Rollout.policy_version_id)
-        .join(Policy, Policy.id == PolicyVersion.policy_id)
         .where(
             ChecklistItem.status.not_in(["done", "not_applicable"]),
             ChecklistItem.gate.is_(False),
@@ -449,7 +461,7 @@ def my_items(user: User) -> sa.Select:
         .order_by(ChecklistItem.due_date, ChecklistItem.position, ChecklistItem.id)
     )
     if permissions.bound_to_vendor(user):
-        return statement.where(
+        return statement.join(Site, Site.id == ChecklistItem.site_id).where(
             vendor_scope(user, Site.vendor_id),
             ChecklistItem.side == "vendor",
             sa.or_(ChecklistItem.assignee_id == user.id, ChecklistItem.assignee_id.is_(None)),
