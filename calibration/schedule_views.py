@@ -6,7 +6,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.orm import selectinload
 
 from calibration import queries, schedules
 from calibration.forms import ScheduleForm
@@ -17,7 +16,7 @@ from rollcal.events import calibration_subjects
 from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.inputs import whole_number
-from rollcal.org.models import Site, Vendor
+from rollcal.org.queries import active_site_choices
 from rollcal.permissions import Action, may_schedule_extra_round, requires
 
 bp = Blueprint("schedules", __name__, url_prefix="/calibration")
@@ -28,14 +27,7 @@ RECENT_SESSIONS = 200
 def _form_choices(form: ScheduleForm) -> None:
     subjects = calibration_subjects()
     form.policy_version.choices = choices([(0, "— choose —"), *subjects.policy_version_choices()])
-    sites = db.session.scalars(
-        sa.select(Site)
-        .join(Vendor, Vendor.id == Site.vendor_id)
-        .where(Site.active.is_(True))
-        .options(selectinload(Site.vendor))
-        .order_by(Vendor.name, Site.name)
-    ).all()
-    form.sites.choices = choices((site.id, site.label) for site in sites)
+    form.sites.choices = choices(active_site_choices())
     sessions = db.session.execute(
         sa.select(CalibrationSession.id, CalibrationSession.title)
         .order_by(CalibrationSession.id.desc())

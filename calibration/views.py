@@ -60,6 +60,7 @@ from rollcal.extensions import db
 from rollcal.forms import ConfirmForm, apply_errors, choices
 from rollcal.inputs import int_arg, page_arg, whole_number
 from rollcal.org.models import Site, Vendor
+from rollcal.org.queries import active_site_choices
 from rollcal.pagecache import cached_page
 from rollcal.permissions import Action, may, requires
 from rollcal.reports.downloads import csv_response
@@ -454,14 +455,7 @@ def raters(session_id: int):
         .order_by(Vendor.name, User.name)
     ).all()
     human.person.choices = choices((lead.id, f"{lead.name} — {lead.vendor.name}") for lead in leads)
-    sites = db.session.scalars(
-        sa.select(Site)
-        .join(Vendor, Vendor.id == Site.vendor_id)
-        .where(Site.active.is_(True))
-        .options(selectinload(Site.vendor))
-        .order_by(Vendor.name, Site.name)
-    ).all()
-    human.site.choices = choices((site.id, site.label) for site in sites)
+    human.site.choices = choices(active_site_choices())
     if session.status in EDITABLE:
         try:
             if human.submit.data and human.validate_on_submit():

@@ -615,6 +615,17 @@ class BoardPage:
         )
 
 
+# What a step of a rollout's checklist is, as every site's item of it repeats it.
+_STEP_COLUMNS = (
+    ChecklistItem.template_item_id,
+    ChecklistItem.position,
+    ChecklistItem.title,
+    ChecklistItem.side,
+    ChecklistItem.category,
+    ChecklistItem.gate,
+)
+
+
 def rollout_steps(rollout_id: int) -> list[Column]:
     """The steps of a rollout's checklist, in order: one statement reading one site's
     items, since every site of a rollout has every step (not a DISTINCT over the items
@@ -625,14 +636,7 @@ def rollout_steps(rollout_id: int) -> list[Column]:
         .scalar_subquery()
     )
     rows = db.session.execute(
-        sa.select(
-            ChecklistItem.template_item_id,
-            ChecklistItem.position,
-            ChecklistItem.title,
-            ChecklistItem.side,
-            ChecklistItem.category,
-            ChecklistItem.gate,
-        )
+        sa.select(*_STEP_COLUMNS)
         .where(ChecklistItem.rollout_id == rollout_id, ChecklistItem.site_id == first_site)
         .order_by(ChecklistItem.position, ChecklistItem.template_item_id)
     )
@@ -716,12 +720,7 @@ def board_page(
         sa.select(
             ChecklistItem.id,
             ChecklistItem.site_id,
-            ChecklistItem.template_item_id,
-            ChecklistItem.position,
-            ChecklistItem.title,
-            ChecklistItem.side,
-            ChecklistItem.category,
-            ChecklistItem.gate,
+            *_STEP_COLUMNS,
             ChecklistItem.status,
             ChecklistItem.due_date,
             ChecklistItem.required,

@@ -120,3 +120,14 @@ def first_sites(
     for site in sites.values():
         by_vendor[site.vendor_id].append(site)
     return by_vendor, counts
+
+
+def active_site_choices() -> list[tuple[int, str]]:
+    """Every active site as a form offers it, (id, "Vendor · Site"), by vendor and name."""
+    rows = db.session.execute(
+        sa.select(Site.id, Vendor.name, Site.name)
+        .join(Vendor, Vendor.id == Site.vendor_id)
+        .where(Site.active.is_(True))
+        .order_by(Vendor.name, Site.name)
+    )
+    return [(site_id, f"{vendor} · {name}") for site_id, vendor, name in rows]
